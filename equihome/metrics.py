@@ -1,0 +1,201 @@
+"""Stage 7, metrics: per-scenario returns and risk, then their distribution over scenarios.
+
+Per scenario (all IRRs annualised from monthly flows, (1 + r_m)^12 - 1; ``NaN`` when no
+IRR exists, reported as ``null``): gross IRR (advances vs loan proceeds), fund IRR (equity
+calls vs distributions: after fees, before carry), LP net IRR, LP TVPI = DPI + RVPI,
+equity multiple (= LP TVPI), ROI = multiple - 1, GP carry and total income ($), payback
+month, loan counts, deployed capital ($), loss rate, weighted average life (years), NAV
+drawdown (share of commitments) and the exit mix. Across scenarios every metric gets
+mean, std, standard error, min, P5, P25, P50, P75, P95, max and the count of finite
+values; risk is VaR/CVaR of the LP loss max(0, 1 - TVPI), the probability that the LP
+IRR clears the hurdle, and fans (P5/P50/P95 by year) of NAV, the J-curve and TVPI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cashflow_aggregator import CashFlows, year_ends
+from .config import FundConfig
+from .exit_simulator import LedgerRun
+from .layout import COL, EXIT_NAMES, ExitKind
+from .waterfall_engine import Waterfall
+
+METRICS = (
+    "lp_irr", "gross_irr", "fund_irr", "lp_tvpi", "lp_dpi", "lp_rvpi", "equity_multiple", "roi",
+    "lp_loss", "gp_carry", "gp_total_income", "payback_month", "num_loans",
+    "num_initial_loans", "num_reinvested_loans", "deployed_capital", "loss_rate", "wal_years",
+    "nav_drawdown", "management_fees", "fund_expenses",
+)
+YEARLY = ("nav", "j_curve", "lp_tvpi", "lp_dpi", "lp_rvpi")
+STATS = ("mean", "std", "se", "min", "p5", "p25", "p50", "p75", "p95", "max", "count")
+
+
+def irr_annual(flows: np.ndarray, kernels) -> tuple[np.ndarray, np.ndarray]:
+    """Annualised IRR of each row of monthly flows, and the kernel's root flag."""
+    flows = np.ascontiguousarray(flows, dtype=float)
+    rate = np.empty(flows.shape[0])
+    flag = np.empty(flows.shape[0], dtype=np.int8)
+    kernels.irr_batch(flows, rate, flag)
+    return (1.0 + rate) ** 12 - 1.0, flag
+
+
+def pool_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over the last (pool) axis in order, so trailing unused loans (zeros) change no bit.
+
+    ``ndarray.sum`` adds pairwise, and its rounding would depend on the pool's length.
+    """
+    return np.cumsum(x, axis=-1)[..., -1]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
+
+
+@dataclass
+class ChunkMetrics:
+    """What one chunk contributes to the run's summary."""
+
+    metrics: dict[str, np.ndarray]
+    yearly: dict[str, np.ndarray]
+    exit_counts: np.ndarray                 # (S, len(EXIT_NAMES))
+    tranches: np.ndarray                    # (S, NT, 2): lender IRR, multiple
+    irr_flags: np.ndarray                   # (S,) LP IRR root flag
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cash: CashFlows,
+                     fees: dict[str, np.ndarray], wf: Waterfall, kernels) -> ChunkMetrics:
+    """Every per-scenario metric of a chunk, vectorised over its scenarios."""
+    led = run.ledger
+    lp_net = wf.lp_dist - wf.lp_calls
+    lp_irr, flags = irr_annual(lp_net, kernels)
+    paid_in = wf.lp_calls.sum(axis=1)
+    lp_share = 1.0 - cfg.gp_commitment_percentage
+    nav = led[:, COL["nav"]]
+    dpi = _ratio(wf.lp_dist.sum(axis=1), paid_in)
+    rvpi = _ratio(lp_share * np.maximum(nav[:, -1], 0.0), paid_in)
+    tvpi = dpi + rvpi
+    made = run.orig_month >= 0
+    adv = np.where(made, pool_size, 0.0)
+    deployed = pool_sum(adv)
+    life = np.where(made, run.receipt_month - run.orig_month, 0) / 12.0
+    lost = pool_sum(np.where(made, np.maximum(pool_size - run.proceeds, 0.0), 0.0))
+    cum_lp = np.cumsum(lp_net, axis=1)
+    cum_yearly = year_ends(cum_lp)
+    calls_y = year_ends(np.cumsum(wf.lp_calls, axis=1))
+    dpi_y = _ratio(year_ends(np.cumsum(wf.lp_dist, axis=1)), calls_y)
+    rvpi_y = _ratio(lp_share * year_ends(nav), calls_y)
+    n_loans = made.sum(axis=1)
+    n_reinv = (made & (run.reinvested > 0)).sum(axis=1)
+    metrics = {
+        "lp_irr": lp_irr,
+        "gross_irr": irr_annual(cash.gross, kernels)[0],
+        "fund_irr": irr_annual(cash.fund, kernels)[0],
+        "lp_tvpi": tvpi,
+        "lp_dpi": dpi,
+        "lp_rvpi": rvpi,
+        "equity_multiple": tvpi,
+        "roi": tvpi - 1.0,
+        "lp_loss": np.maximum(0.0, 1.0 - tvpi),
+        "gp_carry": wf.gp_carry.sum(axis=1),
+        "gp_total_income": wf.gp_carry.sum(axis=1) + fees["gp_fee_income"],
+        "payback_month": payback_month(cum_lp),
+        "num_loans": n_loans.astype(float),
+        "num_initial_loans": (n_loans - n_reinv).astype(float),
+        "num_reinvested_loans": n_reinv.astype(float),
+        "deployed_capital": deployed,
+        "loss_rate": _ratio(lost, deployed),
+        "wal_years": _ratio(pool_sum(adv * life), deployed),
+        "nav_drawdown": nav_drawdown(led, cfg.fund_size),
+        "management_fees": fees["management_fees"],
+        "fund_expenses": fees["fund_expenses"],
+    }
+    yearly = {"nav": cash.nav_yearly, "j_curve": cum_yearly, "lp_tvpi": dpi_y + rvpi_y,
+              "lp_dpi": dpi_y, "lp_rvpi": rvpi_y}
+    counts = np.stack([(run.exit_type == k).sum(axis=1) for k in ExitKind], axis=1)
+    return ChunkMetrics(metrics, yearly, counts, tranche_returns(run.debt_flows, kernels), flags,
+                        {"nav": nav, "lp_cumulative_cash": cum_lp})
+
+
+def payback_month(cum: np.ndarray) -> np.ndarray:
+    """First month after which cumulative LP cash stays >= 0; NaN if it never does."""
+    neg = cum < 0.0
+    S, N = cum.shape
+    last_neg = np.where(neg.any(axis=1), N - 1 - np.argmax(neg[:, ::-1], axis=1), -1)
+    out = (last_neg + 1).astype(float)
+    out[last_neg == N - 1] = np.nan
+    return out
+
+
+def nav_drawdown(led: np.ndarray, fund_size: float) -> np.ndarray:
+    """Largest fall of cumulative P&L (NAV + distributions - calls), share of commitments."""
+    pnl = (led[:, COL["nav"]] + np.cumsum(led[:, COL["distributions"]] - led[:, COL["calls"]], axis=1))
+    return (np.maximum.accumulate(pnl, axis=1) - pnl).max(axis=1) / fund_size
+
+
+def tranche_returns(debt_flows: np.ndarray, kernels) -> np.ndarray:
+    """(S, NT, 2): each lender's annualised IRR and multiple (received / lent)."""
+    S, NT, N = debt_flows.shape
+    out = np.full((S, NT, 2), np.nan)
+    for t in range(NT):
+        f = debt_flows[:, t]
+        out[:, t, 0] = irr_annual(f, kernels)[0]
+        out[:, t, 1] = _ratio(np.clip(f, 0.0, None).sum(axis=1), -np.clip(f, None, 0.0).sum(axis=1))
+    return out
+
+
+# --------------------------------------------------------------------------- across scenarios
+
+
+def describe(x: np.ndarray) -> dict[str, float | None]:
+    """Distribution statistics of the finite values of x (None where undefined)."""
+    v = x[np.isfinite(x)]
+    if v.size == 0:
+        return {k: (0 if k == "count" else None) for k in STATS}
+    p = np.percentile(v, [5, 25, 50, 75, 95])
+    std = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return {
+        "mean": float(v.mean()), "std": std, "se": std / np.sqrt(v.size), "min": float(v.min()),
+        "p5": float(p[0]), "p25": float(p[1]), "p50": float(p[2]), "p75": float(p[3]),
+        "p95": float(p[4]), "max": float(v.max()), "count": int(v.size),
+    }
+
+
+def risk(lp_loss: np.ndarray, lp_irr: np.ndarray, hurdle: float) -> dict[str, float | None]:
+    """VaR/CVaR of the LP loss at 95 % and 99 %, hurdle-clear probability, P5 of LP IRR."""
+    out: dict[str, float | None] = {}
+    for q in (95, 99):
+        var = float(np.percentile(lp_loss, q))
+        out[f"var_{q}"] = var
+        out[f"cvar_{q}"] = float(lp_loss[lp_loss >= var].mean())
+    out["hurdle_clear_probability"] = float(np.mean(np.nan_to_num(lp_irr, nan=-np.inf) >= hurdle))
+    finite = lp_irr[np.isfinite(lp_irr)]
+    out["irr_p5"] = float(np.percentile(finite, 5)) if finite.size else None
+    return out
+
+
+def fan(yearly: np.ndarray) -> dict[str, list]:
+    """P5/P50/P95 by year of a (S, T+1) series (None where no scenario has a value)."""
+    out = {}
+    ok = np.isfinite(yearly).any(axis=0)
+    with np.errstate(all="ignore"):
+        for q in (5, 50, 95):
+            col = np.full(yearly.shape[1], np.nan)
+            if ok.any():
+                col[ok] = np.nanpercentile(yearly[:, ok], q, axis=0)
+            out[f"p{q}"] = col.tolist()
+    return out
+
+
+def exit_mix(counts: np.ndarray) -> dict[str, dict[str, float]]:
+    """Share of loans made and mean count per scenario for each exit kind."""
+    total = counts[:, 1:].sum()
+    return {
+        name: {"share": float(counts[:, k].sum() / total) if total else 0.0,
+               "mean_per_scenario": float(counts[:, k].mean())}
+        for k, name in enumerate(EXIT_NAMES) if k != ExitKind.NONE
+    }

@@ -1,0 +1,81 @@
+"""Stage 2, price_path_simulator: zone price indices and suburb price levels.
+
+Zones move together through correlated shocks (``correlation_matrix``); each model keeps
+the expected index on its drift line, E[I(t)] = exp(mu t):
+
+* ``gbm``: exact in log space, log I(m+1) = log I(m) + (mu - sigma^2/2) dt + sigma sqrt(dt) eps;
+* ``mean_reversion``: log I = mu t + X - Var(X)/2 with X an exact Ornstein-Uhlenbeck
+  deviation of speed kappa;
+* ``regime_switching``: ONE bull/bear chain for all zones (annual switch probabilities
+  turned monthly); the drift is offset by the regime's rate minus the chain's long-run
+  average rate, and volatility is scaled in bear markets.
+
+Each suburb adds a cumulative random walk (``suburb_variation``) to its zone's index;
+the ledger reads the resulting levels (S, M+1, J), J = 3 zones x suburbs_per_zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import FundConfig
+from .layout import ZONES, zone_array
+
+MODELS = {"gbm": 0, "mean_reversion": 1, "regime_switching": 2}
+
+
+@dataclass
+class PricePaths:
+    """Zone log indices (S, M+1, Z) and suburb levels (S, M+1, J), both 1 at month 0."""
+
+    zone_log: np.ndarray
+    levels: np.ndarray
+
+
+def correlation_factor(cfg: FundConfig) -> np.ndarray:
+    """A with A @ A.T = the zone correlation matrix (valid for semi-definite matrices)."""
+    w, q = np.linalg.eigh(cfg.price_path.correlation_matrix.matrix())
+    return q * np.sqrt(np.clip(w, 0.0, None))
+
+
+def regime_vector(cfg: FundConfig) -> np.ndarray:
+    """[bull_offset, bear_offset, p_bull_to_bear_m, p_bear_to_bull_m, bear_vol_mult, pi_bear]."""
+    r = cfg.price_path.regime_switching_params
+    to_bear = 1.0 - (1.0 - r.bull_to_bear_prob) ** (1.0 / 12.0)
+    to_bull = 1.0 - (1.0 - r.bear_to_bull_prob) ** (1.0 / 12.0)
+    pi_bear = to_bear / (to_bear + to_bull)
+    mean = (1.0 - pi_bear) * r.bull_market_rate + pi_bear * r.bear_market_rate
+    return np.array([r.bull_market_rate - mean, r.bear_market_rate - mean, to_bear, to_bull,
+                     r.bear_volatility_multiplier, pi_bear])
+
+
+def zone_of_suburb(cfg: FundConfig) -> np.ndarray:
+    """Zone index of each global suburb index (int32)."""
+    return np.repeat(np.arange(len(ZONES), dtype=np.intc), cfg.price_path.suburbs_per_zone)
+
+
+def simulate(cfg: FundConfig, seeds: list[np.random.SeedSequence], kernels) -> PricePaths:
+    """Draw and build the price paths of a chunk of scenarios (one seed each)."""
+    pp = cfg.price_path
+    M, Z = 12 * cfg.fund_term, len(ZONES)
+    J = Z * pp.suburbs_per_zone
+    S = len(seeds)
+    eps = np.empty((S, M, Z))
+    u_regime = np.empty((S, M + 1))
+    sub_eps = np.empty((S, M, J))
+    for s, seed in enumerate(seeds):
+        gen = np.random.Generator(np.random.PCG64(seed))
+        eps[s] = gen.standard_normal((M, Z))
+        u_regime[s] = gen.random(M + 1)
+        sub_eps[s] = gen.standard_normal((M, J))
+    eps = np.ascontiguousarray(eps @ correlation_factor(cfg).T)
+    zone_log = np.empty((S, M + 1, Z))
+    kernels.price_paths(eps, u_regime, zone_array(cfg.appreciation_rates),
+                        zone_array(pp.volatility), MODELS[pp.model_type],
+                        float(pp.mean_reversion_params.speed), regime_vector(cfg), zone_log)
+    levels = np.empty((S, M + 1, J))
+    kernels.index_levels(zone_log, sub_eps, zone_of_suburb(cfg), float(pp.suburb_variation),
+                         levels)
+    return PricePaths(zone_log, levels)

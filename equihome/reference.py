@@ -1,0 +1,476 @@
+"""Numpy reference kernels: the oracle for ``equihome/_core.pyx``.
+
+Same names, signatures, conventions and outputs as the Cython kernels (read their
+docstrings there); written for clarity with numpy, vectorised across scenarios where
+the recursion allows and across a loan's months where it does not. The arithmetic is
+kept in the same order as the Cython code, so results agree bit for bit except where
+libm and numpy round ``exp``/``pow`` differently in the last place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layout import LEDGER_COLUMNS, ExitKind
+
+DT = 1.0 / 12.0
+COL = {name: i for i, name in enumerate(LEDGER_COLUMNS)}
+
+
+def price_paths(eps, u_regime, mu, sigma, model, kappa, regime, out):
+    """Zone log-price indices; see ``_core.price_paths``."""
+    eps = np.asarray(eps)
+    S, M, Z = eps.shape
+    sq = np.sqrt(DT)
+    out[:, 0, :] = 0.0
+    if model == 0:
+        step = (mu - 0.5 * sigma * sigma) * DT + sigma * sq * eps
+        out[:, 1:, :] = np.cumsum(step, axis=1)
+    elif model == 1:
+        a = np.exp(-kappa * DT)
+        sd_step = sigma * np.sqrt((1.0 - a * a) / (2.0 * kappa))
+        x = np.zeros((S, Z))
+        var = np.zeros(Z)
+        for m in range(M):
+            x = a * x + sd_step * eps[:, m, :]
+            var = a * a * var + sd_step * sd_step
+            out[:, m + 1, :] = mu * (m + 1) * DT + x - 0.5 * var
+    else:
+        bear = u_regime[:, 0] < regime[5]
+        for m in range(M):
+            drift = mu[None, :] + np.where(bear, regime[1], regime[0])[:, None]
+            sig = sigma[None, :] * np.where(bear, regime[4], 1.0)[:, None]
+            out[:, m + 1, :] = out[:, m, :] + (drift - 0.5 * sig * sig) * DT + sig * sq * eps[:, m, :]
+            u = u_regime[:, m + 1]
+            bear = np.where(bear, ~(u < regime[3]), u < regime[2])
+
+
+def index_levels(zone_log, sub_eps, zone_of, sigma_sub, out):
+    """Suburb price levels; see ``_core.index_levels``."""
+    zone_log = np.asarray(zone_log)
+    step = -0.5 * sigma_sub * sigma_sub * DT
+    vol = sigma_sub * np.sqrt(DT)
+    walk = np.cumsum(step + vol * np.asarray(sub_eps), axis=1)
+    zl = zone_log[:, :, np.asarray(zone_of)]
+    out[:, 0, :] = np.exp(zl[:, 0, :])
+    out[:, 1:, :] = np.exp(zl[:, 1:, :] + walk)
+
+
+def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
+    """Zone with the largest shortfall per pool loan; see ``_core.assign_zones``."""
+    size = np.asarray(size)
+    alloc = np.asarray(alloc)
+    S, K = size.shape
+    dep = np.zeros((S, alloc.size))
+    total = np.zeros(S)
+    rows = np.arange(S)
+    for k in range(K):
+        L = size[:, k]
+        d = alloc[None, :] * (total + L)[:, None] - dep
+        d[:, alloc <= 0.0] = -np.inf
+        best = np.argmax(d, axis=1)
+        dep[rows, best] += L
+        total += L
+        zone[:, k] = best
+    sub = np.minimum((np.asarray(u_suburb) * n_sub).astype(np.intc), n_sub - 1)
+    suburb[:, :] = np.asarray(zone) * n_sub + sub
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def claim_value(p, tab, L, V0, ratio, tau, share):
+    """Fund's claim ($) on homes worth V0*ratio after tau months (arrays broadcast)."""
+    V = V0 * ratio
+    claim = L + L * p["loan_rate"] * DT * tau
+    gain = ratio - 1.0
+    if p["share_method"] == 2:
+        up = np.zeros_like(gain)
+        lo = 0.0
+        thr = list(tab["tier_thr"][: p["n_tiers"]]) + [np.inf]
+        for i, hi in enumerate(thr):
+            up = up + tab["tier_share"][i] * np.maximum(np.minimum(gain, hi) - lo, 0.0)
+            lo = hi
+        # the Cython loop stops at the first empty tier; adding zeros changes nothing
+        claim_up = claim + up * V0
+    else:
+        claim_up = claim + share * (V - V0)
+    claim_down = claim - share * (V0 - V) if p["share_depreciation"] else claim
+    claim = np.where(gain > 0.0, claim_up, claim_down)
+    if p["has_cap"]:
+        claim = np.minimum(claim, L * tab["cap_factor"][tau])
+    return np.maximum(np.minimum(claim, V), 0.0)
+
+
+def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
+    """One loan from origination to exit; returns (month, receipt, kind, proceeds)."""
+    V0 = L / ltv
+    inv0 = 1.0 / lev[m0, j]
+    share = ltv if p["share_method"] == 0 else (
+        tab["tier_share"][0] if p["share_method"] == 2 else p["fixed_share"])
+    M = p["months"]
+    mat = m0 + p["loan_term_months"]
+    last = min(mat, M)
+    ms = np.arange(m0 + 1, last + 1)
+    tau = ms - m0
+    ratio = lev[ms, j] * inv0
+    claim = claim_value(p, tab, L, V0, ratio, tau, share)
+    gain = ratio - 1.0
+    hd = tab["default_rate"][z] * (1.0 + p["default_mult"] * np.maximum(-gain, 0.0))
+    held = tau >= p["min_hold_months"]
+    hs = np.where(held, p["sale_hazard"] * (1.0 + p["sale_mult"] * np.maximum(gain, 0.0)), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
+        ltv_now = claim / (V0 * ratio)
+    hr = np.where(held, p["refi_hazard"] * (1.0 + p["refi_mult"] * np.maximum(
+        p["refi_threshold"] - ltv_now, 0.0)), 0.0)
+    ht = hs + hr + hd
+    H = np.cumsum(ht * DT)
+    hit = np.flatnonzero((ht > 0.0) & (H >= e))
+    if hit.size:
+        i = hit[0]
+        x = u * ht[i]
+        kind = ExitKind.SALE if x < hs[i] else (ExitKind.REFI if x < hs[i] + hr[i] else ExitKind.DEFAULT)
+    else:
+        i = ms.size - 1
+        kind = ExitKind.MATURITY if last == mat else ExitKind.LIQUIDATION
+    m = int(ms[i])
+    nav_loans[m0] += L
+    cost_at[m0] += L
+    nav_loans[m0 + 1:m] += claim[:i]
+    cost_at[m0 + 1:m] += L
+    tau_e = m - m0
+    s2 = p["home_sigma"] * p["home_sigma"]
+    hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
+    claim_e = float(claim_value(p, tab, L, V0, np.array(lev[m, j] * inv0 * hh), tau_e, share))
+    r = m
+    if kind == ExitKind.DEFAULT:
+        r = min(m + p["foreclosure_lag"], M)
+        hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * z2 - 0.5 * s2 * (r - m) / 12.0)
+        vr = V0 * (lev[r, j] * inv0) * hh2
+        rec = tab["recovery"][z]
+        proceeds = min(claim_e, vr * (1.0 - p["foreclosure_cost"])) * rec
+        q = np.arange(m, r)
+        nav_loans[m:r] += np.minimum(claim_e, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"])) * rec
+        cost_at[m:r] += L
+    elif kind == ExitKind.LIQUIDATION:
+        proceeds = claim_e * (1.0 - p["liquidation_discount"])
+    else:
+        proceeds = claim_e
+    return m, r, int(kind), float(proceeds)
+
+
+class _Fund:
+    """Cash position of one scenario: pays needs from cash, then debt, then calls."""
+
+    def __init__(self, tr_size, row, debt_row):
+        self.cash = 0.0
+        self.called = 0.0
+        self.m = 0
+        self.tr_size = tr_size
+        self.debt_out = np.zeros(len(tr_size))
+        self.row = row
+        self.debt_row = debt_row
+
+    def fund(self, amount, cap):
+        """Pay ``amount``; return the part that could not be paid."""
+        use = min(self.cash, amount)
+        self.cash -= use
+        amount -= use
+        for t in range(len(self.tr_size)):
+            if amount <= 0.0:
+                break
+            d = min(amount, self.tr_size[t] - self.debt_out[t])
+            if d > 0.0:
+                self.debt_out[t] += d
+                self.row[COL["debt_draws"], self.m] += d
+                self.debt_row[t, self.m] -= d
+                amount -= d
+        if amount > 0.0:
+            d = min(amount, max(cap - self.called, 0.0))
+            self.called += d
+            self.row[COL["calls"], self.m] += d
+            amount -= d
+        return max(amount, 0.0)
+
+
+def run_ledger(p, size, ltv, zone, suburb, e_exit, u_cause, z_home, levels, schedule, fee_rate,
+               expense, dist_mask, default_rate, recovery, tier_thr, tier_share, cap_factor,
+               tranche_size, tranche_rate_m, ledger, debt_flows, orig_month, exit_month,
+               receipt_month, exit_type, reinvested, proceeds, pool_exhausted):
+    """Month-by-month fund ledger per scenario; see ``_core.run_ledger``."""
+    tab = dict(tier_thr=np.asarray(tier_thr), tier_share=np.asarray(tier_share),
+               cap_factor=np.asarray(cap_factor), default_rate=np.asarray(default_rate),
+               recovery=np.asarray(recovery))
+    S, K = np.asarray(size).shape
+    for s in range(S):
+        ledger[s] = 0.0
+        debt_flows[s] = 0.0
+        orig_month[s] = -1
+        exit_month[s] = -1
+        receipt_month[s] = -1
+        exit_type[s] = ExitKind.NONE
+        reinvested[s] = 0
+        proceeds[s] = 0.0
+        pool_exhausted[s] = _ledger_one(
+            p, tab, size[s], ltv[s], zone[s], suburb[s], e_exit[s], u_cause[s], z_home[s],
+            np.asarray(levels[s]), np.asarray(schedule), np.asarray(fee_rate), np.asarray(expense),
+            np.asarray(dist_mask), np.asarray(tranche_size), np.asarray(tranche_rate_m), ledger[s],
+            debt_flows[s], orig_month[s], exit_month[s], receipt_month[s], exit_type[s],
+            reinvested[s], proceeds[s])
+
+
+def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, schedule, fee_rate,
+                expense, dist_mask, tr_size, tr_rate, row, debt_row, orig, exm, rcm, kind, reinv,
+                proc):
+    M = p["months"]
+    N = M + 1
+    K = len(size)
+    NT = len(tr_size)
+    proc_at, prin_at, nav_loans, cost_at, disp_at = np.zeros((5, N))
+    f = _Fund(tr_size, row, debt_row)
+    earmark = sched = arrears = nav_prev = cost_prev = 0.0
+    k = 0
+    exhausted = 0
+    c = COL
+    for m in range(N):
+        f.m = m
+        f.cash += proc_at[m]
+        row[c["proceeds"], m] = proc_at[m]
+        earmark = earmark + p["reinvest_rate"] * prin_at[m] if m < p["reinvest_end"] else 0.0
+        mfee = 0.0
+        if m < M:
+            basis = (p["fund_size"], cost_prev, max(nav_prev, 0.0))[p["fee_basis"]]
+            mfee = fee_rate[m] / 12.0 * basis
+        interest = 0.0
+        for t in range(NT):
+            x = f.debt_out[t] * tr_rate[t]
+            debt_row[t, m] += x
+            interest += x
+        row[c["management_fees"], m] = mfee
+        row[c["expenses"], m] = expense[m]
+        row[c["transaction_fees"], m] += disp_at[m]
+        row[c["debt_service"], m] += interest
+        need = arrears + mfee + expense[m] + disp_at[m] + interest
+        arrears = f.fund(need, p["fund_size"])
+        if m < M:
+            sched = sched + schedule[m] if m < p["deploy_end"] else 0.0
+            while True:
+                if k == K:
+                    if sched + earmark >= p["min_loan_size"]:
+                        exhausted = 1
+                    break
+                L = size[k]
+                if L > sched + earmark:
+                    break
+                V0 = L / ltv[k]
+                net = L * (1.0 - p["fee_in_rate"]) + p["acquisition_rate"] * V0
+                avail = f.cash + max(p["origination_cap"] - f.called, 0.0)
+                for t in range(NT):
+                    avail += tr_size[t] - f.debt_out[t]
+                if net > avail:
+                    break
+                f.fund(net, p["origination_cap"])
+                use_e = min(earmark, L)
+                earmark -= use_e
+                sched -= L - use_e
+                reinv[k] = 1 if use_e >= 0.5 * L else 0
+                row[c["advances"], m] += L
+                row[c["fee_income"], m] += L * p["fee_in_rate"]
+                row[c["transaction_fees"], m] += p["acquisition_rate"] * V0
+                em, r, kd, pr = walk_loan(p, tab, lev, suburb[k], m, L, ltv[k], zone[k], e_exit[k],
+                                          u_cause[k], z_home[k, 0], z_home[k, 1], nav_loans, cost_at)
+                orig[k], exm[k], rcm[k], kind[k], proc[k] = m, em, r, kd, pr
+                proc_at[r] += pr
+                prin_at[r] += min(L, pr)
+                disp_at[r] += p["disposition_rate"] * pr
+                k += 1
+        if dist_mask[m] or m == M:
+            if m == M:
+                earmark = 0.0
+            free = min(f.cash - earmark, f.cash)
+            for t in range(NT):
+                if free <= 0.0:
+                    break
+                x = min(free, f.debt_out[t])
+                f.debt_out[t] -= x
+                debt_row[t, m] += x
+                row[c["debt_service"], m] += x
+                f.cash -= x
+                free -= x
+            if free > 0.0:
+                row[c["distributions"], m] = free
+                f.cash -= free
+        row[c["nav"], m] = f.cash + nav_loans[m] - f.debt_out.sum() - arrears
+        row[c["invested_capital"], m] = cost_at[m]
+        row[c["unpaid_fees"], m] = arrears
+        row[c["cash"], m] = f.cash
+        nav_prev = row[c["nav"], m]
+        cost_prev = cost_at[m]
+    return exhausted
+
+
+# --------------------------------------------------------------------------- waterfall
+
+
+def waterfall_european(calls, dist, fees, lp_share, growth_m, catch_up, carry, offset, lp_dist,
+                       gp_carry):
+    """Whole-fund waterfall, vectorised over scenarios; see ``_core.waterfall_european``."""
+    calls, dist, fees = (np.asarray(a) for a in (calls, dist, fees))
+    S, N = calls.shape
+    C, P, Pi, G, paid, fcum = np.zeros((6, S))
+    for m in range(N):
+        if m > 0:
+            P = P + (C + P) * (growth_m - 1.0)
+        C = C + lp_share * calls[:, m]
+        fcum = fcum + fees[:, m]
+        D = lp_share * dist[:, m]
+        pos = D > 0.0
+        x = np.minimum(D, C)
+        C = np.where(pos, C - x, C)
+        r = D - x
+        x = np.minimum(r, P)
+        P = np.where(pos, P - x, P)
+        r = r - x
+        Pi = np.where(pos, Pi + x, Pi)
+        if catch_up > carry:
+            need = (carry * Pi - G) / (catch_up - carry)
+            take = pos & (r > 0.0) & (need > 0.0)
+            x = np.where(take, np.minimum(r, need), 0.0)
+            G = np.where(take, G + catch_up * x, G)
+            Pi = np.where(take, Pi + x, Pi)
+            r = np.where(take, r - x, r)
+        split = pos & (r > 0.0)
+        G = np.where(split, G + carry * r, G)
+        Pi = np.where(split, Pi + r, Pi)
+        gp = np.where(pos, np.minimum(np.maximum(np.maximum(G - offset * fcum, 0.0) - paid, 0.0), D), 0.0)
+        paid = paid + gp
+        lp_dist[:, m] = D - gp
+        gp_carry[:, m] = gp
+
+
+def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share, growth_m,
+                       catch_up, carry, offset, clawback, lp_dist, gp_carry):
+    """Deal-by-deal waterfall with loss netting and clawback; see ``_core.waterfall_american``."""
+    calls, dist, fees, orig, receipt, adv, proceeds = (
+        np.asarray(a) for a in (calls, dist, fees, orig, receipt, adv, proceeds))
+    S, N = calls.shape
+    for s in range(S):
+        made = np.flatnonzero(orig[s] >= 0)
+        made = made[np.argsort(receipt[s, made], kind="stable")]
+        by_month = {}
+        for k in made:
+            by_month.setdefault(int(receipt[s, k]), []).append(int(k))
+        loss = ent = paid = fcum = called = total_d = 0.0
+        for m in range(N):
+            fcum = fcum + fees[s, m]
+            called = called + lp_share * calls[s, m]
+            for k in by_month.get(m, ()):
+                c = lp_share * adv[s, k]
+                pi = lp_share * proceeds[s, k] - c
+                if pi <= 0.0:
+                    loss = loss - pi
+                    continue
+                pref = c * (np.power(growth_m, float(receipt[s, k] - orig[s, k])) - 1.0)
+                x = min(pi, loss)
+                loss = loss - x
+                a = pi - x
+                x = min(a, pref)
+                a = a - x
+                e = 0.0
+                if a > 0.0 and catch_up > carry:
+                    x = min(a, carry * x / (catch_up - carry))
+                    e = e + catch_up * x
+                    a = a - x
+                ent = ent + e + carry * a
+            D = lp_share * dist[s, m]
+            total_d = total_d + D
+            gp = 0.0
+            if D > 0.0:
+                gp = min(max(max(ent - offset * fcum, 0.0) - paid, 0.0), D)
+                paid = paid + gp
+            lp_dist[s, m] = D - gp
+            gp_carry[s, m] = gp
+        if clawback:
+            excess = paid - max(carry * (total_d - called) - offset * fcum, 0.0)
+            if excess > 0.0:
+                gp_carry[s, N - 1] -= excess
+                lp_dist[s, N - 1] += excess
+
+
+# --------------------------------------------------------------------------- IRR
+
+IRR_GRID = 64
+
+
+def _npv_x(c, x):
+    """NPV polynomial sum c[t] x^t and its derivative (Horner, high order first)."""
+    v = d = 0.0
+    for ct in c[::-1]:
+        d = d * x + v
+        v = v * x + ct
+    return v, d
+
+
+def _solve_bracket(c, a, b, fa):
+    x = 0.5 * (a + b)
+    for _ in range(200):
+        fx, d = _npv_x(c, x)
+        if fx == 0.0:
+            return x
+        if (fx < 0.0) == (fa < 0.0):
+            a, fa = x, fx
+        else:
+            b = x
+        nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
+        if not (a < nx < b):
+            nx = 0.5 * (a + b)
+        if abs(nx - x) <= 1e-15 * abs(x) or b - a <= 1e-15 * abs(x):
+            return nx
+        x = nx
+    return x
+
+
+def _sign_changes(v):
+    s = np.sign(v[v != 0.0])
+    return int(np.count_nonzero(s[1:] != s[:-1]))
+
+
+def irr_one(c):
+    """Per-period IRR and flag of one flow vector; see ``_core.irr_one``."""
+    c = [float(v) for v in np.trim_zeros(np.asarray(c, dtype=float), "f")]
+    arr = np.asarray(c)
+    if arr.size == 0 or _sign_changes(arr) == 0:
+        return np.nan, 2
+    if _sign_changes(arr) == 1 or _sign_changes(np.cumsum(arr)) == 1:
+        a, fa, b = 0.0, c[0], 1.0
+        fb, _ = _npv_x(c, b)
+        i = 0
+        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < 2000:
+            a, fa, b = b, fb, b * 2.0
+            fb, _ = _npv_x(c, b)
+            i += 1
+        if fb == 0.0:
+            return 1.0 / b - 1.0, 0
+        if (fb < 0.0) == (fa < 0.0):
+            return np.nan, 2
+        return 1.0 / _solve_bracket(c, a, b, fa) - 1.0, 0
+    a = 1.0 / (1.0 + pow(11.0, 1.0 / 12.0) - 1.0)
+    fa, _ = _npv_x(c, a)
+    best, roots = np.nan, 0
+    for i in range(1, IRR_GRID + 1):
+        b = 1.0 / pow(0.001, 1.0 / 12.0) * i / IRR_GRID + a * (IRR_GRID - i) / IRR_GRID
+        fb, _ = _npv_x(c, b)
+        if fb == 0.0 or (fb < 0.0) != (fa < 0.0):
+            x = b if fb == 0.0 else _solve_bracket(c, a, b, fa)
+            rate = 1.0 / x - 1.0
+            roots += 1
+            if roots == 1 or abs(rate) < abs(best):
+                best = rate
+        a, fa = b, fb
+    return best, (2 if roots == 0 else 1 if roots > 1 else 0)
+
+
+def irr_batch(flows, rate, flag):
+    """Per-period IRR of each row; see ``_core.irr_batch``."""
+    for s, row in enumerate(np.asarray(flows)):
+        rate[s], flag[s] = irr_one(row)

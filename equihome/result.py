@@ -1,0 +1,142 @@
+"""The result of a simulation: finite JSON for the wire, arrays and tables for people."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+
+def finite_json(value: Any) -> Any:
+    """Plain JSON data from numpy/python values; NaN and +-Infinity become None."""
+    if isinstance(value, dict):
+        return {str(k): finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return finite_json(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
+def dumps(value: Any, **kwargs) -> str:
+    """JSON text that never contains NaN or Infinity."""
+    return json.dumps(finite_json(value), allow_nan=False, **kwargs)
+
+
+class SimulationResult:
+    """A finished run: ``.data`` is the wire ``result`` payload (finite JSON data).
+
+    ``.scenarios`` holds the per-scenario metric arrays (NaN where a metric does not
+    exist); ``.execution_time`` (s) and ``.stage_times`` are kept apart from ``.data`` so
+    the same seed gives byte-identical ``to_json()`` on every run.
+    """
+
+    def __init__(self, data: dict, scenarios: dict[str, np.ndarray], execution_time: float,
+                 stage_times: dict[str, float], kernels: str):
+        self.data = finite_json(data)
+        self.scenarios = scenarios
+        self.execution_time = execution_time
+        self.stage_times = stage_times
+        self.kernels = kernels
+
+    # Convenient views -----------------------------------------------------------------
+    @property
+    def metrics(self) -> dict:
+        """Headline numbers: irr, equity_multiple, roi (medians) and their companions."""
+        return self.data["metrics"]
+
+    @property
+    def statistics(self) -> dict:
+        return self.data["statistics"]
+
+    @property
+    def risk(self) -> dict:
+        return self.data["risk"]
+
+    @property
+    def fans(self) -> dict:
+        return self.data["fans"]
+
+    @property
+    def guardrails(self) -> list[dict]:
+        return self.data["guardrails"]
+
+    @property
+    def tranches(self) -> list[dict]:
+        return self.data["tranches"]
+
+    @property
+    def exit_mix(self) -> dict:
+        return self.data["exit_mix"]
+
+    @property
+    def seed(self) -> int:
+        return self.data["seed"]
+
+    def percentile(self, metric: str, q: float) -> float:
+        """q-th percentile (0-100) of a per-scenario metric over its finite values."""
+        v = self.scenarios[metric]
+        return float(np.percentile(v[np.isfinite(v)], q))
+
+    def to_dict(self) -> dict:
+        return self.data
+
+    def to_json(self, **kwargs) -> str:
+        """The result as finite JSON text (identical for the same config and seed)."""
+        return dumps(self.data, **kwargs)
+
+    # Display ---------------------------------------------------------------------------
+    def summary_rows(self) -> list[tuple[str, str, str, str]]:
+        """(metric, P5, median, P95) rows of the main metrics, formatted for people."""
+        rows = []
+        for key, label, fmt in SUMMARY:
+            st = self.statistics[key]
+            rows.append((label, *(_fmt(st[q], fmt) for q in ("p5", "p50", "p95"))))
+        return rows
+
+    def summary(self) -> str:
+        """A plain-text table of the key numbers, exit mix and guardrails."""
+        lines = [f"{self.data['num_simulations']:,} scenarios, seed {self.seed}",
+                 f"{'metric':<24}{'P5':>12}{'median':>12}{'P95':>12}"]
+        lines += [f"{a:<24}{b:>12}{c:>12}{d:>12}" for a, b, c, d in self.summary_rows()]
+        r = self.risk
+        lines.append(f"P(LP IRR >= hurdle) {_fmt(r['hurdle_clear_probability'], '%')}   "
+                     f"VaR99 {_fmt(r['var_99'], '%')}   CVaR99 {_fmt(r['cvar_99'], '%')}")
+        mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
+        lines.append(f"exit mix: {mix}")
+        for v in self.guardrails:
+            lines.append(f"[{v['severity']}] {v['rule']}: {v['message']}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (f"<SimulationResult {self.data['num_simulations']} scenarios, seed {self.seed}: "
+                f"LP IRR {_fmt(m['irr'], '%')}, multiple {_fmt(m['equity_multiple'], 'x')}>")
+
+
+SUMMARY = (
+    ("lp_irr", "LP net IRR", "%"),
+    ("gross_irr", "Gross IRR", "%"),
+    ("fund_irr", "Fund IRR", "%"),
+    ("lp_tvpi", "LP TVPI", "x"),
+    ("roi", "ROI", "%"),
+    ("gp_carry", "GP carry", "$"),
+    ("num_loans", "Loans made", "n"),
+    ("loss_rate", "Loss rate", "%"),
+    ("wal_years", "WAL (years)", "n"),
+)
+
+
+def _fmt(v: float | None, kind: str) -> str:
+    if v is None:
+        return "n/a"
+    return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}", "n": f"{v:,.1f}"}[kind]

@@ -1,0 +1,64 @@
+"""Stage 6, waterfall_engine: who gets the fund's distributions.
+
+Debt tranches are paid interest and principal in priority order inside the ledger,
+before any equity distribution. Equity distributions go pro rata to the GP's own
+commitment (``gp_commitment_percentage``, no carry on it) and to the LPs, whose share
+passes through the waterfall: european (whole fund) or american (deal by deal, each
+loan a deal, with loss netting and clawback). See ``_core.waterfall_european`` and
+``_core.waterfall_american`` for the tiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import FundConfig
+from .exit_simulator import LedgerRun
+from .layout import COL
+
+COMPOUNDING = {
+    "annual": lambda h: (1.0 + h) ** (1.0 / 12.0),
+    "quarterly": lambda h: (1.0 + h / 4.0) ** (1.0 / 3.0),
+    "monthly": lambda h: 1.0 + h / 12.0,
+    "continuous": lambda h: float(np.exp(h / 12.0)),
+}
+
+
+def pref_growth(cfg: FundConfig) -> float:
+    """Monthly growth factor of the preferred-return account under its compounding."""
+    return COMPOUNDING[cfg.preferred_return_compounding](cfg.hurdle_rate)
+
+
+@dataclass
+class Waterfall:
+    """Per-scenario monthly equity flows (S, M+1), $."""
+
+    lp_calls: np.ndarray
+    lp_dist: np.ndarray
+    gp_carry: np.ndarray        # negative in the last month when clawback applies
+    gp_invest_dist: np.ndarray  # distributions on the GP's own commitment
+
+
+def run(cfg: FundConfig, run_: LedgerRun, advances: np.ndarray, kernels) -> Waterfall:
+    """Split each scenario's equity distributions between LPs and GP.
+
+    advances: (S, K) pool advances in $, the deals' capital for the american waterfall.
+    """
+    led = run_.ledger
+    calls = np.ascontiguousarray(led[:, COL["calls"]])
+    dist = np.ascontiguousarray(led[:, COL["distributions"]])
+    fees = np.ascontiguousarray(led[:, COL["management_fees"]])
+    lp_share = 1.0 - cfg.gp_commitment_percentage
+    lp_dist = np.empty_like(dist)
+    gp_carry = np.empty_like(dist)
+    args = (lp_share, pref_growth(cfg), float(cfg.catch_up_rate),
+            float(cfg.carried_interest_rate), float(cfg.management_fee_offset_percentage))
+    if cfg.waterfall_structure == "european":
+        kernels.waterfall_european(calls, dist, fees, *args, lp_dist, gp_carry)
+    else:
+        kernels.waterfall_american(
+            calls, dist, fees, run_.orig_month, run_.receipt_month, advances, run_.proceeds, *args,
+            int(cfg.clawback_provision), lp_dist, gp_carry)
+    return Waterfall(lp_share * calls, lp_dist, gp_carry, (1.0 - lp_share) * dist)
