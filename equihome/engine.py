@@ -153,16 +153,22 @@ def compute_chunk(plan: Plan, start: int, stop: int,
     cfg, k = plan.cfg, plan.kernels
     loan_seeds = [np.random.SeedSequence(plan.seed, spawn_key=(i, 0)) for i in range(start, stop)]
     price_seeds = [np.random.SeedSequence(plan.seed, spawn_key=(i, 1)) for i in range(start, stop)]
-    paths = stage("price_path_simulator", lambda: price_path_simulator.simulate(cfg, price_seeds, k))
     blocks = plan.n_blocks
-    while True:
-        pool = stage("loan_generator",
-                     lambda b=blocks: loan_generator.generate(cfg, loan_seeds, b, k))
-        run = stage("exit_simulator",
-                    lambda p=pool: exit_simulator.simulate(cfg, p, paths, plan.static, k))
-        if not run.pool_exhausted.any():
-            break
+
+    def loans(b: int) -> loan_generator.LoanPool:
+        return stage("loan_generator", lambda: loan_generator.generate(cfg, loan_seeds, b, k))
+
+    def ledger(p: loan_generator.LoanPool) -> exit_simulator.LedgerRun:
+        return stage("exit_simulator",
+                     lambda: exit_simulator.simulate(cfg, p, paths, plan.static, k))
+
+    pool = loans(blocks)
+    paths = stage("price_path_simulator", lambda: price_path_simulator.simulate(cfg, price_seeds, k))
+    run = ledger(pool)
+    while run.pool_exhausted.any():
         blocks *= 2  # prefix-stable pools: a longer pool changes nothing already drawn
+        pool = loans(blocks)
+        run = ledger(pool)
     cash = stage("cashflow_aggregator", lambda: cashflow_aggregator.aggregate(cfg, run.ledger))
     fees = stage("fee_engine", lambda: fee_engine.summarise(cfg, run.ledger))
     wf = stage("waterfall_engine", lambda: waterfall_engine.run(cfg, run, pool.size, k))

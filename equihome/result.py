@@ -16,6 +16,10 @@ def finite_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite_json(v) for v in value]
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":  # fast path for the large float arrays (sample paths)
+            out = value.astype(object)
+            out[~np.isfinite(value)] = None
+            return out.tolist()
         return finite_json(value.tolist())
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -92,7 +96,7 @@ class SimulationResult:
 
     def to_json(self, **kwargs) -> str:
         """The result as finite JSON text (identical for the same config and seed)."""
-        return dumps(self.data, **kwargs)
+        return json.dumps(self.data, allow_nan=False, **kwargs)
 
     # Display ---------------------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, str, str]]:

@@ -230,3 +230,22 @@ def test_reference_and_cython_engines_agree():
     b, _ = run(num_simulations=6, kernels="reference")
     for name, v in a.scenarios.items():
         np.testing.assert_allclose(v, b.scenarios[name], rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+def test_missing_compiled_core_warns_and_falls_back(monkeypatch):
+    from equihome import kernels, reference
+
+    monkeypatch.setattr(kernels, "_core", None)
+    monkeypatch.setattr(kernels, "_IMPORT_ERROR", ImportError("no module named equihome._core"))
+    with pytest.warns(RuntimeWarning, match=r"pip install -e \."):
+        assert kernels.get_kernels("cython") is reference
+    with pytest.raises(ValueError, match="kernels"):
+        kernels.get_kernels("fortran")
+
+
+def test_compiled_core_is_what_runs_by_default():
+    from equihome import _core
+
+    r, _ = run(num_simulations=8)
+    assert r.kernels == "cython"
+    assert engine.make_plan("100m", num_simulations=8).kernels is _core
