@@ -230,12 +230,15 @@ cdef struct LoanExit:
     double proceeds
 
 
-cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 V0, f8 ratio,
-                           int tau, f8 share) noexcept nogil:
-    """The fund's claim ($) tau months after origination on a home now worth V0*ratio."""
-    cdef f8 V = V0 * ratio
-    cdef f8 claim = L + L * p.loan_rate * DT * tau
+cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 accrual, f8 V0,
+                           f8 share_v0, f8 ratio, int tau) noexcept nogil:
+    """The fund's claim ($) tau months after origination on a home now worth V0*ratio.
+
+    accrual: L * rate / 12 ($ of simple interest a month); share_v0: share * V0, so the
+    appreciation (or, with share_depreciation, depreciation) term is share_v0 * gain.
+    """
     cdef f8 gain = ratio - 1.0
+    cdef f8 claim = L + accrual * tau
     cdef f8 lo = 0.0, hi, acc = 0.0
     cdef int i
     if gain > 0.0:
@@ -248,12 +251,12 @@ cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 V0, 
                 lo = hi
             claim = claim + acc * V0
         else:
-            claim = claim + share * (V - V0)
+            claim = claim + share_v0 * gain
     elif p.share_depreciation:
-        claim = claim - share * (V0 - V)
+        claim = claim + share_v0 * gain
     if p.has_cap:
         claim = fmin(claim, L * t.cap_factor[tau])
-    claim = fmin(claim, V)
+    claim = fmin(claim, V0 * ratio)
     return fmax(claim, 0.0)
 
 
@@ -263,38 +266,43 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const f8* lev, Py_ss
     """Follow one loan from month m0 to its exit; add its fair value to NAV while alive.
 
     The exit is an exponential race: the loan leaves in the first month whose
-    cumulative hazard (sum of h/12) reaches its Exp(1) draw ``e``, which is the same
-    law as a monthly draw with probability 1 - exp(-h/12); ``u`` picks the cause in
-    proportion to the hazards. z1, z2: normals of the home's own walk to exit and
-    over the foreclosure delay.
+    cumulative annual hazard, summed monthly, reaches 12 x its Exp(1) draw ``e`` (the
+    same law as a monthly exit probability 1 - exp(-h/12)); ``u`` picks the cause in
+    proportion to the hazards. z1, z2: normals of the home's own walk to exit and over
+    the foreclosure delay.
     """
     cdef f8 V0 = L / ltv
     cdef f8 inv0 = 1.0 / lev[m0 * J + j]
     cdef f8 share = ltv if p.share_method == 0 else (
         t.tier_share[0] if p.share_method == 2 else p.fixed_share)
+    cdef f8 accrual = L * p.loan_rate * DT, share_v0 = share * V0
+    cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
+    cdef f8 hsa = p.sale_hazard * p.sale_mult, hrb = p.refi_hazard * p.refi_mult
+    cdef f8 target = 12.0 * e
     cdef int M = p.months
     cdef int mat = m0 + p.loan_term_months
     cdef int last = mat if mat < M else M
     cdef int m = m0, q, tau, r, kind = EXIT_NONE
-    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, hh, hh2, vr, proceeds
+    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv, hh, hh2, vr, proceeds
     cdef f8 s2 = p.home_sigma * p.home_sigma
     nav_loans[m0] += L
     cost_at[m0] += L
     for m in range(m0 + 1, last + 1):
         tau = m - m0
         ratio = lev[m * J + j] * inv0
-        claim = claim_value(p, t, L, V0, ratio, tau, share)
+        claim = claim_value(p, t, L, accrual, V0, share_v0, ratio, tau)
         gain = ratio - 1.0
-        hd = t.default_rate[z] * (1.0 + p.default_mult * fmax(-gain, 0.0))
+        hd = hd0 - hdc * gain if gain < 0.0 else hd0
         if tau >= p.min_hold_months:
-            hs = p.sale_hazard * (1.0 + p.sale_mult * fmax(gain, 0.0))
-            hr = p.refi_hazard * (1.0 + p.refi_mult * fmax(p.refi_threshold - claim / (V0 * ratio), 0.0))
+            hs = p.sale_hazard + hsa * gain if gain > 0.0 else p.sale_hazard
+            lv = claim / (V0 * ratio)
+            hr = p.refi_hazard + hrb * (p.refi_threshold - lv) if lv < p.refi_threshold else p.refi_hazard
         else:
             hs = 0.0
             hr = 0.0
         ht = hs + hr + hd
-        H = H + ht * DT
-        if ht > 0.0 and H >= e:
+        H = H + ht
+        if ht > 0.0 and H >= target:
             x = u * ht
             if x < hs:
                 kind = EXIT_SALE
@@ -310,7 +318,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const f8* lev, Py_ss
         cost_at[m] += L
     tau = m - m0
     hh = exp(p.home_sigma * sqrt(tau / 12.0) * z1 - 0.5 * s2 * tau / 12.0)
-    claim = claim_value(p, t, L, V0, lev[m * J + j] * inv0 * hh, tau, share)
+    claim = claim_value(p, t, L, accrual, V0, share_v0, lev[m * J + j] * inv0 * hh, tau)
     r = m
     if kind == EXIT_DEFAULT:
         r = m + p.foreclosure_lag

@@ -79,11 +79,10 @@ def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
 # --------------------------------------------------------------------------- ledger
 
 
-def claim_value(p, tab, L, V0, ratio, tau, share):
+def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
     """Fund's claim ($) on homes worth V0*ratio after tau months (arrays broadcast)."""
-    V = V0 * ratio
-    claim = L + L * p["loan_rate"] * DT * tau
     gain = ratio - 1.0
+    claim = L + accrual * tau
     if p["share_method"] == 2:
         up = np.zeros_like(gain)
         lo = 0.0
@@ -94,12 +93,12 @@ def claim_value(p, tab, L, V0, ratio, tau, share):
         # the Cython loop stops at the first empty tier; adding zeros changes nothing
         claim_up = claim + up * V0
     else:
-        claim_up = claim + share * (V - V0)
-    claim_down = claim - share * (V0 - V) if p["share_depreciation"] else claim
+        claim_up = claim + share_v0 * gain
+    claim_down = claim + share_v0 * gain if p["share_depreciation"] else claim
     claim = np.where(gain > 0.0, claim_up, claim_down)
     if p["has_cap"]:
         claim = np.minimum(claim, L * tab["cap_factor"][tau])
-    return np.maximum(np.minimum(claim, V), 0.0)
+    return np.maximum(np.minimum(claim, V0 * ratio), 0.0)
 
 
 def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
@@ -108,24 +107,31 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
     inv0 = 1.0 / lev[m0, j]
     share = ltv if p["share_method"] == 0 else (
         tab["tier_share"][0] if p["share_method"] == 2 else p["fixed_share"])
+    accrual = L * p["loan_rate"] * DT
+    share_v0 = share * V0
+    hd0 = tab["default_rate"][z]
+    hdc = tab["default_rate"][z] * p["default_mult"]
+    hsa = p["sale_hazard"] * p["sale_mult"]
+    hrb = p["refi_hazard"] * p["refi_mult"]
     M = p["months"]
     mat = m0 + p["loan_term_months"]
     last = min(mat, M)
     ms = np.arange(m0 + 1, last + 1)
     tau = ms - m0
     ratio = lev[ms, j] * inv0
-    claim = claim_value(p, tab, L, V0, ratio, tau, share)
+    claim = claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau)
     gain = ratio - 1.0
-    hd = tab["default_rate"][z] * (1.0 + p["default_mult"] * np.maximum(-gain, 0.0))
+    hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0)
     held = tau >= p["min_hold_months"]
-    hs = np.where(held, p["sale_hazard"] * (1.0 + p["sale_mult"] * np.maximum(gain, 0.0)), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
-        ltv_now = claim / (V0 * ratio)
-    hr = np.where(held, p["refi_hazard"] * (1.0 + p["refi_mult"] * np.maximum(
-        p["refi_threshold"] - ltv_now, 0.0)), 0.0)
+        lv = claim / (V0 * ratio)
+    hs = np.where(held, np.where(gain > 0.0, p["sale_hazard"] + hsa * gain, p["sale_hazard"]), 0.0)
+    hr = np.where(held, np.where(lv < p["refi_threshold"],
+                                 p["refi_hazard"] + hrb * (p["refi_threshold"] - lv),
+                                 p["refi_hazard"]), 0.0)
     ht = hs + hr + hd
-    H = np.cumsum(ht * DT)
-    hit = np.flatnonzero((ht > 0.0) & (H >= e))
+    H = np.cumsum(ht)
+    hit = np.flatnonzero((ht > 0.0) & (H >= 12.0 * e))
     if hit.size:
         i = hit[0]
         x = u * ht[i]
@@ -141,7 +147,8 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
     tau_e = m - m0
     s2 = p["home_sigma"] * p["home_sigma"]
     hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
-    claim_e = float(claim_value(p, tab, L, V0, np.array(lev[m, j] * inv0 * hh), tau_e, share))
+    claim_e = float(claim_value(p, tab, L, accrual, V0, share_v0, np.array(lev[m, j] * inv0 * hh),
+                                tau_e))
     r = m
     if kind == ExitKind.DEFAULT:
         r = min(m + p["foreclosure_lag"], M)
