@@ -686,6 +686,8 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
 
 cdef enum:
     IRR_GRID = 64  # grid intervals scanned when the IRR may not be unique
+cdef double IRR_START_LO = 1.0 / 1.005  # x = 1 / (1 + rate) at +0.5 % a period
+cdef double IRR_START_HI = 1.0 / 0.995  # and at -0.5 %
 
 
 cdef inline f8 npv_x(const f8* c, Py_ssize_t n, f8 x, f8* deriv) noexcept nogil:
@@ -703,9 +705,15 @@ cdef inline f8 npv_x(const f8* c, Py_ssize_t n, f8 x, f8* deriv) noexcept nogil:
 cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nogil:
     """Root in x of the NPV polynomial inside [a, b] where the sign changes.
 
-    Newton steps, falling back to bisection whenever a step leaves the bracket.
+    Newton steps from a rate of +-0.5 % a period when that lies in the bracket (where
+    fund IRRs on monthly flows live), else from the middle; bisection whenever a step
+    leaves the bracket.
     """
     cdef f8 x = 0.5 * (a + b), fx, d, nx
+    if a < IRR_START_LO < b:
+        x = IRR_START_LO
+    elif a < IRR_START_HI < b:
+        x = IRR_START_HI
     cdef int it
     for it in range(200):
         fx = npv_x(c, n, x, &d)
@@ -717,9 +725,11 @@ cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nog
         else:
             b = x
         nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
+        if fabs_(nx - x) <= 1e-14 * fabs_(x):
+            return nx  # Newton has converged
         if not (nx > a and nx < b):
             nx = 0.5 * (a + b)
-        if fabs_(nx - x) <= 1e-15 * fabs_(x) or b - a <= 1e-15 * fabs_(x):
+        if b - a <= 1e-15 * fabs_(x):
             return nx
         x = nx
     return x

@@ -15,7 +15,6 @@ import numpy as np
 from .config import FundConfig
 from .layout import ZONES, zone_array
 from .loan_generator import LoanPool
-from .metrics import pool_sum
 
 SHARE_TOLERANCE = 1e-3
 STRESS_FALL = 0.20
@@ -61,18 +60,23 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray) -> dict[
     else:
         share = 0.0
     stress = (ltv - share * STRESS_FALL) / (1.0 - STRESS_FALL)
-    J = len(ZONES) * cfg.price_path.suburbs_per_zone
-    by_suburb = np.zeros((size.shape[0], J))
-    np.add.at(by_suburb, (np.arange(size.shape[0])[:, None], pool.suburb), size)
-    zones = np.stack([np.where(pool.zone == z, size, 0.0) for z in range(len(ZONES))], axis=1)
+    S, Z = size.shape[0], len(ZONES)
+    J = Z * cfg.price_path.suburbs_per_zone
+    rows = np.arange(S)[:, None]
     return {
         "max_ltv": ltv.max(axis=1),
         "stress_ltv": np.where(made, stress, 0.0).max(axis=1),
         "largest_loan": size.max(axis=1),
-        "max_loan_by_zone": zones.max(axis=2),
-        "deployed_by_zone": pool_sum(zones),
-        "deployed_by_suburb": by_suburb,
+        "max_loan_by_zone": np.stack([np.where(pool.zone == z, size, 0.0).max(axis=1)
+                                      for z in range(Z)], axis=1),
+        "deployed_by_zone": _group_sums(rows * Z + pool.zone, size, S, Z),
+        "deployed_by_suburb": _group_sums(rows * J + pool.suburb, size, S, J),
     }
+
+
+def _group_sums(group: np.ndarray, values: np.ndarray, S: int, G: int) -> np.ndarray:
+    """(S, G) sums of values by group id (row * G + g), added in pool order."""
+    return np.bincount(group.ravel(), weights=values.ravel(), minlength=S * G).reshape(S, G)
 
 
 def loan_checks(cfg: FundConfig, stats: dict[str, np.ndarray]) -> list[dict]:

@@ -111,7 +111,7 @@ def draw_pool(gen: np.random.Generator, cfg: FundConfig, B: int, size: np.ndarra
         sl = slice(b * B, (b + 1) * B)
         z = gen.standard_normal(4 * B)
         u = gen.random(2 * B)
-        e_exit[sl] = gen.standard_exponential(B)
+        gen.standard_exponential(out=e_exit[sl])
         size[sl] = _truncate(gen, cfg.avg_loan_size + cfg.loan_size_std_dev * z[:B],
                              cfg.avg_loan_size, cfg.loan_size_std_dev, cfg.min_loan_size,
                              cfg.max_loan_size)

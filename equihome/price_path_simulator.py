@@ -67,9 +67,9 @@ def simulate(cfg: FundConfig, seeds: list[np.random.SeedSequence], kernels) -> P
     sub_eps = np.empty((S, M, J))
     for s, seed in enumerate(seeds):
         gen = np.random.Generator(np.random.PCG64(seed))
-        eps[s] = gen.standard_normal((M, Z))
-        u_regime[s] = gen.random(M + 1)
-        sub_eps[s] = gen.standard_normal((M, J))
+        gen.standard_normal(out=eps[s])
+        gen.random(out=u_regime[s])
+        gen.standard_normal(out=sub_eps[s])
     eps = np.ascontiguousarray(eps @ correlation_factor(cfg).T)
     zone_log = np.empty((S, M + 1, Z))
     kernels.price_paths(eps, u_regime, zone_array(cfg.appreciation_rates),

@@ -407,6 +407,8 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
 # --------------------------------------------------------------------------- IRR
 
 IRR_GRID = 64
+IRR_START_LO = 1.0 / 1.005
+IRR_START_HI = 1.0 / 0.995
 
 
 def _npv_x(c, x):
@@ -420,6 +422,10 @@ def _npv_x(c, x):
 
 def _solve_bracket(c, a, b, fa):
     x = 0.5 * (a + b)
+    if a < IRR_START_LO < b:
+        x = IRR_START_LO
+    elif a < IRR_START_HI < b:
+        x = IRR_START_HI
     for _ in range(200):
         fx, d = _npv_x(c, x)
         if fx == 0.0:
@@ -429,9 +435,11 @@ def _solve_bracket(c, a, b, fa):
         else:
             b = x
         nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
+        if abs(nx - x) <= 1e-14 * abs(x):
+            return nx  # Newton has converged
         if not (a < nx < b):
             nx = 0.5 * (a + b)
-        if abs(nx - x) <= 1e-15 * abs(x) or b - a <= 1e-15 * abs(x):
+        if b - a <= 1e-15 * abs(x):
             return nx
         x = nx
     return x
