@@ -1,4 +1,4 @@
-"""Command-line interface: ``equihome run | schema | presets``.
+"""Command-line interface: ``equihome run | schema | presets | serve``.
 
 ``equihome run [CONFIG.json | --preset NAME]`` simulates a fund and prints the summary
 table, the execution time and the throughput; ``--out`` also writes the full result as
@@ -8,8 +8,7 @@ guardrail violations are printed to stderr as they arrive either way.
 Exit codes: 0 success, 1 simulation failure or unwritable output, 2 invalid input
 (bad config or arguments), 130 cancelled with Ctrl-C.
 
-Subcommands are registered in :data:`COMMANDS` (name -> parser builder, handler), so a
-future ``serve`` command only needs one more entry.
+Subcommands are registered in :data:`COMMANDS` (name -> parser builder, handler).
 """
 
 from __future__ import annotations
@@ -204,13 +203,42 @@ def _add_presets(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                           description="List the named preset configurations.")
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("serve", help="start the REST + WebSocket server",
+                       description="Serve simulations over REST (/api) and WebSocket (/ws).")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    p.add_argument("--db", default="equihome.db", metavar="PATH",
+                   help="SQLite file for simulations and results (default ./equihome.db)")
+    p.add_argument("--api-key", action="append", default=[], metavar="KEY",
+                   help="accepted API key (repeatable; also EQUIHOME_API_KEYS, --keys-file); "
+                        "without any, one is generated and printed")
+    p.add_argument("--keys-file", metavar="PATH", help="file with one API key per line")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="simulations run at once (default: one per core)")
+    p.add_argument("--no-auth", action="store_true",
+                   help="accept requests without a key (refused unless --host is loopback)")
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the server until SIGINT/SIGTERM."""
+    from equihome.server.app import serve  # the engine never imports the server
+
+    if args.workers < 0:
+        _error(f"--workers: must be at least 1, got {args.workers}")
+        return EXIT_USAGE
+    return serve(args.host, args.port, args.db, args.api_key, args.keys_file, args.workers,
+                 args.no_auth)
+
+
 Builder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Builder, Handler]] = {
     "run": (_add_run, cmd_run),
     "schema": (_add_schema, cmd_schema),
     "presets": (_add_presets, cmd_presets),
-    # "serve": a future HTTP/WebSocket server command registers here.
+    "serve": (_add_serve, cmd_serve),
 }
 
 

@@ -34,7 +34,7 @@ from . import (
     price_path_simulator,
     waterfall_engine,
 )
-from .config import FundConfig, load_config
+from .config import ConfigError, FundConfig, load_config
 from .kernels import get_kernels
 from .layout import EXIT_NAMES, ZONES
 from .result import SimulationResult
@@ -105,18 +105,28 @@ class Plan:
 Source = FundConfig | dict | str | None
 
 
+MAX_POOL = 50_000  # loans per scenario pool block; beyond it a run would exhaust memory
+
+
 def make_plan(config: Source = "100m", *, num_simulations: int | None = None,
               seed: int | None = None, overrides: dict | None = None, threads: int | None = None,
-              chunk_size: int | None = None, kernels: str = "cython") -> Plan:
-    """Validate the inputs once and fix everything a run needs (raises ConfigError)."""
+              chunk_size: int | None = None, kernels: str = "cython",
+              default_seed: int | None = None) -> Plan:
+    """Validate the inputs once and fix everything a run needs (raises ConfigError).
+
+    default_seed: used when neither ``seed`` nor the config gives one, in place of a freshly
+    drawn seed (still reported as drawn); lets a server repeat a seedless run exactly.
+    """
     top: dict[str, Any] = dict(overrides or {})
     if num_simulations is not None:
         top["num_simulations"] = num_simulations
     if seed is not None:
         top["monte_carlo_seed"] = seed
     cfg = load_config(config, top)
+    check_size(cfg)
     given = cfg.monte_carlo_seed is not None
-    run_seed = int(cfg.monte_carlo_seed) if given else secrets.randbits(63)
+    drawn = secrets.randbits(63) if default_seed is None else int(default_seed)
+    run_seed = int(cfg.monte_carlo_seed) if given else drawn
     if threads is not None and threads < 1:
         raise ValueError(f"threads: must be at least 1, got {threads}")
     if chunk_size is not None and chunk_size < 1:
@@ -124,6 +134,18 @@ def make_plan(config: Source = "100m", *, num_simulations: int | None = None,
     return Plan(cfg, int(cfg.num_simulations), run_seed, given, chunk_size or DEFAULT_CHUNK,
                 threads or os.cpu_count() or 1, get_kernels(kernels), kernels,
                 exit_simulator.static_inputs(cfg), 1)
+
+
+def check_size(cfg: FundConfig) -> None:
+    """Reject configs whose loan pools would not fit in memory (a ConfigError naming the limit)."""
+    pool = loan_generator.block_size(cfg)
+    if pool > MAX_POOL:
+        raise ConfigError([{
+            "loc": ["fund_size"], "value": cfg.fund_size,
+            "msg": (f"fund_size: a fund of ${cfg.fund_size:,.0f} in loans of about "
+                    f"${cfg.avg_loan_size:,.0f} needs a pool of {pool:,} loans per scenario; "
+                    f"the limit is {MAX_POOL:,} (raise avg_loan_size or lower fund_size)"),
+        }])
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -289,7 +311,7 @@ def simulate(config: Source = "100m", *, num_simulations: int | None = None,
              seed: int | None = None, overrides: dict | None = None,
              on_event: Listener | None = None, cancel: CancelToken | None = None,
              threads: int | None = None, chunk_size: int | None = None,
-             kernels: str = "cython") -> SimulationResult:
+             kernels: str = "cython", default_seed: int | None = None) -> SimulationResult:
     """Run a Monte Carlo simulation of the fund and return its result.
 
     config: a FundConfig, a dict, a preset name ("100m") or a JSON file path; ``overrides``
@@ -299,7 +321,8 @@ def simulate(config: Source = "100m", *, num_simulations: int | None = None,
     raises SimulationCancelled. Invalid input raises ConfigError before anything runs.
     """
     plan = make_plan(config, num_simulations=num_simulations, seed=seed, overrides=overrides,
-                     threads=threads, chunk_size=chunk_size, kernels=kernels)
+                     threads=threads, chunk_size=chunk_size, kernels=kernels,
+                     default_seed=default_seed)
     return run_plan(plan, on_event=on_event, cancel=cancel)
 
 

@@ -249,3 +249,18 @@ def test_compiled_core_is_what_runs_by_default():
     r, _ = run(num_simulations=8)
     assert r.kernels == "cython"
     assert engine.make_plan("100m", num_simulations=8).kernels is _core
+
+
+def test_a_config_too_large_for_memory_is_rejected_naming_the_limit():
+    with pytest.raises(equihome.ConfigError) as info:
+        equihome.simulate({"fund_size": 1e12, "avg_loan_size": 10_000, "min_loan_size": 10_000})
+    msg = str(info.value)
+    assert "fund_size" in msg and "50,000" in msg and info.value.errors[0]["loc"] == ["fund_size"]
+
+
+def test_default_seed_repeats_a_seedless_run():
+    a, ev = run(seed=None, overrides={"monte_carlo_seed": None}, num_simulations=16, default_seed=99)
+    b, _ = run(seed=None, overrides={"monte_carlo_seed": None}, num_simulations=16, default_seed=99)
+    assert a.seed == 99 and a.to_json() == b.to_json()
+    assert any(e["type"] == "guardrail_violation" and e["violation"]["rule"] == "seed_missing"
+               for e in ev)

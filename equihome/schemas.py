@@ -1,0 +1,64 @@
+"""JSON Schema of the simulation result (the ``result`` message's payload).
+
+Written here, beside the code that builds the result (engine.summarise), and held against
+real results by the tests; the config schema comes from the pydantic models.
+"""
+
+from __future__ import annotations
+
+from .metrics import METRICS, STATS
+
+_NUM = {"type": ["number", "null"]}
+_STAT = {"type": "object", "required": list(STATS), "additionalProperties": False,
+         "properties": {k: ({"type": "integer"} if k == "count" else _NUM) for k in STATS}}
+_FAN = {"type": "object", "required": ["p5", "p50", "p95"],
+        "properties": {q: {"type": "array", "items": _NUM} for q in ("p5", "p50", "p95")}}
+_VIOLATION = {
+    "type": "object", "required": ["rule", "severity", "message", "details"],
+    "additionalProperties": False,
+    "properties": {
+        "rule": {"type": "string"}, "severity": {"enum": ["info", "warning", "error"]},
+        "message": {"type": "string"},
+        "details": {"type": "object", "required": ["actual"],
+                    "anyOf": [{"required": ["max_allowed"]}, {"required": ["min_allowed"]}]},
+    },
+}
+_TRANCHE = {"type": "object", "required": ["name", "return", "multiple"],
+            "properties": {"name": {"type": "string"}, "type": {"type": "string"},
+                           "return": _NUM, "multiple": _NUM}}
+
+RESULT_SCHEMA: dict = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Equihome simulation result",
+    "type": "object",
+    "required": ["metrics", "loans", "fund_size", "num_simulations", "seed", "statistics", "risk",
+                 "fans", "exit_mix", "tranches", "guardrails", "irr_diagnostics", "sample_paths",
+                 "config"],
+    "additionalProperties": False,
+    "properties": {
+        "metrics": {"type": "object", "required": ["irr", "equity_multiple", "roi"],
+                    "additionalProperties": _NUM,
+                    "description": "irr, equity_multiple, roi: medians of LP net IRR, LP TVPI, ROI"},
+        "loans": {"type": "integer", "description": "median number of loans made per scenario"},
+        "fund_size": {"type": "number"},
+        "num_simulations": {"type": "integer", "minimum": 1},
+        "seed": {"type": "integer"},
+        "statistics": {"type": "object", "required": list(METRICS),
+                       "additionalProperties": False,
+                       "properties": {m: _STAT for m in METRICS}},
+        "risk": {"type": "object",
+                 "required": ["var_95", "cvar_95", "var_99", "cvar_99", "hurdle_clear_probability",
+                              "irr_p5"],
+                 "additionalProperties": _NUM},
+        "fans": {"type": "object", "required": ["years", "nav", "j_curve", "lp_tvpi"],
+                 "properties": {"years": {"type": "array", "items": {"type": "integer"}}},
+                 "additionalProperties": _FAN},
+        "exit_mix": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["share", "mean_per_scenario"]}},
+        "tranches": {"type": "array", "items": _TRANCHE, "minItems": 1},
+        "guardrails": {"type": "array", "items": _VIOLATION},
+        "irr_diagnostics": {"type": "object", "required": ["multiple_roots", "no_irr"]},
+        "sample_paths": {"type": "object"},
+        "config": {"type": "object"},
+    },
+}

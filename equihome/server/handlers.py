@@ -1,0 +1,369 @@
+"""Tornado handlers: the REST API and the WebSocket protocol of PROTOCOL.md.
+
+The handlers know nothing of how they are mounted: the application factory (app.py) gives
+each one the shared :class:`Services` (run manager, API keys, limits). Authentication is a
+method (``current_owner``) that the Jupyter extension can replace with Jupyter's identity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import tornado.ioloop
+import tornado.web
+import tornado.websocket
+
+from .. import __version__, config_json_schema
+from ..config import PRESETS, ConfigError, load_config
+from ..engine import check_size
+from ..schemas import RESULT_SCHEMA
+from .auth import ApiKeys
+from .runs import Conflict, NotFound, RunManager, TooManyRuns, dumps, wire
+
+log = logging.getLogger("equihome.server")
+
+MAX_BODY = 1024 * 1024          # bytes of a REST request body
+MAX_MESSAGE = 64 * 1024         # bytes of a WebSocket message (larger: close 1009)
+MAX_SUBSCRIPTIONS = 100         # per WebSocket connection
+MAX_OUTBOX = 2000               # queued messages for a slow client before it is closed (1013)
+MAX_LIMIT = 200                 # largest page of GET /simulations
+
+
+@dataclass
+class Services:
+    """What every handler shares."""
+
+    runs: RunManager
+    keys: ApiKeys
+
+
+def record_view(rec: dict) -> dict:
+    """The public simulation record (PROTOCOL.md): the owner stays private."""
+    return {
+        "id": rec["id"], "simulation_id": rec["id"], "name": rec["name"],
+        "status": rec["status"], "progress": rec["progress"], "created_at": rec["created_at"],
+        "started_at": rec["started_at"], "finished_at": rec["finished_at"],
+        "execution_time": rec["execution_time"], "error": rec["error"], "config": rec["config"],
+    }
+
+
+def valid_uuid(text: Any) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+class ApiError(Exception):
+    """An error answer: status, code, message and optional details."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """JSON in, JSON out, errors as ``{"error": {code, message, details}}``."""
+
+    services: Services
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    def check_xsrf_cookie(self) -> None:
+        """API keys, not cookies, authenticate here, so there is no XSRF to check."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def presented_key(self) -> str | None:
+        return self.request.headers.get("X-API-Key") or self.get_query_argument("api_key", None)
+
+    def current_owner(self) -> str:
+        """The owner id of the request's credentials; 401 without valid ones."""
+        owner = self.services.keys.owner(self.presented_key())
+        if owner is None:
+            raise ApiError(401, "unauthorized", "a valid API key is required "
+                           "(X-API-Key header or api_key query parameter)")
+        return owner
+
+    def prepare(self) -> None:
+        length = int(self.request.headers.get("Content-Length") or 0)
+        if length > MAX_BODY or len(self.request.body or b"") > MAX_BODY:
+            raise ApiError(413, "too_large", f"request body over the {MAX_BODY} byte limit")
+
+    def json_body(self) -> dict:
+        try:
+            data = json.loads(self.request.body or b"null")
+        except ValueError as exc:
+            raise ApiError(400, "bad_json", f"malformed JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_request", "the body must be a JSON object")
+        return data
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(dumps(payload))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            self.set_status(exc.status)
+            body = {"code": exc.code, "message": exc.message, "details": exc.details}
+        elif isinstance(exc, tornado.web.HTTPError):
+            body = {"code": "http_error", "message": exc.log_message or self._reason,
+                    "details": None}
+        else:
+            body = {"code": "internal", "message": "internal server error", "details": None}
+        self.finish(dumps({"error": body}))
+
+    def log_exception(self, typ, value, tb) -> None:  # ApiErrors are answers, not failures
+        if not isinstance(value, ApiError):
+            super().log_exception(typ, value, tb)
+
+    async def simulation_call(self, fn, *args: Any) -> Any:
+        """Run a run-manager request, turning its exceptions into HTTP answers."""
+        try:
+            return await fn(*args)
+        except NotFound:
+            raise ApiError(404, "not_found", "unknown simulation") from None
+        except Conflict as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+
+
+class SimulationsHandler(BaseHandler):
+    """POST creates a simulation; GET lists this key's simulations, newest first."""
+
+    async def post(self) -> None:
+        owner = self.current_owner()
+        body = self.json_body()
+        unknown = sorted(set(body) - {"config", "name", "preset", "overrides"})
+        if unknown:
+            raise ApiError(422, "invalid_request", f"unknown field(s): {', '.join(unknown)}",
+                           [{"loc": [k], "msg": f"{k}: unknown field"} for k in unknown])
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > 200):
+            raise ApiError(422, "invalid_request", "name: must be a string of at most 200 chars",
+                           [{"loc": ["name"], "msg": "name: must be a string of at most 200 chars"}])
+        if ("config" in body) == ("preset" in body):
+            raise ApiError(422, "invalid_request", "give exactly one of 'config' or 'preset'",
+                           [{"loc": ["config"], "msg": "give exactly one of 'config' or 'preset'"}])
+        if "config" in body and not isinstance(body["config"], dict):
+            raise ApiError(422, "invalid_config", "config: must be a JSON object",
+                           [{"loc": ["config"], "msg": "config: must be a JSON object"}])
+        if "preset" in body and not isinstance(body["preset"], str):
+            raise ApiError(422, "invalid_config", "preset: must be a preset name",
+                           [{"loc": ["preset"], "msg": "preset: must be a preset name"}])
+        source = body["config"] if "config" in body else body["preset"]
+        if isinstance(source, str) and source not in PRESETS:  # never a file path
+            msg = f"preset: unknown preset {source!r} (available: {', '.join(sorted(PRESETS))})"
+            raise ApiError(422, "invalid_config", msg, [{"loc": ["preset"], "msg": msg}])
+        try:
+            cfg = load_config(source, body.get("overrides"))
+            check_size(cfg)
+        except ConfigError as exc:
+            details = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors]
+            raise ApiError(422, "invalid_config", str(exc), details) from None
+        try:
+            rec = await self.services.runs.create(owner, cfg.to_dict(), name,
+                                                  seeded=cfg.monte_carlo_seed is not None)
+        except TooManyRuns as exc:
+            raise ApiError(429, "too_many_requests", str(exc)) from None
+        self.reply(record_view(rec), 201)
+
+    async def get(self) -> None:
+        owner = self.current_owner()
+        status = self.get_query_argument("status", None)
+        if status is not None and status not in ("queued", "running", "completed", "failed",
+                                                 "cancelled"):
+            raise ApiError(400, "bad_request", f"status: unknown status {status!r}")
+        try:
+            limit = int(self.get_query_argument("limit", "50"))
+        except ValueError:
+            raise ApiError(400, "bad_request", "limit: must be an integer") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ApiError(400, "bad_request", f"limit: must be between 1 and {MAX_LIMIT}, "
+                           f"got {limit}")
+        try:
+            items, cursor = await self.services.runs.list(
+                owner, status, limit, self.get_query_argument("cursor", None))
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        self.reply({"items": [record_view(r) for r in items], "next_cursor": cursor})
+
+
+class SimulationHandler(BaseHandler):
+    """GET one record; DELETE cancels if needed and deletes record and result."""
+
+    async def get(self, sim_id: str) -> None:
+        rec = await self.simulation_call(self.services.runs.get, self.current_owner(), sim_id)
+        self.reply(record_view(rec))
+
+    async def delete(self, sim_id: str) -> None:
+        await self.simulation_call(self.services.runs.delete, self.current_owner(), sim_id)
+        self.set_status(204)
+        self.finish()
+
+
+class ResultHandler(BaseHandler):
+    async def get(self, sim_id: str) -> None:
+        text = await self.simulation_call(self.services.runs.result, self.current_owner(), sim_id)
+        self.finish(text)
+
+
+class CancelHandler(BaseHandler):
+    async def post(self, sim_id: str) -> None:
+        rec = await self.simulation_call(self.services.runs.cancel, self.current_owner(), sim_id)
+        self.reply(record_view(rec), 202)
+
+
+class PresetsHandler(BaseHandler):
+    def get(self, name: str | None = None) -> None:
+        self.current_owner()
+        if name is None:
+            self.reply({"items": [{"name": n, "config": load_config(n).to_dict()}
+                                  for n in sorted(PRESETS)]})
+        elif name in PRESETS:
+            self.reply({"name": name, "config": load_config(name).to_dict()})
+        else:
+            raise ApiError(404, "not_found", f"unknown preset {name!r}")
+
+
+class SchemaHandler(BaseHandler):
+    def get(self, which: str) -> None:
+        self.current_owner()
+        self.reply(config_json_schema() if which == "config" else RESULT_SCHEMA)
+
+
+class HealthHandler(BaseHandler):
+    """Liveness without credentials: version and queue depth only."""
+
+    def get(self) -> None:
+        runs = self.services.runs
+        self.reply({"status": "ok", "version": __version__, "queued": runs.queue_depth(),
+                    "running": runs.running_count()})
+
+
+class NotFoundHandler(BaseHandler):
+    def prepare(self) -> None:
+        raise ApiError(404, "not_found", f"no such endpoint: {self.request.path}")
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+class SimulationSocket(tornado.websocket.WebSocketHandler):
+    """The WebSocket protocol: subscribe / unsubscribe / cancel; the seven update types."""
+
+    services: Services
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+        self.owner: str | None = None
+        self.subscriptions: set[str] = set()
+        self.outbox: deque[str] = deque()
+        self.sending = False
+        self.gone = False
+
+    def current_owner(self) -> str | None:
+        return self.services.keys.owner(self.get_query_argument("api_key", None))
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse the handshake (401, JSON) before upgrading when the key is wrong."""
+        self.owner = self.current_owner()
+        if self.owner is None:
+            self.set_status(401)
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(dumps({"error": {"code": "unauthorized", "details": None,
+                                         "message": "a valid api_key query parameter is required"}}))
+            return
+        await super().get(*args, **kwargs)
+
+    def check_origin(self, origin: str) -> bool:
+        """Standalone: API keys authenticate, so any origin may connect."""
+        return True
+
+    async def open(self, sim_id: str | None = None) -> None:
+        if sim_id is not None:  # /ws/simulations/{id}: the earlier engine's client
+            await self._subscribe(sim_id)
+
+    async def on_message(self, message: str | bytes) -> None:
+        try:
+            cmd = json.loads(message)
+        except ValueError:
+            return self._error(None, "malformed JSON")
+        if not isinstance(cmd, dict):
+            return self._error(None, "a command must be a JSON object")
+        sim_id = cmd.get("simulation_id")
+        given = sim_id if isinstance(sim_id, str) else None
+        action = cmd.get("action")
+        if action not in ("subscribe", "unsubscribe", "cancel"):
+            return self._error(given, f"unknown action {action!r} (subscribe, unsubscribe, cancel)")
+        if sim_id is None:
+            return self._error(None, "missing simulation_id")
+        if not valid_uuid(sim_id):
+            return self._error(given, "simulation_id must be a UUID")
+        if action == "subscribe":
+            await self._subscribe(sim_id)
+        elif action == "unsubscribe":
+            self.subscriptions.discard(sim_id)
+            self.services.runs.unsubscribe(sim_id, self)
+        else:
+            try:
+                await self.services.runs.cancel(self.owner, sim_id)
+            except NotFound:
+                self._error(sim_id, "unknown simulation")
+            except Conflict as exc:
+                self._error(sim_id, str(exc))
+
+    async def _subscribe(self, sim_id: str) -> None:
+        if sim_id not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            return self._error(sim_id, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
+        try:
+            self.subscriptions.add(sim_id)
+            await self.services.runs.subscribe(self.owner, sim_id, self)
+        except NotFound:
+            self.subscriptions.discard(sim_id)
+            self._error(sim_id, "unknown simulation")
+
+    def _error(self, sim_id: str | None, text: str) -> None:
+        self.send_text(dumps(wire(sim_id, {"type": "error", "error": text})))
+
+    # Outgoing messages go through a bounded queue drained by one coroutine per client.
+    def send_text(self, text: str) -> None:
+        if self.gone:
+            return
+        if len(self.outbox) >= MAX_OUTBOX:
+            log.info("closing a WebSocket client that does not read (%d queued)", MAX_OUTBOX)
+            self.gone = True
+            self.outbox.clear()
+            self.close(1013, "client too slow: message queue full")
+            return
+        self.outbox.append(text)
+        if not self.sending:
+            self.sending = True
+            tornado.ioloop.IOLoop.current().add_callback(self._drain)
+
+    async def _drain(self) -> None:
+        try:
+            while self.outbox and not self.gone:
+                await self.write_message(self.outbox.popleft())
+        except tornado.websocket.WebSocketClosedError:
+            self.gone = True
+        finally:
+            self.sending = False
+
+    def on_close(self) -> None:
+        self.gone = True
+        for sim_id in self.subscriptions:
+            self.services.runs.unsubscribe(sim_id, self)
+        self.subscriptions.clear()
+

@@ -1,0 +1,293 @@
+"""SQLite persistence for simulations: records, final results and replayable event state.
+
+One connection guarded by an ``RLock``, every write an explicit ``BEGIN IMMEDIATE`` transaction, so it is
+safe from several threads. Times are ISO 8601 UTC strings with milliseconds and ``Z`` (``utc_now``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import os
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+RECORD_FIELDS = ("id", "owner", "name", "status", "progress", "config", "seed", "created_at",
+                 "started_at", "finished_at", "execution_time", "error")
+UPDATABLE = frozenset({"status", "progress", "started_at", "finished_at", "execution_time", "error", "seed"})
+COMPRESS_OVER = 64 * 1024  # bytes of UTF-8 JSON text above which a result is stored zlib-compressed
+
+# MIGRATIONS[i] brings the database from schema version i to i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE simulations (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued','running','completed','failed','cancelled')),
+        progress REAL NOT NULL DEFAULT 0, config TEXT NOT NULL, seed INTEGER, created_at TEXT NOT NULL,
+        started_at TEXT, finished_at TEXT, execution_time REAL, error TEXT, seq INTEGER NOT NULL);
+    CREATE UNIQUE INDEX simulations_seq ON simulations (seq);
+    CREATE INDEX simulations_owner_seq ON simulations (owner, seq DESC);
+    CREATE INDEX simulations_status_seq ON simulations (status, seq);
+    CREATE TABLE results (
+        simulation_id TEXT PRIMARY KEY REFERENCES simulations (id) ON DELETE CASCADE,
+        encoding TEXT NOT NULL, body BLOB NOT NULL);
+    CREATE TABLE events (
+        simulation_id TEXT PRIMARY KEY REFERENCES simulations (id) ON DELETE CASCADE,
+        body TEXT NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as asked (newer schema, closed store, unknown or duplicate id)."""
+
+
+def utc_now() -> str:
+    """Current time as ISO 8601 UTC with milliseconds and ``Z``, e.g. ``2026-11-27T10:20:31.123Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split an SQL script into complete statements (so it can run inside our own transaction)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \t\r\n;"):  # pragma: no cover - a broken migration script
+        raise StoreError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
+
+
+def _check_status(status: Any) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+    return status
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(str(seq).encode("ascii")).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: Any) -> int:
+    if not isinstance(cursor, str) or not cursor:
+        raise ValueError("cursor: must be a non-empty string")
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("cursor: not a valid cursor") from None
+    if not text.isdigit() or _encode_cursor(int(text)) != cursor or not 0 < int(text) < 2**63:
+        raise ValueError("cursor: not a valid cursor")
+    return int(text)
+
+
+class Store:
+    """Synchronous, thread-safe SQLite store of simulation records; ``path`` may be ``":memory:"``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None)
+        try:
+            for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+                self._conn.execute(f"PRAGMA {pragma}").fetchall()
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _migrate(self) -> None:
+        """Apply ``MIGRATIONS[version:]`` and record the new version, all in one transaction."""
+        target = len(MIGRATIONS)
+        with self._write() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                       "(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)")
+            db.execute("INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 0)")
+            version = db.execute("SELECT version FROM schema_version WHERE id = 1").fetchone()[0]
+            if version > target:
+                raise StoreError(f"database {self.path!r} has schema version {version}, "
+                                 f"newer than version {target} known to this code")
+            for script in MIGRATIONS[version:]:
+                for statement in _statements(script):
+                    db.execute(statement)
+            db.execute("UPDATE schema_version SET version = ? WHERE id = 1", (target,))
+
+    def close(self) -> None:
+        """Close the connection; idempotent. Later calls raise ``StoreError``."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("store is closed")
+            yield self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._read() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    _SELECT = f"SELECT {', '.join(RECORD_FIELDS)}, seq FROM simulations"
+
+    @staticmethod
+    def _record(row: tuple) -> dict[str, Any]:
+        record = dict(zip(RECORD_FIELDS, row[:-1], strict=True))  # the last column is seq
+        record["config"] = json.loads(record["config"])
+        return record
+
+    def _get(self, db: sqlite3.Connection, sim_id: str) -> dict[str, Any] | None:
+        row = db.execute(f"{self._SELECT} WHERE id = ?", (sim_id,)).fetchone()
+        return None if row is None else self._record(row)
+
+    def create(self, sim_id: str, owner: str, config: dict, name: str | None = None,
+               seed: int | None = None, status: str = "queued") -> dict[str, Any]:
+        """Insert a simulation (progress 0, ``created_at`` now) and return its record. ``StoreError`` if
+        ``sim_id`` exists; ``ValueError`` for a bad status or a config with NaN/inf."""
+        _check_status(status)
+        if not isinstance(config, dict):
+            raise TypeError("config must be a dict")
+        body = _dumps(config)
+        with self._write() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM simulations").fetchone()[0]
+            try:
+                db.execute("INSERT INTO simulations (id, owner, name, status, progress, config, seed, "
+                           "created_at, seq) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                           (sim_id, owner, name, status, body, seed, utc_now(), seq))
+            except sqlite3.IntegrityError:
+                raise StoreError(f"simulation {sim_id!r} already exists") from None
+            return self._get(db, sim_id)  # type: ignore[return-value]
+
+    def get(self, sim_id: str) -> dict[str, Any] | None:
+        """The record (config parsed to a dict), or None if there is no such simulation."""
+        with self._read() as db:
+            return self._get(db, sim_id)
+
+    def update(self, sim_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Set some of status, progress (percent 0-100), started_at, finished_at, execution_time
+        (seconds), error, seed; return the updated record, or None if there is no such simulation."""
+        for key in fields:
+            if key not in UPDATABLE:
+                raise ValueError(f"{key}: not an updatable field (allowed: {', '.join(sorted(UPDATABLE))})")
+        if "status" in fields:
+            _check_status(fields["status"])
+        progress = fields.get("progress", 0.0)
+        if not isinstance(progress, (int, float)) or not (math.isfinite(progress) and 0 <= progress <= 100):
+            raise ValueError(f"progress: {progress!r} is not a number in [0, 100]")
+        with self._write() as db:
+            if fields:
+                assignments = ", ".join(f"{key} = ?" for key in fields)
+                db.execute(f"UPDATE simulations SET {assignments} WHERE id = ?", (*fields.values(), sim_id))
+            return self._get(db, sim_id)
+
+    def list(self, owner: str, status: str | None = None, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``owner``'s simulations, newest first, and the cursor of the next page (or None)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit: {limit!r} is not a positive integer")
+        where, params = "owner = ?", [owner]
+        if status is not None:
+            where, params = f"{where} AND status = ?", [*params, _check_status(status)]
+        if cursor is not None:
+            where, params = f"{where} AND seq < ?", [*params, _decode_cursor(cursor)]
+        with self._read() as db:
+            rows = db.execute(f"{self._SELECT} WHERE {where} ORDER BY seq DESC LIMIT ?",
+                              (*params, limit + 1)).fetchall()
+        page = rows[:limit]
+        next_cursor = _encode_cursor(page[-1][-1]) if len(rows) > limit else None
+        return [self._record(row) for row in page], next_cursor
+
+    def delete(self, sim_id: str) -> bool:
+        """Delete a simulation with its result and events; True if it existed."""
+        with self._write() as db:
+            return db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,)).rowcount > 0
+
+    def save_result(self, sim_id: str, result_json: str) -> None:
+        """Store (or replace) the final result, given as JSON text; zlib-compressed over ``COMPRESS_OVER``."""
+        data = result_json.encode("utf-8")
+        encoding = "json"
+        if len(data) > COMPRESS_OVER:
+            encoding, data = "zlib", zlib.compress(data, 6)
+        self._upsert("INSERT INTO results (simulation_id, encoding, body) VALUES (?, ?, ?) "
+                     "ON CONFLICT (simulation_id) DO UPDATE SET encoding = excluded.encoding, "
+                     "body = excluded.body", (sim_id, encoding, data))
+
+    def load_result(self, sim_id: str) -> str | None:
+        """The exact JSON text saved by ``save_result``, or None."""
+        with self._read() as db:
+            row = db.execute("SELECT encoding, body FROM results WHERE simulation_id = ?",
+                             (sim_id,)).fetchone()
+        if row is None:
+            return None
+        encoding, body = row
+        if encoding == "zlib":
+            body = zlib.decompress(body)
+        elif encoding != "json":
+            raise StoreError(f"result of {sim_id!r} has unknown encoding {encoding!r}")
+        return bytes(body).decode("utf-8")
+
+    def save_events(self, sim_id: str, state: dict) -> None:
+        """Store (or replace) the replayable event state of a simulation."""
+        self._upsert("INSERT INTO events (simulation_id, body) VALUES (?, ?) ON CONFLICT (simulation_id) "
+                     "DO UPDATE SET body = excluded.body", (sim_id, _dumps(state)))
+
+    def load_events(self, sim_id: str) -> dict | None:
+        """The event state saved by ``save_events``, or None."""
+        with self._read() as db:
+            row = db.execute("SELECT body FROM events WHERE simulation_id = ?", (sim_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _upsert(self, sql: str, params: tuple) -> None:
+        with self._write() as db:
+            try:
+                db.execute(sql, params)
+            except sqlite3.IntegrityError:
+                raise StoreError(f"unknown simulation {params[0]!r}") from None
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """All queued or running simulations, oldest first (to resume or fail after a restart)."""
+        with self._read() as db:
+            rows = db.execute(f"{self._SELECT} WHERE status IN ('queued', 'running') ORDER BY seq").fetchall()
+        return [self._record(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of simulations per status, every status present."""
+        with self._read() as db:
+            rows = db.execute("SELECT status, COUNT(*) FROM simulations GROUP BY status").fetchall()
+        return {status: 0 for status in STATUSES} | dict(rows)
+
+    def queued_count(self, owner: str) -> int:
+        """Number of ``owner``'s simulations that are queued or running."""
+        with self._read() as db:
+            return db.execute("SELECT COUNT(*) FROM simulations WHERE owner = ? "
+                              "AND status IN ('queued', 'running')", (owner,)).fetchone()[0]
