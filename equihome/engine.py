@@ -55,6 +55,7 @@ MESSAGES = {
     "guardrail_monitor": "Checking guardrails",
 }
 DEFAULT_CHUNK = 64
+SAMPLE_STEP = 3               # months between the points kept of each sample path
 PROGRESS_INTERVAL = 0.1       # s between progress events (at most 10 a second)
 INTERMEDIATE_INTERVAL = 0.25  # s between running-statistics events
 Listener = Callable[[dict], Any]
@@ -222,9 +223,12 @@ def run_chunk(plan: Plan, start: int, stop: int, report: Callable[[str, str, flo
     st = compute_chunk(plan, start, stop, stage)
     cm = st.metrics
     n_keep = max(0, min(stop, plan.cfg.sample_paths) - start)
-    cm.samples = {name: v[:n_keep] for name, v in cm.samples.items()} if n_keep else {}
-    if n_keep:
-        cm.samples["zone_index"] = np.exp(st.paths.zone_log[:n_keep])
+    step = SAMPLE_STEP
+    if n_keep:  # quarterly points, dollars rounded to cents: charts need no more
+        cm.samples = {name: np.round(v[:n_keep, ::step], 2) for name, v in cm.samples.items()}
+        cm.samples["zone_index"] = np.round(np.exp(st.paths.zone_log[:n_keep, ::step]), 6)
+    else:
+        cm.samples = {}
     return {"start": start, "stop": stop, "metrics": cm, "loans": st.loans}
 
 
@@ -483,6 +487,8 @@ def summarise(plan: Plan, acc: Accumulator) -> dict:
     if "zone_index" in samples:
         samples["zone_index"] = {z: [row[:, i] for row in samples["zone_index"]]
                                  for i, z in enumerate(ZONES)}
+    if samples:
+        samples["months"] = list(range(0, 12 * cfg.fund_term + 1, SAMPLE_STEP))
     return {
         "metrics": headline,
         "loans": int(round(stats["num_loans"]["p50"] or 0)),

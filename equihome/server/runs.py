@@ -33,6 +33,7 @@ log = logging.getLogger("equihome.server")
 ACTIVE = ("queued", "running")
 FINISHED = ("completed", "failed", "cancelled")
 REPLAYED = ("module_started", "module_completed", "guardrail_violation")
+KEEP_FINISHED = 256  # finished runs kept in memory for fast replay; older ones reload from the db
 
 
 class Subscriber(Protocol):
@@ -314,3 +315,11 @@ class RunManager:
         await self._db(self.store.update, sim_id, status=status, finished_at=finished,
                        error=error, execution_time=execution_time, progress=rec["progress"])
         log.info("simulation %s %s", sim_id, status)
+        self._evict()
+
+    def _evict(self) -> None:
+        """Forget the oldest finished runs beyond KEEP_FINISHED (the store still has them)."""
+        finished = [k for k, st in self.states.items() if st.record["status"] in FINISHED
+                    and not st.subscribers]
+        for sim_id in finished[:max(0, len(finished) - KEEP_FINISHED)]:
+            del self.states[sim_id]
