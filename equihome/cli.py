@@ -216,6 +216,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--keys-file", metavar="PATH", help="file with one API key per line")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="simulations run at once (default: one per core)")
+    p.add_argument("--max-active", type=int, default=100, metavar="N",
+                   help="queued + running simulations allowed per API key (default 100)")
     p.add_argument("--no-auth", action="store_true",
                    help="accept requests without a key (refused unless --host is loopback)")
     return p
@@ -228,8 +230,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 0:
         _error(f"--workers: must be at least 1, got {args.workers}")
         return EXIT_USAGE
+    if args.max_active < 1:
+        _error(f"--max-active: must be at least 1, got {args.max_active}")
+        return EXIT_USAGE
     return serve(args.host, args.port, args.db, args.api_key, args.keys_file, args.workers,
-                 args.no_auth)
+                 args.no_auth, args.max_active)
 
 
 Builder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]

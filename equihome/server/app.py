@@ -88,10 +88,11 @@ def make_app(services: Services, compat: bool = True) -> tornado.web.Application
 
 
 async def run_server(host: str, port: int, db: str, keys: ApiKeys, workers: int,
-                     engine_threads: int, ready=None) -> None:
+                     engine_threads: int, max_active: int, ready=None) -> None:
     """Serve until SIGINT/SIGTERM; running simulations are re-run at the next start."""
     store = Store(db)
-    runs = RunManager(store, workers=workers, engine_threads=engine_threads)
+    runs = RunManager(store, workers=workers, engine_threads=engine_threads,
+                      max_active_per_key=max_active)
     requeued = await runs.start()
     services = Services(runs, keys)
     server = tornado.httpserver.HTTPServer(make_app(services), max_body_size=2 * MAX_BODY,
@@ -135,7 +136,7 @@ def banner(host: str, port: int, key: str | None, auth: bool = True) -> str:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
           api_keys: list[str] | None = None, keys_file: str | None = None, workers: int = 0,
-          no_auth: bool = False) -> int:
+          no_auth: bool = False, max_active: int = 100) -> int:
     """Start the server (blocking). Returns a process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if no_auth and not is_loopback(host):
@@ -155,5 +156,5 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
         print(banner(host, bound, shown_key, auth=not no_auth), flush=True)
 
     asyncio.run(run_server(host, port, db, ApiKeys(keys, open_access=no_auth), workers,
-                           engine_threads, ready))
+                           engine_threads, max_active, ready))
     return 0
