@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..engine import CancelToken, SimulationCancelled, SimulationError, simulate
+from ..result import finite_json
 from .store import Store, utc_now
 
 log = logging.getLogger("equihome.server")
@@ -54,10 +55,13 @@ class TooManyRuns(RuntimeError):
     """This key already has the maximum number of queued or running simulations."""
 
 
-def wire(sim_id: str, event: dict) -> dict:
-    """An engine event as a wire message: type, simulation_id, the fields, timestamp."""
+def wire(sim_id: str | None, event: dict) -> dict:
+    """An engine event as a wire message: type, simulation_id, the fields, timestamp.
+
+    Values are made finite JSON (NaN and Infinity become null) on the way.
+    """
     msg = {"type": event["type"], "simulation_id": sim_id}
-    msg.update((k, v) for k, v in event.items() if k != "type")
+    msg.update((k, finite_json(v)) for k, v in event.items() if k != "type")
     msg["timestamp"] = utc_now()
     return msg
 
