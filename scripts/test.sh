@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check equihome tests benchmarks
+.venv/bin/ruff check equihome tests benchmarks schemas
 exec .venv/bin/python -m pytest "$@"

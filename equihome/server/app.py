@@ -8,6 +8,7 @@ the Jupyter extension mounts the same handlers under ``{base_url}equihome/``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from ..engine import simulate
 from .auth import ApiKeys, collect_keys, generate_key, is_loopback
 from .handlers import (
     MAX_BODY,
@@ -88,14 +90,24 @@ def make_app(services: Services, compat: bool = True) -> tornado.web.Application
 
 
 async def run_server(host: str, port: int, db: str, keys: ApiKeys, workers: int,
-                     engine_threads: int, max_active: int, ready=None) -> None:
-    """Serve until SIGINT/SIGTERM; running simulations are re-run at the next start."""
+                     engine_threads: int, max_active: int, ready=None,
+                     dask_scheduler: str | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; running simulations are re-run at the next start.
+
+    dask_scheduler: run simulations as Dask tasks on the cluster at this address (the
+    WebSocket protocol and the results are unchanged); None runs them on local threads.
+    """
     store = Store(db)
+    runner = simulate
+    if dask_scheduler:
+        runner = functools.partial(simulate, backend="dask", client=dask_scheduler)
+        log.info("simulations run on the Dask cluster at %s", dask_scheduler)
     runs = RunManager(store, workers=workers, engine_threads=engine_threads,
-                      max_active_per_key=max_active)
+                      max_active_per_key=max_active, runner=runner)
     requeued = await runs.start()
     services = Services(runs, keys)
-    server = tornado.httpserver.HTTPServer(make_app(services), max_body_size=2 * MAX_BODY,
+    # bodies up to 8x the limit are read and answered 413 in JSON; beyond, the connection drops
+    server = tornado.httpserver.HTTPServer(make_app(services), max_body_size=8 * MAX_BODY,
                                            xheaders=False)
     sockets = tornado.netutil.bind_sockets(port, host)
     server.add_sockets(sockets)
@@ -136,12 +148,21 @@ def banner(host: str, port: int, key: str | None, auth: bool = True) -> str:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
           api_keys: list[str] | None = None, keys_file: str | None = None, workers: int = 0,
-          no_auth: bool = False, max_active: int = 100) -> int:
+          no_auth: bool = False, max_active: int = 100,
+          dask_scheduler: str | None = None) -> int:
     """Start the server (blocking). Returns a process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if no_auth and not is_loopback(host):
         log.error("--no-auth refuses to bind to %s: only loopback addresses are allowed", host)
         return 2
+    if dask_scheduler:
+        from ..distributed import require
+
+        try:
+            require()
+        except ImportError as exc:
+            log.error("--dask-scheduler: %s", exc)
+            return 2
     keys = collect_keys(api_keys or [], keys_file)
     shown_key = None
     if not no_auth and not keys:
@@ -156,5 +177,5 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
         print(banner(host, bound, shown_key, auth=not no_auth), flush=True)
 
     asyncio.run(run_server(host, port, db, ApiKeys(keys, open_access=no_auth), workers,
-                           engine_threads, max_active, ready))
+                           engine_threads, max_active, ready, dask_scheduler))
     return 0

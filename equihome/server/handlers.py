@@ -105,6 +105,8 @@ class BaseHandler(tornado.web.RequestHandler):
             data = json.loads(self.request.body or b"null")
         except ValueError as exc:
             raise ApiError(400, "bad_json", f"malformed JSON: {exc}") from None
+        except RecursionError:  # nesting deeper than the parser's recursion limit
+            raise ApiError(400, "bad_json", "malformed JSON: nested too deeply") from None
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", "the body must be a JSON object")
         return data
@@ -298,7 +300,7 @@ class SimulationSocket(tornado.websocket.WebSocketHandler):
     async def on_message(self, message: str | bytes) -> None:
         try:
             cmd = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return self._error(None, "malformed JSON")
         if not isinstance(cmd, dict):
             return self._error(None, "a command must be a JSON object")

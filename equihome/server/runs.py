@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from ..engine import CancelToken, SimulationCancelled, SimulationError, simulate
 from ..result import finite_json
-from .store import Store, utc_now
+from .store import Store, StoreError, utc_now
 
 log = logging.getLogger("equihome.server")
 
@@ -176,8 +176,7 @@ class RunManager:
             raise Conflict(f"simulation is already {rec['status']}")
         st = self.states[sim_id]
         if rec["status"] == "queued":
-            await self._finish(st, "cancelled", error="cancelled",
-                               message={"type": "error", "error": "cancelled", "module": None})
+            self._finish(st, "cancelled", "cancelled")
         elif st.cancel is not None:
             st.cancel.cancel()  # the engine stops at its next stage; _run records the end
         return st.record
@@ -188,6 +187,10 @@ class RunManager:
         if st is not None and rec["status"] in ACTIVE:
             if st.cancel is not None:
                 st.cancel.cancel()
+            if st.final is None:  # subscribers learn the run ended, as for a cancel
+                self._broadcast(st, dumps(wire(sim_id, {"type": "error", "error": "cancelled",
+                                                        "module": None})))
+            st.subscribers.clear()
             st.record["status"] = "cancelled"
         await self._db(self.store.delete, sim_id)
 
@@ -253,19 +256,17 @@ class RunManager:
                                 threads=self.engine_threads, default_seed=rec["seed"])
         log.info("simulation %s running", sim_id)
         try:
-            result = await loop.run_in_executor(self.run_pool, job)
+            await loop.run_in_executor(self.run_pool, job)
         except SimulationCancelled:
-            if self.stopping:
-                return  # left running in the store: re-run at the next start
-            await self._finish(st, "cancelled", error="cancelled")
+            if not self.stopping:  # when stopping, it stays unfinished: re-run at next start
+                self._finish(st, "cancelled", "cancelled")
         except SimulationError as exc:
-            await self._finish(st, "failed", error=str(exc))
+            self._finish(st, "failed", str(exc))
         except Exception as exc:  # an engine bug: report it as a failure of the run
-            msg = {"type": "error", "error": f"internal error: {exc}", "module": None}
-            await self._finish(st, "failed", error=str(exc), message=msg)
+            log.exception("simulation %s: engine failure", sim_id)
+            self._finish(st, "failed", f"internal error: {exc}")
         else:
-            await self._finish(st, "completed", execution_time=result.execution_time,
-                               result_text=st.result_text)
+            self._finish(st, "completed", None)
         finally:
             st.cancel = None
 
@@ -273,6 +274,8 @@ class RunManager:
         """One engine event, on the loop: record it for replay and fan it out."""
         if st.record["status"] not in ACTIVE:
             return  # deleted or cancelled meanwhile
+        if self.stopping and event["type"] == "error":
+            return  # shutting down: the run is not over, it resumes at the next start
         msg = wire(st.record["id"], event)
         kind = msg["type"]
         if kind == "result":
@@ -284,41 +287,64 @@ class RunManager:
         elif kind in REPLAYED or (kind == "intermediate_result"
                                   and msg.get("module") == "waterfall_engine"):
             st.log.append(text)
-        elif kind in ("result", "error"):
+        elif kind == "result":
             st.final = text
-            if kind == "result":
-                st.record["status"] = "completed"  # visible at once to REST readers
+            self._end(st, "completed", None, msg.get("execution_time"), msg["timestamp"])
+        elif kind == "error":
+            st.final = text
+            self._end(st, "cancelled" if msg["error"] == "cancelled" else "failed",
+                      msg["error"], None, msg["timestamp"])
         self._broadcast(st, text)
 
     def _broadcast(self, st: RunState, text: str) -> None:
         for sub in list(st.subscribers):
             sub.send_text(text)
 
-    async def _finish(self, st: RunState, status: str, error: str | None = None,
-                      execution_time: float | None = None, result_text: str | None = None,
-                      message: dict | None = None) -> None:
-        """Record the end of a run in memory and in the store; tell the subscribers."""
+    def _end(self, st: RunState, status: str, error: str | None,
+             execution_time: float | None = None, finished_at: str | None = None) -> None:
+        """Record a run's end in memory and queue its writes, before its last message is sent.
+
+        The single db thread runs writes in order, so a client that saw the last message and
+        then asks (list, get, result) finds the run finished. A crash before the write leaves
+        the run unfinished in the store, so it is re-run at the next start.
+        """
         rec = st.record
         sim_id = rec["id"]
-        if message is not None and st.final is None:
-            text = dumps(wire(sim_id, message))
-            st.final = text
-            self._broadcast(st, text)
-        finished = utc_now()
-        rec.update(status=status, finished_at=finished, error=error,
+        rec.update(status=status, finished_at=finished_at or utc_now(), error=error,
                    execution_time=execution_time)
         if status == "completed":
             rec["progress"] = 100.0
-        st.subscribers.clear()
-        if sim_id not in self.states:
-            return  # deleted
-        if result_text is not None:
-            await self._db(self.store.save_result, sim_id, result_text)
-        await self._db(self.store.save_events, sim_id,
-                       {"log": st.log, "progress": st.progress, "final": st.final})
-        await self._db(self.store.update, sim_id, status=status, finished_at=finished,
-                       error=error, execution_time=execution_time, progress=rec["progress"])
+        result_text = st.result_text if status == "completed" else None
+        events = {"log": list(st.log), "progress": st.progress, "final": st.final}
+        fields = {k: rec[k] for k in ("status", "progress", "finished_at", "execution_time",
+                                      "error")}
+
+        def write() -> None:
+            try:
+                if result_text is not None:
+                    self.store.save_result(sim_id, result_text)
+                self.store.save_events(sim_id, events)
+                self.store.update(sim_id, **fields)
+            except StoreError:
+                if sim_id in self.states:
+                    raise
+                # deleted while its end was being written: nothing left to record
+
+        try:
+            self.db_pool.submit(write)
+        except RuntimeError:  # shutting down: the run stays unfinished and is re-run
+            pass
         log.info("simulation %s %s", sim_id, status)
+
+    def _finish(self, st: RunState, status: str, error: str | None) -> None:
+        """After the engine returned: end a run it did not end with an event, then tidy up."""
+        if st.record["status"] in ACTIVE and st.record["id"] in self.states:
+            text = dumps(wire(st.record["id"], {"type": "error", "error": error,
+                                                "module": None}))
+            st.final = text
+            self._end(st, status, error)
+            self._broadcast(st, text)
+        st.subscribers.clear()
         self._evict()
 
     def _evict(self) -> None:
