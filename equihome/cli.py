@@ -220,6 +220,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="queued + running simulations allowed per API key (default 100)")
     p.add_argument("--no-auth", action="store_true",
                    help="accept requests without a key (refused unless --host is loopback)")
+    p.add_argument("--dask-scheduler", metavar="ADDRESS",
+                   help="run simulations on this Dask cluster (e.g. tcp://scheduler:8786; "
+                        "needs equihome[dask]) instead of local threads")
     return p
 
 
@@ -234,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _error(f"--max-active: must be at least 1, got {args.max_active}")
         return EXIT_USAGE
     return serve(args.host, args.port, args.db, args.api_key, args.keys_file, args.workers,
-                 args.no_auth, args.max_active)
+                 args.no_auth, args.max_active, dask_scheduler=args.dask_scheduler)
 
 
 Builder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]

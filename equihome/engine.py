@@ -3,8 +3,10 @@
 A run is a pure function of (config, seed). Scenario ``i`` draws its loans from
 ``SeedSequence(seed, spawn_key=(i, 0))`` and its prices from ``(i, 1)``, so the numbers
 do not depend on chunk size, thread count or backend. Chunks run on a thread pool (the
-kernels release the GIL); per-scenario summaries are kept, paths are not (except the
-first ``sample_paths`` scenarios), so memory grows only with the summaries.
+kernels release the GIL) or, with ``backend="dask"``, as tasks on a Dask cluster
+(``equihome.distributed``, imported only then); per-scenario summaries are kept, paths are
+not (except the first ``sample_paths`` scenarios), so memory grows only with the summaries.
+Both backends feed one :class:`RunTracker`, which owns the events, progress and the result.
 
 Events (PROTOCOL.md's shapes, without ``simulation_id``/``timestamp``, which the server
 adds) are delivered to ``on_event`` from the thread that called :func:`simulate`.
@@ -70,7 +72,10 @@ class SimulationError(RuntimeError):
 
     def __init__(self, module: str, message: str):
         super().__init__(f"{module}: {message}")
-        self.module = module
+        self.module, self.message = module, message
+
+    def __reduce__(self) -> tuple:  # picklable, so it crosses back from Dask workers
+        return (type(self), (self.module, self.message))
 
 
 class CancelToken:
@@ -85,6 +90,10 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` s, returning at once on cancel; True if cancelled."""
+        return self._event.wait(timeout)
 
 
 @dataclass
@@ -298,8 +307,8 @@ class _Progress:
         self.last_t = 0.0
         self.emit = emit
 
-    def step(self, module: str, message: str, force: bool = False) -> None:
-        self.units += 1
+    def step(self, module: str, message: str, force: bool = False, units: int = 1) -> None:
+        self.units += units
         pct = min(99.0, round(100.0 * self.units / self.total, 1))
         now = time.monotonic()
         if pct > self.last_pct and (force or now - self.last_t >= PROGRESS_INTERVAL):
@@ -311,11 +320,130 @@ class _Progress:
                    "message": "Simulation complete"})
 
 
+class RunTracker:
+    """The bookkeeping every backend shares: events, progress, running statistics, the result.
+
+    A backend (:func:`run_local`, ``equihome.distributed.run_dask``) calls :meth:`split`, then,
+    from the caller's thread, :meth:`stage_started`/:meth:`stage_done` and :meth:`chunk_done`
+    (a run_chunk summary) -- or :meth:`chunk_finished` for a chunk run elsewhere -- and
+    :meth:`fail`; it returns once every chunk is in or the run failed. :meth:`finish` ends it.
+    """
+
+    def __init__(self, plan: Plan, emit: Callable[[dict], None], cancel: CancelToken):
+        self.plan, self.emit, self.cancel = plan, emit, cancel
+        self.t_start = time.perf_counter()
+        self.config_violations = guardrail_monitor.config_checks(
+            plan.cfg, plan.n, plan.seed_given, plan.seed)
+        for v in self.config_violations:
+            emit({"type": "guardrail_violation", "violation": v})
+        self.acc = Accumulator(plan)
+        self.stage_times = dict.fromkeys(STAGES, 0.0)
+        self.started: set[str] = set()
+        self.done_count = dict.fromkeys(CHUNK_STAGES, 0)
+        self.chunks = self.delivered = 0
+        self.progress = _Progress(len(CHUNK_STAGES) + 2, emit)
+        self.current = STAGES[0]     # the stage an error without a module is blamed on
+        self.last_inter = 0.0
+        self.failure: BaseException | None = None
+
+    def split(self, size: int) -> list[tuple[int, int]]:
+        """Cut the scenarios into [start, stop) chunks of ``size``; size progress to them."""
+        bounds = [(a, min(a + size, self.plan.n)) for a in range(0, self.plan.n, size)]
+        self.chunks = len(bounds)
+        self.progress = _Progress(len(bounds) * len(CHUNK_STAGES) + 2, self.emit)
+        return bounds
+
+    def stage_started(self, name: str) -> None:
+        self.current = name
+        if name not in self.started:
+            self.started.add(name)
+            self.emit({"type": "module_started", "module": name})
+
+    def stage_done(self, name: str, seconds: float, step: bool = True) -> None:
+        """One chunk finished stage ``name`` in ``seconds``; ``step``: advance progress."""
+        self.stage_times[name] += seconds
+        self.done_count[name] += 1
+        if step:
+            finished = int(self.acc.done.sum())
+            self.progress.step(name, f"{MESSAGES[name]} ({finished:,}/{self.plan.n:,} scenarios done)")
+        if self.done_count[name] == self.chunks and name != "metrics":
+            self._completed(name)  # metrics completes after the aggregation in finish()
+
+    def chunk_done(self, chunk: dict) -> None:
+        """A chunk's summary: merge it, and send running statistics (throttled)."""
+        self.delivered += 1
+        self.acc.add(chunk)
+        now = time.monotonic()
+        if self.failure is None and (now - self.last_inter >= INTERMEDIATE_INTERVAL
+                                     or self.delivered == self.chunks):
+            self.last_inter = now
+            self.emit({"type": "intermediate_result", "module": "metrics",
+                       "data": self.acc.running()})
+
+    def chunk_finished(self, chunk: dict, seconds: dict[str, float]) -> None:
+        """A whole chunk run elsewhere, with its per-stage ``seconds``: one progress step."""
+        for name in CHUNK_STAGES:
+            self.stage_started(name)
+            self.stage_done(name, seconds.get(name, 0.0), step=False)
+        self.chunk_done(chunk)
+        finished = int(self.acc.done.sum())
+        self.progress.step("metrics", f"{self.delivered:,}/{self.chunks:,} chunks done "
+                           f"({finished:,}/{self.plan.n:,} scenarios)", units=len(CHUNK_STAGES))
+
+    def fail(self, exc: BaseException) -> None:
+        """Record an error (a real one wins over a cancellation) and cancel the run."""
+        if self.failure is None or (isinstance(self.failure, SimulationCancelled)
+                                    and not isinstance(exc, SimulationCancelled)):
+            self.failure = exc
+        self.cancel.cancel()
+
+    def _completed(self, name: str) -> None:
+        self.emit({"type": "module_completed", "module": name,
+                   "execution_time": round(self.stage_times[name], 6)})
+
+    def finish(self) -> SimulationResult:
+        """Emit the error and raise, or summarise, check guardrails and emit the result."""
+        plan, emit, acc, stage_times = self.plan, self.emit, self.acc, self.stage_times
+        if self.failure is None and self.cancel.cancelled:
+            self.failure = SimulationCancelled()
+        if self.failure is None and not acc.done.all():  # a backend bug, never a silent gap
+            self.failure = SimulationError(self.current, "some scenarios were never run")
+        if self.failure is not None:
+            _fail(emit, self.failure, self.current)
+        emit({"type": "intermediate_result", "module": "waterfall_engine",
+              "data": {"tranches": tranche_table(plan, acc)}})
+        t0 = time.perf_counter()
+        data = summarise(plan, acc)
+        stage_times["metrics"] += time.perf_counter() - t0
+        self._completed("metrics")
+        self.progress.step("guardrail_monitor", MESSAGES["guardrail_monitor"], force=True)
+        self.stage_started("guardrail_monitor")
+        t0 = time.perf_counter()
+        checks = guardrail_monitor.loan_checks(plan.cfg, acc.loans)
+        checks += guardrail_monitor.result_checks(plan.cfg, data["statistics"], data["risk"])
+        stage_times["guardrail_monitor"] = time.perf_counter() - t0
+        for v in checks:
+            emit({"type": "guardrail_violation", "violation": v})
+        data["guardrails"] = self.config_violations + checks
+        self._completed("guardrail_monitor")
+        self.progress.finish()
+        elapsed = time.perf_counter() - self.t_start
+        result = SimulationResult(data, acc.metrics, elapsed, stage_times, plan.kernels_name)
+        emit({"type": "result", "result": result.data, "execution_time": round(elapsed, 6)})
+        return result
+
+
+Backend = Callable[[Plan, RunTracker], None]
+BACKENDS = ("local", "dask")
+
+
 def simulate(config: Source = "100m", *, num_simulations: int | None = None,
              seed: int | None = None, overrides: dict | None = None,
              on_event: Listener | None = None, cancel: CancelToken | None = None,
              threads: int | None = None, chunk_size: int | None = None,
-             kernels: str = "cython", default_seed: int | None = None) -> SimulationResult:
+             kernels: str = "cython", default_seed: int | None = None,
+             backend: str = "local", client: Any = None,
+             task_size: int | None = None) -> SimulationResult:
     """Run a Monte Carlo simulation of the fund and return its result.
 
     config: a FundConfig, a dict, a preset name ("100m") or a JSON file path; ``overrides``
@@ -323,32 +451,49 @@ def simulate(config: Source = "100m", *, num_simulations: int | None = None,
     ``num_simulations``/``monte_carlo_seed``. ``on_event(event)`` receives the protocol
     events; ``cancel`` (a CancelToken) stops the run within one stage of one chunk and
     raises SimulationCancelled. Invalid input raises ConfigError before anything runs.
+
+    backend: "local" (a thread pool of ``threads``) or "dask" (tasks of ``task_size``
+    scenarios on a Dask cluster: ``client`` is a ``distributed.Client``, a scheduler address
+    such as "tcp://host:8786", or None for the default client; needs ``equihome[dask]``).
+    Both give the same result for the same seed.
     """
     plan = make_plan(config, num_simulations=num_simulations, seed=seed, overrides=overrides,
                      threads=threads, chunk_size=chunk_size, kernels=kernels,
                      default_seed=default_seed)
-    return run_plan(plan, on_event=on_event, cancel=cancel)
+    return run_plan(plan, on_event=on_event, cancel=cancel, backend=backend, client=client,
+                    task_size=task_size)
 
 
-def run_plan(plan: Plan, on_event: Listener | None = None,
-             cancel: CancelToken | None = None) -> SimulationResult:
-    """Execute a validated plan (see :func:`simulate`)."""
-    emit = on_event or (lambda event: None)
-    cancel = cancel or CancelToken()
-    cfg = plan.cfg
-    t_start = time.perf_counter()
-    config_violations = guardrail_monitor.config_checks(cfg, plan.n, plan.seed_given, plan.seed)
-    for v in config_violations:
-        emit({"type": "guardrail_violation", "violation": v})
-    bounds = [(a, min(a + plan.chunk_size, plan.n)) for a in range(0, plan.n, plan.chunk_size)]
-    acc = Accumulator(plan)
-    stage_times = dict.fromkeys(STAGES, 0.0)
-    started: set[str] = set()
-    done_count = dict.fromkeys(CHUNK_STAGES, 0)
-    progress = _Progress(len(bounds) * len(CHUNK_STAGES) + 2, emit)
+def get_backend(backend: str = "local", client: Any = None,
+                task_size: int | None = None) -> Backend:
+    """The chunk runner for ``backend`` (ValueError if unknown; ImportError without Dask)."""
+    if backend == "local":
+        if client is not None or task_size is not None:
+            raise ValueError("client, task_size: only used with backend='dask'")
+        return run_local
+    if backend == "dask":
+        from . import distributed  # imported lazily: dask is an optional extra
+
+        return distributed.backend(client, task_size)
+    raise ValueError(f"backend: must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+
+
+def run_plan(plan: Plan, on_event: Listener | None = None, cancel: CancelToken | None = None,
+             backend: str = "local", client: Any = None,
+             task_size: int | None = None) -> SimulationResult:
+    """Execute a validated plan on a backend (see :func:`simulate`)."""
+    execute = get_backend(backend, client, task_size)
+    tracker = RunTracker(plan, on_event or (lambda event: None), cancel or CancelToken())
+    execute(plan, tracker)
+    return tracker.finish()
+
+
+def run_local(plan: Plan, tracker: RunTracker) -> None:
+    """The local backend: chunks of ``plan.chunk_size`` on ``plan.threads`` threads, whose
+    stage and chunk reports reach the tracker through a queue, on the caller's thread."""
+    bounds = tracker.split(plan.chunk_size)
+    cancel = tracker.cancel
     events: queue.Queue = queue.Queue()
-    current = {"module": STAGES[0]}
-    last_inter = 0.0
 
     def report(kind: str, name: str, seconds: float) -> None:
         events.put((kind, name, seconds))
@@ -359,74 +504,24 @@ def run_plan(plan: Plan, on_event: Listener | None = None,
         except BaseException as exc:  # handed to the orchestrating thread
             events.put(("fail", exc, 0.0))
 
-    def module_started(name: str) -> None:
-        if name not in started:
-            started.add(name)
-            emit({"type": "module_started", "module": name})
-
-    def module_completed(name: str) -> None:
-        emit({"type": "module_completed", "module": name,
-              "execution_time": round(stage_times[name], 6)})
-
-    failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=plan.threads) as pool:
         futures = [pool.submit(work, a, b) for a, b in bounds]
         delivered, expected = 0, len(futures)
         while delivered < expected:
             kind, obj, seconds = events.get()
             if kind == "start":
-                current["module"] = obj
-                module_started(obj)
+                tracker.stage_started(obj)
             elif kind == "done":
-                stage_times[obj] += seconds
-                done_count[obj] += 1
-                finished = int(acc.done.sum())
-                progress.step(obj, f"{MESSAGES[obj]} ({finished:,}/{plan.n:,} scenarios done)")
-                if done_count[obj] == len(bounds) and obj != "metrics":
-                    module_completed(obj)  # metrics completes after the aggregation below
+                tracker.stage_done(obj, seconds)
             elif kind == "chunk":
                 delivered += 1
-                acc.add(obj)
-                now = time.monotonic()
-                if failure is None and (now - last_inter >= INTERMEDIATE_INTERVAL
-                                        or delivered == expected):
-                    last_inter = now
-                    emit({"type": "intermediate_result", "module": "metrics",
-                          "data": acc.running()})
-            else:  # "fail": keep the first real error over a cancellation
+                tracker.chunk_done(obj)
+            else:  # "fail"
                 delivered += 1
-                if failure is None or (isinstance(failure, SimulationCancelled)
-                                       and not isinstance(obj, SimulationCancelled)):
-                    failure = obj
-                cancel.cancel()
+                tracker.fail(obj)
                 for f in futures:
                     f.cancel()
                 expected = sum(1 for f in futures if not f.cancelled())
-    if failure is None and cancel.cancelled:
-        failure = SimulationCancelled()
-    if failure is not None:
-        _fail(emit, failure, current["module"])
-    emit({"type": "intermediate_result", "module": "waterfall_engine",
-          "data": {"tranches": tranche_table(plan, acc)}})
-    t0 = time.perf_counter()
-    data = summarise(plan, acc)
-    stage_times["metrics"] += time.perf_counter() - t0
-    module_completed("metrics")
-    progress.step("guardrail_monitor", MESSAGES["guardrail_monitor"], force=True)
-    module_started("guardrail_monitor")
-    t0 = time.perf_counter()
-    checks = guardrail_monitor.loan_checks(cfg, acc.loans)
-    checks += guardrail_monitor.result_checks(cfg, data["statistics"], data["risk"])
-    stage_times["guardrail_monitor"] = time.perf_counter() - t0
-    for v in checks:
-        emit({"type": "guardrail_violation", "violation": v})
-    data["guardrails"] = config_violations + checks
-    module_completed("guardrail_monitor")
-    progress.finish()
-    elapsed = time.perf_counter() - t_start
-    result = SimulationResult(data, acc.metrics, elapsed, stage_times, plan.kernels_name)
-    emit({"type": "result", "result": result.data, "execution_time": round(elapsed, 6)})
-    return result
 
 
 def _fail(emit: Callable[[dict], None], failure: BaseException, module: str) -> None:
@@ -439,7 +534,6 @@ def _fail(emit: Callable[[dict], None], failure: BaseException, module: str) -> 
     if isinstance(failure, SimulationError):
         raise failure
     raise SimulationError(mod, str(failure)) from failure
-
 
 # --------------------------------------------------------------------------- summary
 

@@ -1,0 +1,193 @@
+"""Strategy sweeps: every combination of a parameter grid, with common random numbers.
+
+>>> table = equihome.sweep("100m", grid={"avg_loan_ltv": [0.3, 0.4],
+...                                      "price_path.model_type": ["gbm", "regime_switching"]},
+...                        num_simulations=2000, seed=7)
+>>> table.rows[0]        # {"avg_loan_ltv": 0.3, "price_path.model_type": "gbm", "irr_p50": ...}
+>>> table.frontier()     # the strategies no other beats on both risk and return
+
+Every strategy runs with the same seed (common random numbers: scenario ``i`` sees the
+same draws in every strategy), so differences between rows come from the strategy, not
+from sampling noise. Grid keys are config fields; dotted keys reach nested ones
+(``"price_path.model_type"``). All combinations are validated before any runs.
+
+Row columns: the grid values, then ``irr_p50``, ``irr_p5``, ``irr_p95`` (LP net IRR,
+annualised), ``tvpi_p50`` (LP TVPI, x), ``roi_p50`` (TVPI - 1), ``hurdle_clear_probability``
+(share of scenarios whose LP IRR >= the strategy's hurdle), ``var_99`` and ``cvar_99`` (of
+the LP loss max(0, 1 - TVPI), a share of paid-in capital) and ``efficient`` (on the
+frontier of CVaR99, lower better, vs median LP IRR, higher better). Missing values are None.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import CancelToken, SimulationCancelled, Source, make_plan, run_plan
+from .result import finite_json
+
+MAX_CONCURRENT = 8  # strategies in flight at once on Dask (each already spans the cluster)
+STAT_COLUMNS = ("irr_p50", "irr_p5", "irr_p95", "tvpi_p50", "roi_p50",
+                "hurdle_clear_probability", "var_99", "cvar_99")
+
+
+@dataclass
+class SweepResult:
+    """The sweep's tidy table: one dict per strategy, in grid order (last key fastest)."""
+
+    rows: list[dict[str, Any]]
+    grid_keys: list[str]
+    seed: int
+    num_simulations: int
+    columns: list[str] = field(default_factory=list)
+
+    def frontier(self, risk: str = "cvar_99", ret: str = "irr_p50") -> list[dict[str, Any]]:
+        """The efficient strategies (see :func:`efficient_frontier`), by rising risk."""
+        return efficient_frontier(self.rows, risk=risk, ret=ret)
+
+    def to_dict(self) -> dict[str, Any]:
+        return finite_json({"seed": self.seed, "num_simulations": self.num_simulations,
+                            "grid_keys": self.grid_keys, "columns": self.columns,
+                            "rows": self.rows})
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The table as finite JSON (identical for the same inputs and seed)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    def __str__(self) -> str:
+        cols = self.columns
+        text = [[_cell(r.get(c)) for c in cols] for r in self.rows]
+        widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(cols)]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
+        lines += ["  ".join(v.rjust(w) for v, w in zip(t, widths, strict=True)) for t in text]
+        return "\n".join(lines)
+
+
+def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None = None, *,
+          num_simulations: int | None = None, seed: int | None = None,
+          overrides: dict | None = None, backend: str = "local", client: Any = None,
+          task_size: int | None = None, threads: int | None = None, kernels: str = "cython",
+          on_row: Callable[[dict[str, Any]], Any] | None = None,
+          cancel: CancelToken | None = None) -> SweepResult:
+    """Run every combination of ``grid`` over ``base_config`` and tabulate the strategies.
+
+    grid: {config key (dotted for nested fields): list of values}. seed: one seed for every
+    strategy (drawn once if neither it nor the config gives one; reported in the result).
+    backend/client/task_size: as for :func:`equihome.simulate`; on Dask up to
+    MAX_CONCURRENT strategies run at once. on_row(row) is called as each strategy finishes;
+    ``cancel`` (a CancelToken) stops the sweep with SimulationCancelled, as does a failing
+    strategy (whose SimulationError is raised). Raises ValueError for a malformed grid and
+    ConfigError for an invalid combination before anything runs.
+    """
+    keys, combos = _combinations(grid or {})
+    base = make_plan(base_config, num_simulations=num_simulations, seed=seed,
+                     overrides=overrides, threads=threads, kernels=kernels)
+    plans = [make_plan(base_config, num_simulations=base.n, seed=base.seed, threads=threads,
+                       kernels=kernels,
+                       overrides=_merge(overrides or {}, _nest(dict(zip(keys, values, strict=True)))))
+             for values in combos]
+    cancel = cancel or CancelToken()  # shared: a failing strategy stops the others
+
+    def run(i: int) -> dict[str, Any]:
+        result = run_plan(plans[i], cancel=cancel, backend=backend, client=client,
+                          task_size=task_size)
+        row = strategy_row(dict(zip(keys, combos[i], strict=True)), result.data)
+        if on_row is not None:
+            on_row(row)
+        return row
+
+    if backend == "dask" and len(plans) > 1:
+        with ThreadPoolExecutor(min(len(plans), MAX_CONCURRENT)) as pool:
+            futures = [pool.submit(run, i) for i in range(len(plans))]
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
+        if errors:  # the real failure, not the cancellations it caused
+            raise next((e for e in errors if not isinstance(e, SimulationCancelled)), errors[0])
+        rows = [f.result() for f in futures]
+    else:
+        rows = [run(i) for i in range(len(plans))]
+    efficient = {id(r) for r in efficient_frontier(rows)}
+    for r in rows:
+        r["efficient"] = id(r) in efficient
+    return SweepResult(rows, keys, base.seed, base.n, [*keys, *STAT_COLUMNS, "efficient"])
+
+
+def strategy_row(values: dict[str, Any], data: dict) -> dict[str, Any]:
+    """One table row from a strategy's grid values and its result payload."""
+    st, risk = data["statistics"], data["risk"]
+    return {**values,
+            "irr_p50": st["lp_irr"]["p50"], "irr_p5": st["lp_irr"]["p5"],
+            "irr_p95": st["lp_irr"]["p95"], "tvpi_p50": st["lp_tvpi"]["p50"],
+            "roi_p50": st["roi"]["p50"],
+            "hurdle_clear_probability": risk["hurdle_clear_probability"],
+            "var_99": risk["var_99"], "cvar_99": risk["cvar_99"]}
+
+
+def efficient_frontier(rows: Iterable[dict[str, Any]], risk: str = "cvar_99",
+                       ret: str = "irr_p50") -> list[dict[str, Any]]:
+    """The rows not dominated in (``risk``: lower is better, ``ret``: higher is better).
+
+    A row is dominated when another has risk <= and return >= with at least one strict.
+    Rows missing either number (None or NaN) cannot be compared and are left out; equal
+    rows do not dominate each other. Returned by rising risk (then falling return).
+    """
+    ok = [r for r in rows if _number(r.get(risk)) and _number(r.get(ret))]
+    front = [r for r in ok if not any(
+        o[risk] <= r[risk] and o[ret] >= r[ret] and (o[risk] < r[risk] or o[ret] > r[ret])
+        for o in ok)]
+    return sorted(front, key=lambda r: (r[risk], -r[ret]))
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _combinations(grid: Mapping[str, Sequence[Any]]) -> tuple[list[str], list[tuple]]:
+    """The grid's keys and every combination of its values (the last key varies fastest)."""
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"grid: must be a dict of key -> list of values, got {type(grid).__name__}")
+    keys = list(grid)
+    for k in keys:
+        v = grid[k]
+        if not isinstance(k, str) or not k or any(not part for part in k.split(".")):
+            raise ValueError(f"grid: keys must be config fields such as 'price_path.model_type', "
+                             f"got {k!r}")
+        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or len(v) == 0:
+            raise ValueError(f"grid.{k}: must be a non-empty list of values, got {v!r}")
+    return keys, list(itertools.product(*(grid[k] for k in keys)))
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"a.b": 1} -> {"a": {"b": 1}}."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"grid: {key!r} sets a field inside a value set by another key")
+        if isinstance(node.get(leaf), dict):
+            raise ValueError(f"grid: {key!r} replaces fields set by another key")
+        node[leaf] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: dicts merge key by key, anything else in ``over`` replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
