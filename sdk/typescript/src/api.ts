@@ -1,0 +1,174 @@
+import { Configuration } from './configuration.js';
+import { ApiError } from './errors.js';
+import type {
+  Health,
+  JsonSchema,
+  OperationId,
+  Preset,
+  PresetList,
+  Result,
+  SimulationList,
+  SimulationRecord,
+} from './models.js';
+import type { FetchInitLike } from './runtime.js';
+import type { CreateSimulationRequest, SimulationStatus } from './types.js';
+
+/** Per-call options. */
+export interface RequestOptions {
+  /** An `AbortSignal` to cancel the request (the call then rejects with the signal's reason). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  signal?: any;
+  /** Extra headers for this call. */
+  headers?: Record<string, string>;
+}
+
+/** Query of `listSimulations`. */
+export interface ListSimulationsParams {
+  /** Only simulations in this status. */
+  status?: SimulationStatus;
+  /** Page size, 1..200 (server default 50). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+}
+
+interface Call {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | null | undefined>;
+  body?: unknown;
+}
+
+/**
+ * The REST API (every operation of schemas/openapi.yaml; method names are its operationIds).
+ * Every failure rejects with an {@link ApiError}.
+ */
+export class SimulationApi implements Record<OperationId, (...args: never[]) => Promise<unknown>> {
+  readonly configuration: Configuration;
+
+  constructor(configuration: Configuration = new Configuration()) {
+    this.configuration = configuration;
+  }
+
+  /** POST /simulations: validate, store and queue a simulation (201, the record, status `queued`). */
+  createSimulation(body: CreateSimulationRequest, options?: RequestOptions): Promise<SimulationRecord> {
+    return this.request({ method: 'POST', path: '/simulations', body }, options);
+  }
+
+  /** GET /simulations: one page of this key's simulations, newest first. */
+  listSimulations(params: ListSimulationsParams = {}, options?: RequestOptions): Promise<SimulationList> {
+    return this.request({
+      method: 'GET', path: '/simulations',
+      query: { status: params.status, limit: params.limit, cursor: params.cursor },
+    }, options);
+  }
+
+  /** Every simulation matching `params`, following `next_cursor` page by page. */
+  async *iterateSimulations(params: ListSimulationsParams = {},
+    options?: RequestOptions): AsyncGenerator<SimulationRecord, void, undefined> {
+    let cursor = params.cursor ?? null;
+    do {
+      const page = await this.listSimulations({ ...params, cursor }, options);
+      yield* page.items;
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+  }
+
+  /** GET /simulations/{id}: one record. */
+  getSimulation(id: string, options?: RequestOptions): Promise<SimulationRecord> {
+    return this.request({ method: 'GET', path: `/simulations/${enc(id)}` }, options);
+  }
+
+  /** GET /simulations/{id}/result: the final result (409 `conflict` until it is completed). */
+  getSimulationResult(id: string, options?: RequestOptions): Promise<Result> {
+    return this.request({ method: 'GET', path: `/simulations/${enc(id)}/result` }, options);
+  }
+
+  /**
+   * POST /simulations/{id}/cancel (202): a queued run is cancelled at once; a running one stops at
+   * its next stage, so the record returned may still say `running`. 409 if already finished.
+   */
+  cancelSimulation(id: string, options?: RequestOptions): Promise<SimulationRecord> {
+    return this.request({ method: 'POST', path: `/simulations/${enc(id)}/cancel` }, options);
+  }
+
+  /** DELETE /simulations/{id} (204): cancel if needed, then delete the record and its result. */
+  async deleteSimulation(id: string, options?: RequestOptions): Promise<void> {
+    await this.request<unknown>({ method: 'DELETE', path: `/simulations/${enc(id)}` }, options);
+  }
+
+  /** GET /presets: every bundled preset with its full config. */
+  listPresets(options?: RequestOptions): Promise<PresetList> {
+    return this.request({ method: 'GET', path: '/presets' }, options);
+  }
+
+  /** GET /presets/{name}: one preset. */
+  getPreset(name: string, options?: RequestOptions): Promise<Preset> {
+    return this.request({ method: 'GET', path: `/presets/${enc(name)}` }, options);
+  }
+
+  /** GET /schema/config: the JSON Schema of a fund configuration. */
+  getConfigSchema(options?: RequestOptions): Promise<JsonSchema> {
+    return this.request({ method: 'GET', path: '/schema/config' }, options);
+  }
+
+  /** GET /schema/result: the JSON Schema of a result. */
+  getResultSchema(options?: RequestOptions): Promise<JsonSchema> {
+    return this.request({ method: 'GET', path: '/schema/result' }, options);
+  }
+
+  /** GET /health: liveness, version and queue depth (no key needed). */
+  health(options?: RequestOptions): Promise<Health> {
+    return this.request({ method: 'GET', path: '/health' }, options);
+  }
+
+  /** Sends one request; resolves with the parsed JSON body (undefined for 204). */
+  protected async request<T>(call: Call, options: RequestOptions = {}): Promise<T> {
+    const cfg = this.configuration;
+    const headers: Record<string, string> = { Accept: 'application/json', ...cfg.headers,
+      ...(options.headers ?? {}) };
+    const key = await cfg.resolveApiKey();
+    if (key) headers['X-API-Key'] = key;
+    const init: FetchInitLike = { method: call.method, headers };
+    if (call.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(call.body);
+    }
+    if (options.signal !== undefined) init.signal = options.signal;
+    const url = cfg.apiBasePath + call.path + queryString(call.query);
+
+    let text: string;
+    let response;
+    try {
+      response = await cfg.fetchApi(url, init);
+      text = await response.text();
+    } catch (err) {
+      if (options.signal?.aborted) throw err; // the caller aborted: keep the AbortError
+      const why = err instanceof Error ? err.message : String(err);
+      throw new ApiError(0, 'network_error', `${call.method} ${url}: ${why}`, null, null, { cause: err });
+    }
+    if (!response.ok) throw ApiError.fromResponse(response.status, response.statusText, text);
+    if (response.status === 204 || text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new ApiError(response.status, 'bad_response', `${call.method} ${url}: the answer is not JSON`,
+        null, text, { cause: err });
+    }
+  }
+}
+
+function enc(segment: string): string {
+  if (typeof segment !== 'string' || segment === '') {
+    throw new TypeError(`equihome-sim-sdk: expected a non-empty string, got ${String(segment)}`);
+  }
+  return encodeURIComponent(segment);
+}
+
+function queryString(query: Call['query']): string {
+  if (!query) return '';
+  const parts = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
