@@ -264,3 +264,14 @@ def test_default_seed_repeats_a_seedless_run():
     assert a.seed == 99 and a.to_json() == b.to_json()
     assert any(e["type"] == "guardrail_violation" and e["violation"]["rule"] == "seed_missing"
                for e in ev)
+
+
+def test_both_kernel_sets_expose_every_kernel():
+    from equihome import _core, reference
+    from equihome.kernels import KERNEL_NAMES
+
+    for name in KERNEL_NAMES:
+        assert callable(getattr(_core, name)) and callable(getattr(reference, name)), name
+    from equihome.layout import LEDGER_COLUMNS
+
+    assert _core.LEDGER_COLUMNS == LEDGER_COLUMNS
