@@ -7,7 +7,12 @@
 >>> equihome.simulate("100m", num_simulations=100_000, seed=42, backend="dask",
 ...                   client="tcp://scheduler:8786")   # same numbers, on a Dask cluster
 >>> equihome.sweep("100m", grid={"hurdle_rate": [0.06, 0.08]}, num_simulations=2000, seed=1)
+
+In a notebook, ``equihome.simulate(..., display=True)`` shows the run live (ipywidgets),
+``equihome.connect()`` watches runs on a server, ``equihome.compare([...])`` tabulates results.
 """
+
+from typing import Any
 
 from .config import PRESETS, ConfigError, FundConfig, config_json_schema, load_config
 from .engine import (
@@ -15,15 +20,45 @@ from .engine import (
     CancelToken,
     SimulationCancelled,
     SimulationError,
-    simulate,
 )
+from .engine import simulate as _run
 from .result import SimulationResult
 from .sweep import SweepResult, efficient_frontier, sweep
 
 __version__ = "0.1.0"
 
+
+def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> Any:
+    """Run a Monte Carlo simulation; see :func:`equihome.engine.simulate` for the arguments.
+
+    display=True (in a notebook): run in a background thread and show it live in a
+    :class:`equihome.widgets.SimulationView`; returns a handle with ``.result()`` and
+    ``.cancel()`` at once. Otherwise runs here and returns the SimulationResult.
+    """
+    if display:
+        from .widgets import simulate as show  # widgets are optional (equihome[lab])
+
+        return show(config, display=True, **kwargs)
+    return _run(config, **kwargs)
+
+
+def connect(url: str | None = None, key: str | None = None, token: str | None = None) -> Any:
+    """Connect to a server (default: the Jupyter server this kernel runs under); see
+    :func:`equihome.remote.connect`."""
+    from .remote import connect as open_connection
+
+    return open_connection(url, key, token)
+
+
+def compare(results: Any, names: Any = None) -> Any:
+    """A side-by-side table of the key numbers of several results (a notebook widget)."""
+    from .widgets import compare as table
+
+    return table(results, names)
+
+
 __all__ = [
     "PRESETS", "STAGES", "CancelToken", "ConfigError", "FundConfig", "SimulationCancelled",
-    "SimulationError", "SimulationResult", "SweepResult", "config_json_schema",
-    "efficient_frontier", "load_config", "simulate", "sweep", "__version__",
+    "SimulationError", "SimulationResult", "SweepResult", "compare", "config_json_schema",
+    "connect", "efficient_frontier", "load_config", "simulate", "sweep", "__version__",
 ]

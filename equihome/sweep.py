@@ -59,6 +59,33 @@ class SweepResult:
         """The table as finite JSON (identical for the same inputs and seed)."""
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
+    def plot(self, risk: str = "cvar_99", ret: str = "irr_p50", ax=None):
+        """Risk/return scatter of every strategy with the efficient frontier drawn through it.
+
+        Needs matplotlib (``pip install equihome[lab]``); returns the matplotlib Axes, so a
+        notebook shows it. Points are labelled with their grid values.
+        """
+        import matplotlib.pyplot as plt  # optional: only notebooks plot
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 4.5))
+        pts = [(r.get(risk), r.get(ret), r) for r in self.rows]
+        pts = [(x, y, r) for x, y, r in pts if _number(x) and _number(y)]
+        ax.scatter([x for x, _, _ in pts], [y for _, y, _ in pts], color="#9aa5b1",
+                   label="strategies")
+        front = [(r[risk], r[ret]) for r in self.frontier(risk, ret)]
+        if front:
+            ax.plot(*zip(*front, strict=True), marker="o", color="#1f6feb",
+                    label="efficient frontier")
+        for x, y, r in pts:
+            label = ", ".join(f"{k.split('.')[-1]}={_cell(r[k])}" for k in self.grid_keys)
+            ax.annotate(label, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.set_xlabel(f"{risk} (lower is better)")
+        ax.set_ylabel(f"{ret} (higher is better)")
+        ax.set_title(f"{len(self.rows)} strategies, {self.num_simulations:,} scenarios each")
+        ax.legend(loc="best", fontsize=8)
+        return ax
+
     def __str__(self) -> str:
         cols = self.columns
         text = [[_cell(r.get(c)) for c in cols] for r in self.rows]

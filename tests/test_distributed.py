@@ -363,3 +363,17 @@ async def _watch(url: str, sim_id: str, timeout: float) -> list[dict]:
             out.append(msg)
             if msg["type"] in ("result", "error"):
                 return out
+
+
+def test_sweep_plot_draws_every_strategy_and_the_frontier():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = equihome.sweep("100m", grid={"hurdle_rate": [0.06, 0.08],
+                                       "avg_loan_ltv": [0.3, 0.4]}, num_simulations=32, seed=3)
+    ax = res.plot()
+    scatter, = ax.collections
+    assert len(scatter.get_offsets()) == 4
+    frontier_line = [ln for ln in ax.get_lines() if ln.get_label() == "efficient frontier"]
+    assert len(frontier_line) == 1
+    assert len(frontier_line[0].get_xdata()) == len(res.frontier())
