@@ -1,0 +1,194 @@
+"""Watch simulations on a server (standalone or the Jupyter extension) in a SimulationView.
+
+>>> import equihome.remote as eqc
+>>> server = eqc.connect()                         # the Jupyter server this kernel runs under
+>>> server = eqc.connect("http://127.0.0.1:8000", key="...")   # an `equihome serve`
+>>> run = server.run("100m", overrides={"num_simulations": 2000})
+>>> result = run.result()
+
+The WebSocket client runs in its own thread with its own event loop; its messages go to the
+same :meth:`SimulationView.handle` an in-process run uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .engine import SimulationCancelled, SimulationError
+from .result import SimulationResult
+from .widgets import Run, SimulationView
+
+
+class ServerError(RuntimeError):
+    """The server answered with an error (``status`` and the JSON ``error`` body)."""
+
+    def __init__(self, status: int, body: Any):
+        err = body.get("error", body) if isinstance(body, dict) else body
+        msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+        super().__init__(f"HTTP {status}: {msg}")
+        self.status, self.body = status, body
+
+
+class Connection:
+    """A server's Equihome endpoint: ``base`` is where ``api/`` and ``ws`` live.
+
+    Authentication: ``key`` (an API key of ``equihome serve``) or ``token`` (a Jupyter token).
+    """
+
+    def __init__(self, base: str, key: str | None = None, token: str | None = None,
+                 timeout: float = 30.0):
+        self.base = base if base.endswith("/") else base + "/"
+        self.key, self.token, self.timeout = key, token, timeout
+
+    def __repr__(self) -> str:
+        return f"<equihome Connection {self.base}>"
+
+    # ------------------------------------------------------------------ REST
+    def headers(self) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if self.key:
+            h["X-API-Key"] = self.key
+        if self.token:
+            h["Authorization"] = f"token {self.token}"
+        return h
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers=self.headers())
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                text = r.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+            raise ServerError(exc.code, body) from None
+        return json.loads(text) if text else None
+
+    def health(self) -> dict:
+        return self.request("GET", "api/health")
+
+    def submit(self, config: str | dict = "100m", overrides: dict | None = None,
+               name: str | None = None) -> dict:
+        """Create a simulation (a preset name or a config dict); returns its record."""
+        body: dict[str, Any] = {"preset": config} if isinstance(config, str) else {"config": config}
+        if overrides:
+            body["overrides"] = overrides
+        if name:
+            body["name"] = name
+        return self.request("POST", "api/simulations", body)
+
+    def cancel(self, sim_id: str) -> dict:
+        return self.request("POST", f"api/simulations/{sim_id}/cancel")
+
+    def fetch_result(self, sim_id: str) -> SimulationResult:
+        data = self.request("GET", f"api/simulations/{sim_id}/result")
+        return SimulationResult(data, {}, 0.0, {}, "server")
+
+    # ------------------------------------------------------------------ WebSocket
+    def ws_url(self) -> str:
+        parts = urllib.parse.urlsplit(self.base + "ws")
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = urllib.parse.urlencode({"api_key": self.key}) if self.key else ""
+        return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path, query, ""))
+
+    def watch(self, sim_id: str, display: bool = True, view: SimulationView | None = None
+              ) -> ServerRun:
+        """Watch a simulation over the WebSocket into a view; returns a handle at once."""
+        view = view or SimulationView(f"Equihome (server): {sim_id}")
+        if display:
+            from IPython.display import display as show
+
+            show(view.widget)
+        return ServerRun(self, sim_id, view)._start(self._watch_blocking, sim_id, view)
+
+    def run(self, config: str | dict = "100m", overrides: dict | None = None,
+            name: str | None = None, display: bool = True) -> ServerRun:
+        """Submit a simulation and watch it."""
+        rec = self.submit(config, overrides, name)
+        return self.watch(rec["id"], display=display)
+
+    def _watch_blocking(self, sim_id: str, view: SimulationView) -> SimulationResult:
+        return asyncio.run(self._watch(sim_id, view))
+
+    async def _watch(self, sim_id: str, view: SimulationView) -> SimulationResult:
+        import tornado.httpclient
+        import tornado.websocket
+
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        req = tornado.httpclient.HTTPRequest(self.ws_url(), headers=headers,
+                                             connect_timeout=self.timeout)
+        ws = await tornado.websocket.websocket_connect(req)
+        try:
+            await ws.write_message(json.dumps({"action": "subscribe", "simulation_id": sim_id}))
+            while True:
+                text = await ws.read_message()
+                if text is None:
+                    raise ConnectionError("the server closed the WebSocket")
+                msg = json.loads(text)
+                if msg.get("simulation_id") not in (sim_id, None):
+                    continue
+                view.handle(msg)
+                if msg["type"] == "result":
+                    return SimulationResult(msg["result"], {}, msg.get("execution_time") or 0.0,
+                                            {}, "server")
+                if msg["type"] == "error":
+                    if msg["error"] == "cancelled":
+                        raise SimulationCancelled("cancelled")
+                    raise SimulationError(msg.get("module") or "server", msg["error"])
+        finally:
+            ws.close()
+
+
+class ServerRun(Run):
+    """A server simulation watched over the WebSocket (``.result()``, ``.cancel()``)."""
+
+    def __init__(self, conn: Connection, sim_id: str, view: SimulationView):
+        super().__init__(view)
+        self.conn, self.simulation_id = conn, sim_id
+
+    def cancel(self) -> None:
+        self.conn.cancel(self.simulation_id)
+
+
+def find_jupyter_server() -> dict:
+    """The running Jupyter server this kernel belongs to (by its root dir), else the first."""
+    from jupyter_server.serverapp import list_running_servers
+
+    servers = list(list_running_servers())
+    if not servers:
+        raise RuntimeError("no running Jupyter server found: give connect() a url and key")
+    here = Path(os.getcwd()).resolve()
+    for info in servers:
+        root = Path(info.get("root_dir") or info.get("notebook_dir") or "/").resolve()
+        if here == root or root in here.parents:
+            return info
+    return servers[0]
+
+
+def connect(url: str | None = None, key: str | None = None, token: str | None = None
+            ) -> Connection:
+    """A connection to an Equihome server.
+
+    url=None: the Jupyter server this kernel runs under (its ``equihome/`` endpoint, with its
+    token). Otherwise the server's root URL (``equihome serve``: ``http://host:8000``; a
+    Jupyter server: ``http://host:8888/base/equihome/``) and its API ``key`` or Jupyter
+    ``token``.
+    """
+    if url is None:
+        info = find_jupyter_server()
+        return Connection(info["url"].rstrip("/") + "/equihome/", token=token or info.get("token"))
+    return Connection(url, key=key, token=token)
+
+
+__all__ = ["Connection", "ServerError", "ServerRun", "connect", "find_jupyter_server"]
