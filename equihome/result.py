@@ -102,9 +102,9 @@ class SimulationResult:
     def summary_rows(self) -> list[tuple[str, str, str, str]]:
         """(metric, P5, median, P95) rows of the main metrics, formatted for people."""
         rows = []
-        for key, label, fmt in SUMMARY:
+        for key, label, kind in SUMMARY:
             st = self.statistics[key]
-            rows.append((label, *(_fmt(st[q], fmt) for q in ("p5", "p50", "p95"))))
+            rows.append((label, *(fmt(st[q], kind) for q in ("p5", "p50", "p95"))))
         return rows
 
     def summary(self) -> str:
@@ -113,8 +113,8 @@ class SimulationResult:
                  f"{'metric':<24}{'P5':>12}{'median':>12}{'P95':>12}"]
         lines += [f"{a:<24}{b:>12}{c:>12}{d:>12}" for a, b, c, d in self.summary_rows()]
         r = self.risk
-        lines.append(f"P(LP IRR >= hurdle) {_fmt(r['hurdle_clear_probability'], '%')}   "
-                     f"VaR99 {_fmt(r['var_99'], '%')}   CVaR99 {_fmt(r['cvar_99'], '%')}")
+        lines.append(f"P(LP IRR >= hurdle) {fmt(r['hurdle_clear_probability'], '%')}   "
+                     f"VaR99 {fmt(r['var_99'], '%')}   CVaR99 {fmt(r['cvar_99'], '%')}")
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"exit mix: {mix}")
         for v in self.guardrails:
@@ -124,7 +124,7 @@ class SimulationResult:
     def __repr__(self) -> str:
         m = self.metrics
         return (f"<SimulationResult {self.data['num_simulations']} scenarios, seed {self.seed}: "
-                f"LP IRR {_fmt(m['irr'], '%')}, multiple {_fmt(m['equity_multiple'], 'x')}>")
+                f"LP IRR {fmt(m['irr'], '%')}, multiple {fmt(m['equity_multiple'], 'x')}>")
 
 
 SUMMARY = (
@@ -140,7 +140,9 @@ SUMMARY = (
 )
 
 
-def _fmt(v: float | None, kind: str) -> str:
+def fmt(v: float | None, kind: str) -> str:
+    """A number for people: % percent, x multiple, $ dollars, n count; n/a when missing."""
     if v is None:
         return "n/a"
-    return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}", "n": f"{v:,.1f}"}[kind]
+    return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}",
+            "n": f"{v:,.1f}"}.get(kind, f"{v:,.2f}")

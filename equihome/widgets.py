@@ -26,7 +26,7 @@ import ipywidgets as w
 
 from .engine import STAGES, CancelToken, SimulationCancelled, SimulationError
 from .engine import simulate as _simulate
-from .result import SimulationResult
+from .result import SimulationResult, fmt
 
 RENDER_INTERVAL = 0.1  # s: at most 10 redraws a second
 SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
@@ -45,13 +45,6 @@ RISK_METRICS = (
     ("VaR 95", "var_95", "%"),
     ("CVaR 95", "cvar_95", "%"),
 )
-
-
-def fmt(v: Any, kind: str) -> str:
-    """A number for people: percent, multiple or plain; n/a for a missing value."""
-    if v is None:
-        return "n/a"
-    return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}"}.get(kind, f"{v:,.2f}")
 
 
 class ViewState:

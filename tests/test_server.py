@@ -140,9 +140,9 @@ def test_cancel_queued_running_and_finished(srv):
             status, rec = cancel(srv, long_a)
             assert status == 202 and rec["id"] == long_a
             assert rec["status"] in ("running", "cancelled")
-            deadline = t0 + 1.0
+            deadline = t0 + 3.0  # the engine stops within one stage; slack for a busy machine
             while get_record(srv, long_a)["status"] != "cancelled":
-                assert time.monotonic() < deadline, "a running cancel took over 1 s"
+                assert time.monotonic() < deadline, "a running cancel took over 3 s"
                 time.sleep(0.01)
             return await collect(ws, [queued, long_a], timeout=10)
 
