@@ -119,7 +119,8 @@ def test_create_get_and_result(srv):
 
 
 def test_cancel_queued_running_and_finished(srv):
-    """Queued: cancelled at once and told to subscribers; running: within 1 s; finished: 409."""
+    """Queued: cancelled at once and told to subscribers; running: stopped within a stage
+    (checked under 3 s); finished: 409."""
     long_a, long_b = start_long_runs(srv)
     queued = create(srv, n=50)["id"]
     status, health = srv.request("GET", "/health", key=None)
