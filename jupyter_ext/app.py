@@ -9,6 +9,7 @@ checked. Every method requires a known user, even with ``allow_unauthenticated_a
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
+from equihome.engine import simulate
 from equihome.server.app import routes
 from equihome.server.auth import ApiKeys
 from equihome.server.handlers import ApiError, BaseHandler, Services, SimulationSocket
@@ -154,6 +156,9 @@ class EquihomeExtension(ExtensionApp):
     workers = Int(2, help="simulations run at the same time").tag(config=True)
     max_active = Int(100, help="queued or running simulations per user").tag(config=True)
     ping_interval = Float(30.0, help="seconds between WebSocket pings (0: none)").tag(config=True)
+    dask_scheduler = Unicode("", help="run simulations as Dask tasks on the cluster at this "
+                                      "address, e.g. tcp://scheduler:8786 (needs equihome[dask]; "
+                                      "empty: run them in this server)").tag(config=True)
 
     @default("db_path")
     def _default_db(self) -> str:
@@ -164,9 +169,14 @@ class EquihomeExtension(ExtensionApp):
             Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.db_path)
         cpus = os.cpu_count() or 1
+        runner = simulate
+        if self.dask_scheduler:
+            runner = functools.partial(simulate, backend="dask", client=self.dask_scheduler)
+            self.log.info("equihome: simulations run on the Dask cluster at %s",
+                          self.dask_scheduler)
         self.runs = RunManager(self.store, workers=self.workers,
                                engine_threads=max(1, cpus // max(1, self.workers)),
-                               max_active_per_key=self.max_active)
+                               max_active_per_key=self.max_active, runner=runner)
         self.starter = _Lazy(self.runs)
         self.services = Services(self.runs, ApiKeys([]))
         self.starter.ping = self.ping_interval

@@ -199,3 +199,22 @@ async def test_connect_watches_a_run_over_the_jupyter_websocket(jp_serverapp, ht
     local = equihome.simulate("100m", num_simulations=64, seed=7)
     assert result.metrics == local.metrics
     assert run.view.progress.value == 100.0
+
+
+def test_dask_scheduler_setting_sends_runs_to_the_cluster():
+    """`EquihomeExtension.dask_scheduler` makes the run manager submit Dask runs."""
+    from equihome_jupyter.app import EquihomeExtension
+
+    from equihome import engine
+
+    ext = EquihomeExtension(db_path=":memory:", dask_scheduler="tcp://127.0.0.1:8786")
+    plain = EquihomeExtension(db_path=":memory:")
+    ext.initialize_settings()
+    plain.initialize_settings()
+    try:
+        assert ext.runs.runner.func is engine.simulate
+        assert ext.runs.runner.keywords == {"backend": "dask", "client": "tcp://127.0.0.1:8786"}
+        assert plain.runs.runner is engine.simulate
+    finally:
+        ext.store.close()
+        plain.store.close()
