@@ -70,6 +70,11 @@ def dumps(msg: dict) -> str:
     return json.dumps(msg, allow_nan=False, separators=(",", ":"))
 
 
+def end_message(sim_id: str, error: str | None) -> str:
+    """The final ``error`` message of a run the engine did not end itself (no module)."""
+    return dumps(wire(sim_id, {"type": "error", "error": error, "module": None}))
+
+
 @dataclass
 class RunState:
     """What the manager knows about one simulation while it is in memory."""
@@ -188,8 +193,7 @@ class RunManager:
             if st.cancel is not None:
                 st.cancel.cancel()
             if st.final is None:  # subscribers learn the run ended, as for a cancel
-                self._broadcast(st, dumps(wire(sim_id, {"type": "error", "error": "cancelled",
-                                                        "module": None})))
+                self._broadcast(st, end_message(sim_id, "cancelled"))
             st.subscribers.clear()
             st.record["status"] = "cancelled"
         await self._db(self.store.delete, sim_id)
@@ -339,8 +343,9 @@ class RunManager:
     def _finish(self, st: RunState, status: str, error: str | None) -> None:
         """After the engine returned: end a run it did not end with an event, then tidy up."""
         if st.record["status"] in ACTIVE and st.record["id"] in self.states:
-            text = dumps(wire(st.record["id"], {"type": "error", "error": error,
-                                                "module": None}))
+            if status == "completed":  # the engine returned without its result event
+                status, error = "failed", "internal error: the run ended without a result"
+            text = end_message(st.record["id"], error)
             st.final = text
             self._end(st, status, error)
             self._broadcast(st, text)
