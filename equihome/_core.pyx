@@ -14,7 +14,7 @@ Compiler directives (boundscheck, wraparound, cdivision, ...) are set once in se
 
 import numpy as np
 
-from libc.math cimport exp, sqrt, pow, INFINITY, NAN
+from libc.math cimport ceil, exp, sqrt, pow, INFINITY, NAN
 
 ctypedef double f8
 ctypedef int i4
@@ -34,7 +34,7 @@ cdef inline f8 fmax(f8 a, f8 b) noexcept nogil:
 LEDGER_COLUMNS = (
     "calls", "distributions", "nav", "advances", "proceeds", "management_fees",
     "expenses", "transaction_fees", "fee_income", "debt_draws", "debt_service",
-    "unpaid_fees", "invested_capital", "cash",
+    "unpaid_fees", "invested_capital", "cash", "fees_paid", "debt_interest",
 )
 cdef enum:
     C_CALLS = 0
@@ -51,7 +51,9 @@ cdef enum:
     C_UNPAID = 11
     C_COST = 12
     C_CASH = 13
-    N_COLS = 14
+    C_FPAID = 14
+    C_DINT = 15
+    N_COLS = 16
 
 # Exit kinds (equihome/layout.py names them).
 cdef enum:
@@ -76,7 +78,8 @@ def price_paths(const f8[:, :, ::1] eps, const f8[:, ::1] u_regime, const f8[::1
     mu, sigma: annual drift and volatility per zone; model 0 gbm, 1 mean_reversion,
     2 regime_switching; kappa: OU speed per year; regime: [bull_offset, bear_offset,
     p_bull_to_bear_m, p_bear_to_bull_m, bear_vol_multiplier, stationary_bear_prob].
-    Every model keeps E[exp(out)] = exp(mu t) (gbm, mean_reversion exactly).
+    gbm and mean_reversion keep E[exp(out)] = exp(mu t) exactly; regime_switching does not
+    (the random sum of regime offsets lifts the mean, see price_path_simulator).
     """
     cdef Py_ssize_t S = eps.shape[0], M = eps.shape[1], Z = eps.shape[2]
     cdef Py_ssize_t s, m, z
@@ -221,6 +224,9 @@ cdef struct Tables:
     const f8* cap_factor        # (M+1,) growth of the advance at the return cap, by age
     const f8* default_rate      # per zone, annual hazard at zero gain
     const f8* recovery          # per zone
+    const f8* rate_cum          # (M+2,) sum of the management-fee rates of months < m
+    const f8* expense_cum       # (M+2,) sum of the expenses ($) of months < m
+    const i4* next_dist         # (M+1,) the first distribution month after m (M at M)
 
 
 cdef struct LoanExit:
@@ -340,6 +346,13 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const f8* lev, Py_ss
     out.proceeds = proceeds
 
 
+cdef inline f8 owed_between(const LedgerParams* p, const Tables* t, f8 basis, int m,
+                            int h) noexcept nogil:
+    """Management fees (on ``basis``, $) and expenses ($) falling due in months m+1..h."""
+    return (basis * (t.rate_cum[h + 1] - t.rate_cum[m + 1]) / 12.0
+            + (t.expense_cum[h + 1] - t.expense_cum[m + 1]))
+
+
 cdef struct Cash:
     f8 cash                     # $ on hand
     f8 called                   # equity called so far
@@ -373,6 +386,27 @@ cdef f8 fund_need(Cash* c, f8 amount, f8 cap, const f8* tr_size, f8* debt_out, P
     return fmax(amount, 0.0)
 
 
+def calendar(const f8[::1] fee_rate, const f8[::1] expense, const unsigned char[::1] dist_mask,
+             f8[::1] rate_cum, f8[::1] expense_cum, i4[::1] next_dist):
+    """OUT: running sums of fee_rate and expense (month < m) and the next distribution month.
+
+    rate_cum, expense_cum: (M+2,); next_dist: (M+1,), the first month q > m paying out
+    (dist_mask or q = M), M at M itself. Used to size the hold-back before a distribution.
+    """
+    cdef Py_ssize_t N = fee_rate.shape[0], m
+    cdef i4 nxt = <i4>(N - 1)
+    rate_cum[0] = 0.0
+    expense_cum[0] = 0.0
+    for m in range(N):
+        rate_cum[m + 1] = rate_cum[m] + fee_rate[m]
+        expense_cum[m + 1] = expense_cum[m] + expense[m]
+    for m in range(N - 1, -1, -1):
+        next_dist[m] = nxt
+        if dist_mask[m] or m == N - 1:
+            nxt = <i4>m
+    next_dist[N - 1] = <i4>(N - 1)
+
+
 def run_ledger(LedgerParams p,
                const f8[:, ::1] size, const f8[:, ::1] ltv, const i4[:, ::1] zone,
                const i4[:, ::1] suburb, const f8[:, ::1] e_exit, const f8[:, ::1] u_cause,
@@ -387,6 +421,12 @@ def run_ledger(LedgerParams p,
                i1[::1] pool_exhausted):
     """Run each scenario's fund month by month: originate, exit, pay, call, distribute.
 
+    Money owed never vanishes: a charge that cannot be paid (commitments exhausted) is an
+    arrear, paid first from the next cash in; before each distribution the fund holds back
+    the fees and expenses due until the next distribution, or, if more, what the live book
+    at fair value cannot cover of those due until fund end, less what uncalled commitments
+    can pay; what is still owed at fund end stays in the unpaid_fees column and reduces NAV.
+
     Pool arrays are (S, K) in origination order; levels (S, M+1, J); monthly inputs
     (M+1,): schedule ($ of initial origination made available), fee_rate (annual
     management fee rate), expense ($, setup included), dist_mask (1 = distribution
@@ -398,12 +438,19 @@ def run_ledger(LedgerParams p,
     cdef Py_ssize_t S = size.shape[0], K = size.shape[1], J = levels.shape[2]
     cdef Py_ssize_t N = p.months + 1, NT = tranche_size.shape[0], s
     cdef f8[:, ::1] scratch = np.zeros((S, 5 * N + NT + 1))
+    cdef f8[::1] rate_cum = np.zeros(N + 1)
+    cdef f8[::1] expense_cum = np.zeros(N + 1)
+    cdef i4[::1] next_dist = np.empty(N, dtype=np.intc)
+    calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist)
     cdef Tables t
     t.tier_thr = &tier_thr[0]
     t.tier_share = &tier_share[0]
     t.cap_factor = &cap_factor[0]
     t.default_rate = &default_rate[0]
     t.recovery = &recovery[0]
+    t.rate_cum = &rate_cum[0]
+    t.expense_cum = &expense_cum[0]
+    t.next_dist = &next_dist[0]
     with nogil:
         for s in range(S):
             ledger[s, :, :] = 0.0
@@ -443,8 +490,9 @@ cdef i1 _ledger_one(const LedgerParams* p, const Tables* t, const f8* size, cons
     cdef Cash c
     cdef LoanExit ex
     cdef f8 earmark = 0.0, sched = 0.0, arrears = 0.0, nav_prev = 0.0, cost_prev = 0.0
-    cdef f8 basis, mfee, interest, need, L, V0, net, avail, use_e, free, x, debt_total
-    cdef int m
+    cdef f8 basis = 0.0, mfee, interest, need, L, V0, net, avail, use_e, free, x, debt_total
+    cdef f8 hold, owed
+    cdef int m, h
     cdef i1 exhausted = 0
     c.cash = 0.0
     c.called = 0.0
@@ -476,8 +524,10 @@ cdef i1 _ledger_one(const LedgerParams* p, const Tables* t, const f8* size, cons
         row[C_EXP * N + m] = expense[m]
         row[C_TXN * N + m] += disp_at[m]
         row[C_DSERV * N + m] += interest
+        row[C_DINT * N + m] = interest
         need = arrears + mfee + expense[m] + disp_at[m] + interest
         arrears = fund_need(&c, need, p.fund_size, tr_size, debt_out, NT, row, N, debt_row)
+        row[C_FPAID * N + m] += need - arrears
         # 3. originations: the schedule and recycled principal set the budget
         if m < M:
             if m < p.deploy_end:
@@ -507,6 +557,7 @@ cdef i1 _ledger_one(const LedgerParams* p, const Tables* t, const f8* size, cons
                 row[C_ADV * N + m] += L
                 row[C_FEEINC * N + m] += L * p.fee_in_rate
                 row[C_TXN * N + m] += p.acquisition_rate * V0
+                row[C_FPAID * N + m] += p.acquisition_rate * V0
                 walk_loan(p, t, lev, J, suburb[k], m, L, ltv[k], zone[k], e_exit[k], u_cause[k],
                           z_home[2 * k], z_home[2 * k + 1], nav_loans, cost_at, &ex)
                 orig[k] = m
@@ -518,11 +569,20 @@ cdef i1 _ledger_one(const LedgerParams* p, const Tables* t, const f8* size, cons
                 prin_at[ex.receipt] += fmin(L, ex.proceeds)
                 disp_at[ex.receipt] += p.disposition_rate * ex.proceeds
                 k += 1
-        # 4. distributions: repay debt in priority order, then pay out free cash
+        # 4. distributions: hold back what falls due, repay debt in priority order, pay out
         if dist_mask[m] or m == M:
+            hold = 0.0
             if m == M:
                 earmark = 0.0
-            free = fmin(c.cash - earmark, c.cash)
+            else:
+                # the fees and expenses due until the next distribution, or what the live
+                # book at fair value cannot cover of those due until fund end if more, less
+                # what uncalled commitments can still pay; rounded up to the cent
+                h = t.next_dist[m]
+                owed = fmax(owed_between(p, t, basis, m, h),
+                            owed_between(p, t, basis, m, M) - nav_loans[m])
+                hold = ceil(100.0 * fmax(owed - fmax(p.fund_size - c.called, 0.0), 0.0)) / 100.0
+            free = c.cash - earmark - hold
             for tt in range(NT):
                 if free <= 0.0:
                     break
@@ -550,76 +610,113 @@ cdef i1 _ledger_one(const LedgerParams* p, const Tables* t, const f8* size, cons
 # --------------------------------------------------------------------------- waterfall
 
 
-def waterfall_european(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:, ::1] fees,
-                       f8 lp_share, f8 growth_m, f8 catch_up, f8 carry, f8 offset,
-                       f8[:, ::1] lp_dist, f8[:, ::1] gp_carry):
-    """Whole-fund waterfall on dated monthly flows.
+cdef inline f8 entitlement(f8 profit, f8 pref, f8 catch_up, f8 carry) noexcept nogil:
+    """GP carry ($) on a cumulative LP profit ($) of which ``pref`` ($) is preferred return.
 
-    calls, dist: the fund's equity calls and distributions (S, N), $; the LP side is
-    ``lp_share`` of each (the GP's own commitment takes its share pari passu, carry
-    free). Tiers: return of capital, preferred return compounding monthly by
-    ``growth_m`` on unreturned capital and unpaid pref from each call's month, GP
-    catch-up at rate ``catch_up`` until the GP holds ``carry`` of the profit, then
-    the split. ``offset`` x cumulative management fees reduces the carry paid.
-    Outputs: lp_dist and gp_carry (S, N), $; lp_dist + gp_carry = lp_share * dist.
+    Tiers on the profit: the pref to the LPs, catch-up at ``catch_up`` until the GP holds
+    ``carry`` of the profit so far, then the split; 0 while the profit is within the pref.
+    """
+    cdef f8 r = profit - pref, x, g = 0.0
+    if r <= 0.0:
+        return 0.0
+    if catch_up > carry:
+        x = fmin(r, carry * pref / (catch_up - carry))
+        g = catch_up * x
+        r = r - x
+    return g + carry * r
+
+
+cdef inline f8 carry_cap(f8 npv, f8 called, f8 entitled, f8 offset_fees) noexcept nogil:
+    """Most carry ($) the GP may keep at fund end: 0 when the LPs' whole-life flows before
+    carry miss the hurdle (NPV at the pref rate < 0), else the final entitlement less the
+    fee offset."""
+    if npv < -1e-9 * fmax(called, 1.0):
+        return 0.0
+    return fmax(entitled - offset_fees, 0.0)
+
+
+def waterfall_european(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:, ::1] fees,
+                       f8 lp_share, f8 growth_m, f8 catch_up, f8 carry, f8 offset, int clawback,
+                       f8[:, ::1] lp_dist, f8[:, ::1] gp_carry, f8[::1] excess):
+    """Whole-fund waterfall on cumulative, dated monthly flows, with true-up and clawback.
+
+    IN calls, dist (S, N): the fund's equity calls and distributions, $; the LP side is
+    ``lp_share`` of each (the GP's own commitment goes pari passu, carry free). IN fees
+    (S, N): management fees charged, $ (``offset`` x their running sum reduces carry).
+    The pref compounds by ``growth_m`` a month on unreturned capital and unpaid pref from
+    each call's month (distributions pay capital, then pref). At each distribution the
+    GP's entitlement is recomputed on the cumulative flows to date (profit so far, all
+    pref accrued so far): carry paid never runs ahead of it, so capital called after
+    carry was paid is returned with its pref before more carry. At fund end the GP keeps
+    at most its final entitlement, and nothing if the LPs' whole-life IRR before carry is
+    below the hurdle; the excess is clawed back to the LPs in the last month when
+    ``clawback`` (a negative gp_carry), else reported in OUT ``excess`` (S,), $.
+    OUT lp_dist, gp_carry (S, N), $: lp_dist + gp_carry = lp_share * dist.
     """
     cdef Py_ssize_t S = calls.shape[0], N = calls.shape[1], s, m
-    cdef f8 C, P, Pi, G, paid, fcum, D, r, x, need, gp
+    cdef f8 C, P, pref, D, Dcum, Ccum, paid, fcum, x, gp, accr, npv, disc, over
     with nogil:
         for s in range(S):
             C = 0.0
             P = 0.0
-            Pi = 0.0
-            G = 0.0
+            pref = 0.0
+            Dcum = 0.0
+            Ccum = 0.0
             paid = 0.0
             fcum = 0.0
+            npv = 0.0
+            disc = 1.0
             for m in range(N):
                 if m > 0:
-                    P = P + (C + P) * (growth_m - 1.0)
+                    accr = (C + P) * (growth_m - 1.0)
+                    P = P + accr
+                    pref = pref + accr
                 C = C + lp_share * calls[s, m]
+                Ccum = Ccum + lp_share * calls[s, m]
                 fcum = fcum + fees[s, m]
                 D = lp_share * dist[s, m]
+                npv = npv + (D - lp_share * calls[s, m]) * disc
+                disc = disc / growth_m
                 gp = 0.0
                 if D > 0.0:
                     x = fmin(D, C)
                     C = C - x
-                    r = D - x
-                    x = fmin(r, P)
-                    P = P - x
-                    r = r - x
-                    Pi = Pi + x
-                    if r > 0.0 and catch_up > carry:
-                        need = (carry * Pi - G) / (catch_up - carry)
-                        if need > 0.0:
-                            x = fmin(r, need)
-                            G = G + catch_up * x
-                            Pi = Pi + x
-                            r = r - x
-                    if r > 0.0:
-                        G = G + carry * r
-                        Pi = Pi + r
-                    gp = fmin(fmax(fmax(G - offset * fcum, 0.0) - paid, 0.0), D)
+                    P = P - fmin(D - x, P)
+                    Dcum = Dcum + D
+                    x = entitlement(Dcum - Ccum, pref, catch_up, carry)
+                    gp = fmin(fmax(fmax(x - offset * fcum, 0.0) - paid, 0.0), D)
                     paid = paid + gp
                 lp_dist[s, m] = D - gp
                 gp_carry[s, m] = gp
+            over = paid - carry_cap(npv, Ccum, entitlement(Dcum - Ccum, pref, catch_up, carry),
+                                    offset * fcum)
+            excess[s] = 0.0
+            if over > 0.0:
+                if clawback:
+                    gp_carry[s, N - 1] = gp_carry[s, N - 1] - over
+                    lp_dist[s, N - 1] = lp_dist[s, N - 1] + over
+                else:
+                    excess[s] = over
 
 
 def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:, ::1] fees,
                        const i4[:, ::1] orig, const i4[:, ::1] receipt, const f8[:, ::1] adv,
                        const f8[:, ::1] proceeds, f8 lp_share, f8 growth_m, f8 catch_up,
                        f8 carry, f8 offset, int clawback, f8[:, ::1] lp_dist,
-                       f8[:, ::1] gp_carry):
+                       f8[:, ::1] gp_carry, f8[::1] excess):
     """Deal-by-deal waterfall: each loan is a deal, realised losses netted before carry.
 
     A deal's carry is earned when its cash arrives: profit first refills earlier
     realised losses, then the deal's pref (``growth_m`` per month on its advance), then
-    catch-up and split. Earned carry is paid from the next distributions. At the end,
-    with ``clawback``, carry above ``carry`` x the whole-fund LP profit (less the fee
-    offset) is returned to the LPs in the last month (a negative gp_carry).
-    Deals are visited in receipt-month order, then pool order.
+    catch-up and split. Earned carry is paid from the next distributions. At the end the
+    GP keeps at most ``carry`` x the whole-fund LP profit (less the fee offset), and nothing
+    if the LPs' whole-life IRR before carry is below the hurdle; the excess is returned to
+    the LPs in the last month with ``clawback`` (a negative gp_carry), else reported in OUT
+    ``excess`` (S,), $. Deals are visited in receipt-month order, then pool order.
     """
     cdef Py_ssize_t S = calls.shape[0], N = calls.shape[1], K = orig.shape[1], s, m, k
-    cdef f8 loss, ent, paid, fcum, called, total_d, c, pi, pref, a, x, e, D, gp, excess
+    cdef f8 loss, ent, paid, fcum, called, total_d, c, pi, pref, a, x, e, D, gp, over
+    cdef f8 npv, disc
     cdef i4[:, ::1] order = np.empty((S, K), dtype=np.intc)
     cdef i4[:, ::1] start = np.empty((S, N + 1), dtype=np.intc)
     cdef Py_ssize_t i
@@ -643,10 +740,14 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
             fcum = 0.0
             called = 0.0
             total_d = 0.0
+            npv = 0.0
+            disc = 1.0
             i = 0
             for m in range(N):
                 fcum = fcum + fees[s, m]
                 called = called + lp_share * calls[s, m]
+                npv = npv + (lp_share * dist[s, m] - lp_share * calls[s, m]) * disc
+                disc = disc / growth_m
                 while i < start[s, m]:
                     k = order[s, i]
                     i = i + 1
@@ -675,11 +776,14 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
                     paid = paid + gp
                 lp_dist[s, m] = D - gp
                 gp_carry[s, m] = gp
-            if clawback:
-                excess = paid - fmax(carry * (total_d - called) - offset * fcum, 0.0)
-                if excess > 0.0:
-                    gp_carry[s, N - 1] = gp_carry[s, N - 1] - excess
-                    lp_dist[s, N - 1] = lp_dist[s, N - 1] + excess
+            over = paid - carry_cap(npv, called, carry * (total_d - called), offset * fcum)
+            excess[s] = 0.0
+            if over > 0.0:
+                if clawback:
+                    gp_carry[s, N - 1] = gp_carry[s, N - 1] - over
+                    lp_dist[s, N - 1] = lp_dist[s, N - 1] + over
+                else:
+                    excess[s] = over
 
 
 # --------------------------------------------------------------------------- IRR

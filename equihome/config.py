@@ -279,11 +279,17 @@ class GuardrailConfig(_Base):
         UnitZoneValues, 1.0, 0.40, 0.20, "Max share of deployed capital per zone (error).")
     suburb_concentration: Unit = Field(0.10, description="Max deployed share, a suburb (error).")
     loan_concentration: Unit = Field(0.02, description="Max advance / commitments (warning).")
-    loan_term_beyond_fund: bool = Field(True, description="Check loan_term fits fund (warning).")
+    loan_term_beyond_fund: Unit = Field(
+        0.25, description="Max share of deployed capital force-liquidated at fund end, median "
+        "scenario (warning).")
+    unpaid_fees: Dollars = Field(
+        0.0, description="Max fees and expenses still owed at fund end, any scenario, $ (error).")
     weighted_average_life: float = Field(8.0, ge=0, le=100, description="Max WAL, years (warning).")
     var_99: Unit = Field(0.15, description="Max VaR99 of the LP loss max(0, 1 - TVPI) (error).")
     cvar_99: Unit = Field(0.20, description="Max CVaR99 of the LP loss (error).")
-    irr_p5: float = Field(0.055, ge=-1, le=1, description="Min P5 of LP net IRR (warning).")
+    irr_p5: float = Field(
+        0.025, ge=0, le=1, description="Margin below the hurdle: the P5 of the LP net IRR must be "
+        "at least hurdle_rate - irr_p5 (warning).")
     hurdle_clear_probability: Unit = Field(0.70, description="Min P(LP IRR >= hurdle) (warning).")
     min_simulations: int = Field(500, ge=1, le=100_000, description="Fewest scenarios (info).")
     seed_missing: bool = Field(True, description="Report a drawn seed when none given (info).")
@@ -516,6 +522,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "avg_loan_size": 400_000, "loan_size_std_dev": 100_000, "min_loan_size": 50_000,
         "max_loan_size": 1_000_000, "avg_loan_ltv": 0.40, "ltv_std_dev": 0.10, "min_ltv": 0.15,
         "max_ltv": 0.65, "interest_rate": 0.05, "loan_term": 10, "reinvestment_period": 5,
+        # ticket limits that admit the preset's own loan-size bound (no error on its defaults)
+        "guardrails": {"max_loan_size": {"green": 1_000_000, "orange": 1_000_000,
+                                         "red": 1_000_000}},
         "zone_allocations": {"green": 0.45, "orange": 0.35, "red": 0.20},
         "appreciation_rates": {"green": 0.06, "orange": 0.05, "red": 0.04},
         "default_rates": {"green": 0.005, "orange": 0.015, "red": 0.025},

@@ -206,7 +206,7 @@ def compute_chunk(plan: Plan, start: int, stop: int,
     wf = stage("waterfall_engine", lambda: waterfall_engine.run(cfg, run, pool.size, k))
     cm, loans = stage("metrics", lambda: (
         metrics.scenario_metrics(cfg, pool.size, run, cash, fees, wf, k),
-        guardrail_monitor.loan_stats(cfg, pool, run.orig_month)))
+        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type)))
     return ChunkState(pool, paths, run, cash, fees, wf, cm, loans)
 
 
@@ -260,6 +260,7 @@ class Accumulator:
             "max_ltv": np.zeros(n), "stress_ltv": np.zeros(n), "largest_loan": np.zeros(n),
             "max_loan_by_zone": np.zeros((n, len(ZONES))),
             "deployed_by_zone": np.zeros((n, len(ZONES))), "deployed_by_suburb": np.zeros((n, J)),
+            "liquidated": np.zeros(n),
         }
         self.samples: dict[str, list] = {}
         self.done = np.zeros(n, dtype=bool)
@@ -419,7 +420,7 @@ class RunTracker:
         self.progress.step("guardrail_monitor", MESSAGES["guardrail_monitor"], force=True)
         self.stage_started("guardrail_monitor")
         t0 = time.perf_counter()
-        checks = guardrail_monitor.loan_checks(plan.cfg, acc.loans)
+        checks = guardrail_monitor.loan_checks(plan.cfg, acc.loans, acc.metrics["unpaid_fees"])
         checks += guardrail_monitor.result_checks(plan.cfg, data["statistics"], data["risk"])
         stage_times["guardrail_monitor"] = time.perf_counter() - t0
         for v in checks:

@@ -3,7 +3,9 @@
 Before the run it lays out, per month 0..M, the management-fee rate (annual, with the
 per-year schedule overrides) and the expenses in $ (percentage and fixed, escalating
 yearly, plus the setup costs in month 0); the ledger charges them month by month on the
-chosen basis. After the ledger it sums, per scenario, what was charged and what the GP
+chosen basis (what cannot be paid becomes an arrear, paid first from the next cash in; cash
+is held back before each distribution for what falls due). After the ledger it sums, per
+scenario, what was charged, what was paid, what is still owed at fund end and what the GP
 earned outside the carry.
 """
 
@@ -47,7 +49,8 @@ def fee_in_rate(cfg: FundConfig) -> float:
 
 
 def summarise(cfg: FundConfig, ledger: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-scenario fee totals ($): charged to the fund and earned by the GP outside carry."""
+    """Per-scenario fee totals ($): charged, paid (fees, expenses, transaction fees and debt
+    interest), still owed at fund end, and earned by the GP outside carry."""
     mgmt = ledger[:, COL["management_fees"]].sum(axis=1)
     txn = ledger[:, COL["transaction_fees"]].sum(axis=1)
     gp_orig = (cfg.origination_fee_rate - fee_in_rate(cfg)) * ledger[:, COL["advances"]].sum(axis=1)
@@ -56,4 +59,6 @@ def summarise(cfg: FundConfig, ledger: np.ndarray) -> dict[str, np.ndarray]:
         "fund_expenses": ledger[:, COL["expenses"]].sum(axis=1),
         "transaction_fees": txn,
         "gp_fee_income": mgmt + txn + gp_orig,
+        "fees_paid": ledger[:, COL["fees_paid"]].sum(axis=1),
+        "unpaid_fees": ledger[:, COL["unpaid_fees"], -1],
     }

@@ -1,23 +1,29 @@
 """Stage 8, guardrail_monitor: risk limits a strategy breaks (reported, never blocking).
 
-Config checks run before the simulation; loan and result checks after it. Each violation
-is ``{"rule", "severity", "message", "details": {"max_allowed" | "min_allowed", "actual",
-...}}`` (DOMAIN.md's catalogue; thresholds under ``guardrails`` in the config).
-Loan checks look at every loan made in every scenario ("any loan" rules take the worst);
-concentration checks use capital pooled over scenarios, compared at 0.1 % precision,
-finer than one ticket, since discrete loans can only track an allocation to within one.
+Config checks run before the simulation; portfolio and result checks after it. Each
+violation is ``{"rule", "severity", "message", "details": {"max_allowed" | "min_allowed",
+"actual", ...}}`` (DOMAIN.md's catalogue; thresholds under ``guardrails`` in the config).
+A portfolio rule (loan size, LTV, concentration, force-liquidation, fees owed) is measured
+in each scenario, never on capital pooled across scenarios: it fires when any scenario
+breaches, and its details give the share of scenarios that breach, the worst and the median
+value, so that a result does not depend on how many scenarios ran. A zone's share may pass
+its limit by one ticket (the scenario's largest advance ÷ its deployed capital): discrete
+loans track an allocation only to within one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .config import FundConfig
-from .layout import ZONES, zone_array
+from .layout import ZONES, ExitKind, zone_array
 from .loan_generator import LoanPool
 
-SHARE_TOLERANCE = 1e-3
+SHARE_TOLERANCE = 1e-3  # shares compared at 0.1 % precision
 STRESS_FALL = 0.20
+CENT = 0.005            # $: owed amounts below half a cent are rounding, not debt
 
 
 def violation(rule: str, severity: str, message: str, **details) -> dict:
@@ -25,16 +31,43 @@ def violation(rule: str, severity: str, message: str, **details) -> dict:
     return {"rule": rule, "severity": severity, "message": message, "details": details}
 
 
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.0f}"
+
+
+def _num(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def per_scenario(rule: str, severity: str, what: str, values: np.ndarray, limit: float,
+                 fmt: Callable[[float], str] = _num, slack: np.ndarray | float = 0.0,
+                 **extra) -> list[dict]:
+    """A violation when ``values`` (S,) pass ``limit`` (+ ``slack``) in any scenario.
+
+    Details: max_allowed, actual (the worst scenario), median, share_of_scenarios and the
+    count of scenarios breaching.
+    """
+    values = np.asarray(values, dtype=float)
+    breach = values > limit + slack
+    if values.size == 0 or not breach.any():
+        return []
+    worst, median, share = float(values.max()), float(np.median(values)), float(breach.mean())
+    return [violation(
+        rule, severity,
+        f"{what} is above the limit {fmt(limit)} in {share:.1%} of scenarios "
+        f"(worst {fmt(worst)}, median {fmt(median)})",
+        max_allowed=float(limit), actual=worst, median=median, share_of_scenarios=share,
+        scenarios=int(breach.sum()), **extra)]
+
+
 def config_checks(cfg: FundConfig, num_simulations: int, seed_given: bool, seed: int) -> list[dict]:
-    """Checks that need no simulation: term mismatch, too few scenarios, missing seed."""
+    """Checks that need no simulation: too few scenarios, missing seed."""
     g = cfg.guardrails
     out = []
-    if g.loan_term_beyond_fund and cfg.loan_term > cfg.fund_term:
-        out.append(violation(
-            "loan_term_beyond_fund", "warning",
-            f"Loan term {cfg.loan_term} y exceeds the fund term {cfg.fund_term} y: "
-            "live loans are force-liquidated at fund end",
-            max_allowed=cfg.fund_term, actual=cfg.loan_term))
     if num_simulations < g.min_simulations:
         out.append(violation(
             "min_simulations", "info",
@@ -49,8 +82,9 @@ def config_checks(cfg: FundConfig, num_simulations: int, seed_given: bool, seed:
     return out
 
 
-def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-scenario loan facts the loan checks need (loans actually made only)."""
+def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
+               exit_type: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-scenario loan facts the portfolio checks need (loans actually made only), $ or shares."""
     made = orig_month >= 0
     size = np.where(made, pool.size, 0.0)
     ltv = np.where(made, pool.ltv, 0.0)
@@ -71,6 +105,8 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray) -> dict[
                                       for z in range(Z)], axis=1),
         "deployed_by_zone": _group_sums(rows * Z + pool.zone, size, S, Z),
         "deployed_by_suburb": _group_sums(rows * J + pool.suburb, size, S, J),
+        "liquidated": np.cumsum(np.where(exit_type == ExitKind.LIQUIDATION, size, 0.0),
+                                axis=1)[:, -1],
     }
 
 
@@ -79,52 +115,54 @@ def _group_sums(group: np.ndarray, values: np.ndarray, S: int, G: int) -> np.nda
     return np.bincount(group.ravel(), weights=values.ravel(), minlength=S * G).reshape(S, G)
 
 
-def loan_checks(cfg: FundConfig, stats: dict[str, np.ndarray]) -> list[dict]:
-    """Any-loan limits and concentration limits over all scenarios' loans."""
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, 0 where nothing was deployed."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(whole > 0.0, part / np.where(whole > 0.0, whole, 1.0), 0.0)
+
+
+def loan_checks(cfg: FundConfig, stats: dict[str, np.ndarray],
+                unpaid_fees: np.ndarray | None = None) -> list[dict]:
+    """Portfolio limits, each measured per scenario (see the module docstring)."""
     g = cfg.guardrails
-    out = []
-    worst = float(stats["max_ltv"].max())
-    if worst > g.max_ltv:
-        out.append(violation("max_ltv", "warning",
-                             f"Highest origination LTV {worst:.4f} is above the limit {g.max_ltv}",
-                             max_allowed=g.max_ltv, actual=worst))
-    worst = float(stats["stress_ltv"].max())
-    if worst > g.stress_ltv:
-        out.append(violation(
-            "stress_ltv", "error",
-            f"After a {STRESS_FALL:.0%} price fall a loan's claim/value reaches {worst:.4f}, "
-            f"above {g.stress_ltv}", max_allowed=g.stress_ltv, actual=worst))
-    limits = zone_array(g.max_loan_size)
-    biggest = stats["max_loan_by_zone"].max(axis=0)
-    total = stats["deployed_by_zone"].sum()
-    shares = stats["deployed_by_zone"].sum(axis=0) / total if total > 0 else np.zeros(len(ZONES))
-    conc = zone_array(g.zone_concentration)
+    out = per_scenario("max_ltv", "warning", "The highest origination LTV", stats["max_ltv"],
+                       g.max_ltv)
+    out += per_scenario("stress_ltv", "error",
+                        f"A loan's claim/value after a {STRESS_FALL:.0%} price fall",
+                        stats["stress_ltv"], g.stress_ltv)
+    deployed = stats["deployed_by_zone"].sum(axis=1)
+    ticket = np.maximum(_share(stats["largest_loan"], deployed), SHARE_TOLERANCE)
+    limits, conc = zone_array(g.max_loan_size), zone_array(g.zone_concentration)
     for z, name in enumerate(ZONES):
-        if biggest[z] > limits[z]:
-            out.append(violation(
-                "max_loan_size", "error",
-                f"Largest {name} advance ${biggest[z]:,.0f} is above the {name} ticket limit "
-                f"${limits[z]:,.0f}", max_allowed=float(limits[z]), actual=float(biggest[z]),
-                zone=name))
-        if shares[z] > conc[z] + SHARE_TOLERANCE:
-            out.append(violation(
-                "zone_concentration", "error",
-                f"{name} holds {shares[z]:.1%} of deployed capital, above its {conc[z]:.1%} limit",
-                max_allowed=float(conc[z]), actual=float(shares[z]), zone=name))
-    sub = stats["deployed_by_suburb"].sum(axis=0)
-    top = float(sub.max() / total) if total > 0 else 0.0
-    if top > g.suburb_concentration + SHARE_TOLERANCE:
+        out += per_scenario("max_loan_size", "error", f"The largest {name} advance",
+                            stats["max_loan_by_zone"][:, z], limits[z], _usd, zone=name)
+        out += per_scenario("zone_concentration", "error",
+                            f"{name.capitalize()}'s share of deployed capital",
+                            _share(stats["deployed_by_zone"][:, z], deployed), conc[z], _pct,
+                            slack=ticket, zone=name)
+    out += per_scenario("suburb_concentration", "error",
+                        "The largest suburb's share of deployed capital",
+                        _share(stats["deployed_by_suburb"].max(axis=1), deployed),
+                        g.suburb_concentration, _pct, slack=SHARE_TOLERANCE)
+    out += per_scenario("loan_concentration", "warning",
+                        "The largest advance as a share of commitments",
+                        stats["largest_loan"] / cfg.fund_size, g.loan_concentration, _pct)
+    liquidated = _share(stats["liquidated"], deployed)
+    median = float(np.median(liquidated)) if liquidated.size else 0.0
+    if median > g.loan_term_beyond_fund:
         out.append(violation(
-            "suburb_concentration", "error",
-            f"One suburb holds {top:.1%} of deployed capital, above {g.suburb_concentration:.1%}",
-            max_allowed=g.suburb_concentration, actual=top))
-    largest = float(stats["largest_loan"].max()) / cfg.fund_size
-    if largest > g.loan_concentration:
-        out.append(violation(
-            "loan_concentration", "warning",
-            f"The largest advance is {largest:.2%} of commitments, "
-            f"above {g.loan_concentration:.2%}",
-            max_allowed=g.loan_concentration, actual=largest))
+            "loan_term_beyond_fund", "warning",
+            f"In the median scenario {median:.1%} of deployed capital is still on loan at fund "
+            f"end and force-liquidated at a {cfg.exit_simulator.liquidation_discount:.0%} "
+            f"discount, above {g.loan_term_beyond_fund:.0%} (loan term {cfg.loan_term} y, "
+            f"fund term {cfg.fund_term} y)",
+            max_allowed=g.loan_term_beyond_fund, actual=median,
+            worst=float(liquidated.max()), share_of_scenarios=float(
+                (liquidated > g.loan_term_beyond_fund).mean())))
+    if unpaid_fees is not None:
+        out += per_scenario("unpaid_fees", "error",
+                            "Fees and expenses still owed at fund end (a liability of the fund)",
+                            unpaid_fees, g.unpaid_fees, _usd, slack=CENT)
     return out
 
 
@@ -142,15 +180,16 @@ def result_checks(cfg: FundConfig, statistics: dict, risk: dict) -> list[dict]:
         if risk[rule] > limit:
             out.append(violation(
                 rule, "error",
-                f"{rule.upper().replace('_', ' ')} of the LP loss is {risk[rule]:.2%}, "
-                f"above {limit:.2%}",
+                f"{rule.upper().replace('_', ' ')} of the LP capital loss (1 - TVPI) is "
+                f"{risk[rule]:.2%}, above {limit:.2%}",
                 max_allowed=limit, actual=risk[rule]))
-    p5 = risk["irr_p5"]
-    if p5 is None or p5 < g.irr_p5:
+    p5, floor = risk["irr_p5"], cfg.hurdle_rate - g.irr_p5
+    if p5 is None or p5 < floor:
         out.append(violation(
             "irr_p5", "warning",
-            f"P5 of the LP IRR is {'undefined' if p5 is None else f'{p5:.2%}'}, below {g.irr_p5:.2%}",
-            min_allowed=g.irr_p5, actual=p5))
+            f"P5 of the LP IRR is {'undefined' if p5 is None else f'{p5:.2%}'}, below "
+            f"{floor:.2%} (the {cfg.hurdle_rate:.1%} hurdle less a {g.irr_p5:.1%} margin)",
+            min_allowed=floor, actual=p5, margin=g.irr_p5))
     prob = risk["hurdle_clear_probability"]
     if prob < g.hurdle_clear_probability:
         out.append(violation(

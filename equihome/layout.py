@@ -9,11 +9,14 @@ import numpy as np
 #: Rows of the per-scenario ledger (S, len(LEDGER_COLUMNS), M+1), all in $ per month.
 #: calls/distributions are equity; nav is end of month; unpaid_fees is the running arrears
 #: balance; invested_capital is the cost of live loans at month end; cash is cash on hand
-#: at month end.
+#: at month end; fees_paid is what was paid of the charges (management fees, expenses,
+#: transaction fees, debt interest, arrears) in the month; debt_interest is the interest
+#: charged. Charged = paid + unpaid: management_fees + expenses + transaction_fees +
+#: debt_interest summed over the life = fees_paid summed + unpaid_fees at month M.
 LEDGER_COLUMNS = (
     "calls", "distributions", "nav", "advances", "proceeds", "management_fees",
     "expenses", "transaction_fees", "fee_income", "debt_draws", "debt_service",
-    "unpaid_fees", "invested_capital", "cash",
+    "unpaid_fees", "invested_capital", "cash", "fees_paid", "debt_interest",
 )
 COL = {name: i for i, name in enumerate(LEDGER_COLUMNS)}
 

@@ -5,15 +5,17 @@ IRR exists, reported as ``null``): gross IRR (advances vs loan proceeds), fund I
 calls vs distributions: after fees, before carry), LP net IRR, LP TVPI = DPI + RVPI,
 equity multiple (= LP TVPI), ROI = multiple - 1, GP carry and total income ($), payback
 month, loan counts, deployed capital ($), loss rate, weighted average life (years), NAV
-drawdown (share of commitments) and the exit mix. Across scenarios every metric gets
+drawdown (share of commitments), fees charged and paid, fees still owed at fund end (a
+liability: it makes the final NAV and RVPI negative), carry not clawed back, and the exit mix. Across scenarios every metric gets
 mean, std, standard error, min, P5, P25, P50, P75, P95, max and the count of finite
-values; risk is VaR/CVaR of the LP loss max(0, 1 - TVPI), the probability that the LP
-IRR clears the hurdle, and fans (P5/P50/P95 by year) of NAV, the J-curve and TVPI.
+values; risk is VaR/CVaR of the LP loss max(0, 1 - TVPI) (CVaR counted by scenarios), the
+probability that the LP IRR clears the hurdle (ties clear), and fans (P5/P50/P95 by year) of NAV, the J-curve and TVPI.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import ceil
 
 import numpy as np
 
@@ -27,7 +29,8 @@ METRICS = (
     "lp_irr", "gross_irr", "fund_irr", "lp_tvpi", "lp_dpi", "lp_rvpi", "equity_multiple", "roi",
     "lp_loss", "gp_carry", "gp_total_income", "payback_month", "num_loans",
     "num_initial_loans", "num_reinvested_loans", "deployed_capital", "loss_rate", "wal_years",
-    "nav_drawdown", "management_fees", "fund_expenses",
+    "nav_drawdown", "management_fees", "fund_expenses", "fees_paid", "unpaid_fees",
+    "excess_carry",
 )
 YEARLY = ("nav", "j_curve", "lp_tvpi", "lp_dpi", "lp_rvpi")
 STATS = ("mean", "std", "se", "min", "p5", "p25", "p50", "p75", "p95", "max", "count")
@@ -77,7 +80,7 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
     lp_share = 1.0 - cfg.gp_commitment_percentage
     nav = led[:, COL["nav"]]
     dpi = _ratio(wf.lp_dist.sum(axis=1), paid_in)
-    rvpi = _ratio(lp_share * np.maximum(nav[:, -1], 0.0), paid_in)
+    rvpi = _ratio(lp_share * nav[:, -1], paid_in)  # negative when fees are still owed
     tvpi = dpi + rvpi
     made = run.orig_month >= 0
     adv = np.where(made, pool_size, 0.0)
@@ -113,6 +116,9 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
         "nav_drawdown": nav_drawdown(led, cfg.fund_size),
         "management_fees": fees["management_fees"],
         "fund_expenses": fees["fund_expenses"],
+        "fees_paid": fees["fees_paid"],
+        "unpaid_fees": fees["unpaid_fees"],
+        "excess_carry": wf.excess_carry,
     }
     yearly = {"nav": cash.nav_yearly, "j_curve": cum_yearly, "lp_tvpi": dpi_y + rvpi_y,
               "lp_dpi": dpi_y, "lp_rvpi": rvpi_y}
@@ -165,14 +171,34 @@ def describe(x: np.ndarray) -> dict[str, float | None]:
     }
 
 
+HURDLE_TOLERANCE = 1e-9  # an LP IRR this close below the hurdle clears it (exact pref)
+
+
+def tail_mean(x: np.ndarray, alpha: float) -> float:
+    """Mean of the worst (largest) ceil(n (1 - alpha)) values: CVaR counted by scenarios.
+
+    Never diluted by ties at the VaR (a VaR of 0 leaves the tail's losses whole), and never
+    below the alpha-quantile.
+    """
+    n = x.size
+    k = max(1, ceil(round(n * (1.0 - alpha), 9)))
+    return float(np.sort(x)[n - k:].mean())
+
+
 def risk(lp_loss: np.ndarray, lp_irr: np.ndarray, hurdle: float) -> dict[str, float | None]:
-    """VaR/CVaR of the LP loss at 95 % and 99 %, hurdle-clear probability, P5 of LP IRR."""
+    """VaR/CVaR of the LP loss at 95 % and 99 %, hurdle-clear probability, P5 of LP IRR.
+
+    VaR_a is the a-quantile of the loss (linear interpolation); CVaR_a the mean of the worst
+    (1 - a) share of scenarios (:func:`tail_mean`). The hurdle is cleared when the LP IRR is
+    at or above it within HURDLE_TOLERANCE (no IRR: not cleared).
+    """
     out: dict[str, float | None] = {}
     for q in (95, 99):
         var = float(np.percentile(lp_loss, q))
         out[f"var_{q}"] = var
-        out[f"cvar_{q}"] = float(lp_loss[lp_loss >= var].mean())
-    out["hurdle_clear_probability"] = float(np.mean(np.nan_to_num(lp_irr, nan=-np.inf) >= hurdle))
+        out[f"cvar_{q}"] = max(tail_mean(lp_loss, q / 100.0), var)
+    cleared = np.nan_to_num(lp_irr, nan=-np.inf) >= hurdle - HURDLE_TOLERANCE
+    out["hurdle_clear_probability"] = float(np.mean(cleared))
     finite = lp_irr[np.isfinite(lp_irr)]
     out["irr_p5"] = float(np.percentile(finite, 5)) if finite.size else None
     return out

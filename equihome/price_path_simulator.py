@@ -1,14 +1,19 @@
 """Stage 2, price_path_simulator: zone price indices and suburb price levels.
 
-Zones move together through correlated shocks (``correlation_matrix``); each model keeps
-the expected index on its drift line, E[I(t)] = exp(mu t):
+Zones move together through correlated shocks (``correlation_matrix``); ``gbm`` and
+``mean_reversion`` keep the expected index exactly on its drift line, E[I(t)] = exp(mu t);
+``regime_switching`` does not (see below):
 
 * ``gbm``: exact in log space, log I(m+1) = log I(m) + (mu - sigma^2/2) dt + sigma sqrt(dt) eps;
 * ``mean_reversion``: log I = mu t + X - Var(X)/2 with X an exact Ornstein-Uhlenbeck
   deviation of speed kappa;
 * ``regime_switching``: ONE bull/bear chain for all zones (annual switch probabilities
   turned monthly); the drift is offset by the regime's rate minus the chain's long-run
-  average rate, and volatility is scaled in bear markets.
+  average rate, and volatility is scaled in bear markets (with its own Ito term). The
+  offsets average to zero in log space, but their random sum does not vanish in the mean:
+  E[I(t)] = exp(mu t) E[exp(sum of offsets dt)] > exp(mu t) by Jensen's inequality. Measured
+  on the ``100m`` preset's green zone at 10 years (4,000 scenarios): 1.890 against
+  exp(0.6) = 1.822, 3.7 % above.
 
 Each suburb adds a cumulative random walk (``suburb_variation``) to its zone's index;
 the ledger reads the resulting levels (S, M+1, J), J = 3 zones x suburbs_per_zone.

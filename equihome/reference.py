@@ -166,6 +166,12 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
     return m, r, int(kind), float(proceeds)
 
 
+def _owed_between(tab, basis, m, h):
+    """Fees and expenses due in months m+1..h; see ``_core.owed_between``."""
+    return (basis * (tab["rate_cum"][h + 1] - tab["rate_cum"][m + 1]) / 12.0
+            + (tab["expense_cum"][h + 1] - tab["expense_cum"][m + 1]))
+
+
 class _Fund:
     """Cash position of one scenario: pays needs from cash, then debt, then calls."""
 
@@ -200,6 +206,22 @@ class _Fund:
         return max(amount, 0.0)
 
 
+def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
+    """Running sums and next distribution month; see ``_core.calendar``."""
+    fee_rate, expense, dist_mask = (np.asarray(a) for a in (fee_rate, expense, dist_mask))
+    N = fee_rate.size
+    rate_cum[0] = expense_cum[0] = 0.0
+    for m in range(N):
+        rate_cum[m + 1] = rate_cum[m] + fee_rate[m]
+        expense_cum[m + 1] = expense_cum[m] + expense[m]
+    nxt = N - 1
+    for m in range(N - 1, -1, -1):
+        next_dist[m] = nxt
+        if dist_mask[m] or m == N - 1:
+            nxt = m
+    next_dist[N - 1] = N - 1
+
+
 def run_ledger(p, size, ltv, zone, suburb, e_exit, u_cause, z_home, levels, schedule, fee_rate,
                expense, dist_mask, default_rate, recovery, tier_thr, tier_share, cap_factor,
                tranche_size, tranche_rate_m, ledger, debt_flows, orig_month, exit_month,
@@ -208,6 +230,10 @@ def run_ledger(p, size, ltv, zone, suburb, e_exit, u_cause, z_home, levels, sche
     tab = dict(tier_thr=np.asarray(tier_thr), tier_share=np.asarray(tier_share),
                cap_factor=np.asarray(cap_factor), default_rate=np.asarray(default_rate),
                recovery=np.asarray(recovery))
+    N = len(fee_rate)
+    tab["rate_cum"], tab["expense_cum"] = np.zeros((2, N + 1))
+    tab["next_dist"] = np.empty(N, dtype=np.intc)
+    calendar(fee_rate, expense, dist_mask, tab["rate_cum"], tab["expense_cum"], tab["next_dist"])
     S, K = np.asarray(size).shape
     for s in range(S):
         ledger[s] = 0.0
@@ -235,7 +261,7 @@ def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, s
     NT = len(tr_size)
     proc_at, prin_at, nav_loans, cost_at, disp_at = np.zeros((5, N))
     f = _Fund(tr_size, row, debt_row)
-    earmark = sched = arrears = nav_prev = cost_prev = 0.0
+    earmark = sched = arrears = nav_prev = cost_prev = basis = 0.0
     k = 0
     exhausted = 0
     c = COL
@@ -257,8 +283,10 @@ def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, s
         row[c["expenses"], m] = expense[m]
         row[c["transaction_fees"], m] += disp_at[m]
         row[c["debt_service"], m] += interest
+        row[c["debt_interest"], m] = interest
         need = arrears + mfee + expense[m] + disp_at[m] + interest
         arrears = f.fund(need, p["fund_size"])
+        row[c["fees_paid"], m] += need - arrears
         if m < M:
             sched = sched + schedule[m] if m < p["deploy_end"] else 0.0
             while True:
@@ -284,6 +312,7 @@ def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, s
                 row[c["advances"], m] += L
                 row[c["fee_income"], m] += L * p["fee_in_rate"]
                 row[c["transaction_fees"], m] += p["acquisition_rate"] * V0
+                row[c["fees_paid"], m] += p["acquisition_rate"] * V0
                 em, r, kd, pr = walk_loan(p, tab, lev, suburb[k], m, L, ltv[k], zone[k], e_exit[k],
                                           u_cause[k], z_home[k, 0], z_home[k, 1], nav_loans, cost_at)
                 orig[k], exm[k], rcm[k], kind[k], proc[k] = m, em, r, kd, pr
@@ -292,9 +321,14 @@ def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, s
                 disp_at[r] += p["disposition_rate"] * pr
                 k += 1
         if dist_mask[m] or m == M:
+            hold = 0.0
             if m == M:
                 earmark = 0.0
-            free = min(f.cash - earmark, f.cash)
+            else:
+                owed = max(_owed_between(tab, basis, m, tab["next_dist"][m]),
+                           _owed_between(tab, basis, m, M) - nav_loans[m])
+                hold = np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)) / 100.0
+            free = f.cash - earmark - hold
             for t in range(NT):
                 if free <= 0.0:
                     break
@@ -319,44 +353,74 @@ def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, s
 # --------------------------------------------------------------------------- waterfall
 
 
-def waterfall_european(calls, dist, fees, lp_share, growth_m, catch_up, carry, offset, lp_dist,
-                       gp_carry):
-    """Whole-fund waterfall, vectorised over scenarios; see ``_core.waterfall_european``."""
+def entitlement(profit, pref, catch_up, carry):
+    """GP carry on a cumulative LP profit of which ``pref`` is pref; see ``_core.entitlement``."""
+    r = profit - pref
+    if r <= 0.0:
+        return 0.0
+    g = 0.0
+    if catch_up > carry:
+        x = min(r, carry * pref / (catch_up - carry))
+        g = catch_up * x
+        r = r - x
+    return g + carry * r
+
+
+def carry_cap(npv, called, entitled, offset_fees):
+    """Most carry kept at fund end; see ``_core.carry_cap``."""
+    if npv < -1e-9 * max(called, 1.0):
+        return 0.0
+    return max(entitled - offset_fees, 0.0)
+
+
+def _settle(over, clawback, lp_row, gp_row):
+    """Claw ``over`` back in the last month (returns 0), or return it as excess carry."""
+    if over <= 0.0:
+        return 0.0
+    if not clawback:
+        return over
+    gp_row[-1] -= over
+    lp_row[-1] += over
+    return 0.0
+
+
+def waterfall_european(calls, dist, fees, lp_share, growth_m, catch_up, carry, offset, clawback,
+                       lp_dist, gp_carry, excess):
+    """Whole-fund waterfall with true-up and clawback; see ``_core.waterfall_european``."""
     calls, dist, fees = (np.asarray(a) for a in (calls, dist, fees))
     S, N = calls.shape
-    C, P, Pi, G, paid, fcum = np.zeros((6, S))
-    for m in range(N):
-        if m > 0:
-            P = P + (C + P) * (growth_m - 1.0)
-        C = C + lp_share * calls[:, m]
-        fcum = fcum + fees[:, m]
-        D = lp_share * dist[:, m]
-        pos = D > 0.0
-        x = np.minimum(D, C)
-        C = np.where(pos, C - x, C)
-        r = D - x
-        x = np.minimum(r, P)
-        P = np.where(pos, P - x, P)
-        r = r - x
-        Pi = np.where(pos, Pi + x, Pi)
-        if catch_up > carry:
-            need = (carry * Pi - G) / (catch_up - carry)
-            take = pos & (r > 0.0) & (need > 0.0)
-            x = np.where(take, np.minimum(r, need), 0.0)
-            G = np.where(take, G + catch_up * x, G)
-            Pi = np.where(take, Pi + x, Pi)
-            r = np.where(take, r - x, r)
-        split = pos & (r > 0.0)
-        G = np.where(split, G + carry * r, G)
-        Pi = np.where(split, Pi + r, Pi)
-        gp = np.where(pos, np.minimum(np.maximum(np.maximum(G - offset * fcum, 0.0) - paid, 0.0), D), 0.0)
-        paid = paid + gp
-        lp_dist[:, m] = D - gp
-        gp_carry[:, m] = gp
+    for s in range(S):
+        C = P = pref = Dcum = Ccum = paid = fcum = npv = 0.0
+        disc = 1.0
+        for m in range(N):
+            if m > 0:
+                accr = (C + P) * (growth_m - 1.0)
+                P = P + accr
+                pref = pref + accr
+            C = C + lp_share * calls[s, m]
+            Ccum = Ccum + lp_share * calls[s, m]
+            fcum = fcum + fees[s, m]
+            D = lp_share * dist[s, m]
+            npv = npv + (D - lp_share * calls[s, m]) * disc
+            disc = disc / growth_m
+            gp = 0.0
+            if D > 0.0:
+                x = min(D, C)
+                C = C - x
+                P = P - min(D - x, P)
+                Dcum = Dcum + D
+                x = entitlement(Dcum - Ccum, pref, catch_up, carry)
+                gp = min(max(max(x - offset * fcum, 0.0) - paid, 0.0), D)
+                paid = paid + gp
+            lp_dist[s, m] = D - gp
+            gp_carry[s, m] = gp
+        over = paid - carry_cap(npv, Ccum, entitlement(Dcum - Ccum, pref, catch_up, carry),
+                                offset * fcum)
+        excess[s] = _settle(over, clawback, lp_dist[s], gp_carry[s])
 
 
 def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share, growth_m,
-                       catch_up, carry, offset, clawback, lp_dist, gp_carry):
+                       catch_up, carry, offset, clawback, lp_dist, gp_carry, excess):
     """Deal-by-deal waterfall with loss netting and clawback; see ``_core.waterfall_american``."""
     calls, dist, fees, orig, receipt, adv, proceeds = (
         np.asarray(a) for a in (calls, dist, fees, orig, receipt, adv, proceeds))
@@ -367,10 +431,13 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
         by_month = {}
         for k in made:
             by_month.setdefault(int(receipt[s, k]), []).append(int(k))
-        loss = ent = paid = fcum = called = total_d = 0.0
+        loss = ent = paid = fcum = called = total_d = npv = 0.0
+        disc = 1.0
         for m in range(N):
             fcum = fcum + fees[s, m]
             called = called + lp_share * calls[s, m]
+            npv = npv + (lp_share * dist[s, m] - lp_share * calls[s, m]) * disc
+            disc = disc / growth_m
             for k in by_month.get(m, ()):
                 c = lp_share * adv[s, k]
                 pi = lp_share * proceeds[s, k] - c
@@ -397,11 +464,8 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
                 paid = paid + gp
             lp_dist[s, m] = D - gp
             gp_carry[s, m] = gp
-        if clawback:
-            excess = paid - max(carry * (total_d - called) - offset * fcum, 0.0)
-            if excess > 0.0:
-                gp_carry[s, N - 1] -= excess
-                lp_dist[s, N - 1] += excess
+        over = paid - carry_cap(npv, called, carry * (total_d - called), offset * fcum)
+        excess[s] = _settle(over, clawback, lp_dist[s], gp_carry[s])
 
 
 # --------------------------------------------------------------------------- IRR

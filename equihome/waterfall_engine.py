@@ -4,7 +4,8 @@ Debt tranches are paid interest and principal in priority order inside the ledge
 before any equity distribution. Equity distributions go pro rata to the GP's own
 commitment (``gp_commitment_percentage``, no carry on it) and to the LPs, whose share
 passes through the waterfall: european (whole fund) or american (deal by deal, each
-loan a deal, with loss netting and clawback). See ``_core.waterfall_european`` and
+loan a deal, with loss netting), both with the end-of-life clawback (or, without it, the
+excess reported as ``excess_carry``). See ``_core.waterfall_european`` and
 ``_core.waterfall_american`` for the tiers.
 """
 
@@ -39,6 +40,7 @@ class Waterfall:
     lp_dist: np.ndarray
     gp_carry: np.ndarray        # negative in the last month when clawback applies
     gp_invest_dist: np.ndarray  # distributions on the GP's own commitment
+    excess_carry: np.ndarray    # (S,) carry above the end-of-life cap, not clawed back, $
 
 
 def run(cfg: FundConfig, run_: LedgerRun, advances: np.ndarray, kernels) -> Waterfall:
@@ -53,12 +55,13 @@ def run(cfg: FundConfig, run_: LedgerRun, advances: np.ndarray, kernels) -> Wate
     lp_share = 1.0 - cfg.gp_commitment_percentage
     lp_dist = np.empty_like(dist)
     gp_carry = np.empty_like(dist)
+    excess = np.empty(dist.shape[0])
     args = (lp_share, pref_growth(cfg), float(cfg.catch_up_rate),
-            float(cfg.carried_interest_rate), float(cfg.management_fee_offset_percentage))
+            float(cfg.carried_interest_rate), float(cfg.management_fee_offset_percentage),
+            int(cfg.clawback_provision), lp_dist, gp_carry, excess)
     if cfg.waterfall_structure == "european":
-        kernels.waterfall_european(calls, dist, fees, *args, lp_dist, gp_carry)
+        kernels.waterfall_european(calls, dist, fees, *args)
     else:
         kernels.waterfall_american(
-            calls, dist, fees, run_.orig_month, run_.receipt_month, advances, run_.proceeds, *args,
-            int(cfg.clawback_provision), lp_dist, gp_carry)
-    return Waterfall(lp_share * calls, lp_dist, gp_carry, (1.0 - lp_share) * dist)
+            calls, dist, fees, run_.orig_month, run_.receipt_month, advances, run_.proceeds, *args)
+    return Waterfall(lp_share * calls, lp_dist, gp_carry, (1.0 - lp_share) * dist, excess)
