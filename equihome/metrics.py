@@ -6,10 +6,11 @@ calls vs distributions: after fees, before carry), LP net IRR, LP TVPI = DPI + R
 equity multiple (= LP TVPI), ROI = multiple - 1, GP carry and total income ($), payback
 month, loan counts, deployed capital ($), loss rate, weighted average life (years), NAV
 drawdown (share of commitments), fees charged and paid, fees still owed at fund end (a
-liability: it makes the final NAV and RVPI negative), carry not clawed back, and the exit mix. Across scenarios every metric gets
-mean, std, standard error, min, P5, P25, P50, P75, P95, max and the count of finite
-values; risk is VaR/CVaR of the LP loss max(0, 1 - TVPI) (CVaR counted by scenarios), the
-probability that the LP IRR clears the hurdle (ties clear), and fans (P5/P50/P95 by year) of NAV, the J-curve and TVPI.
+liability: it makes the final NAV and RVPI negative), carry not clawed back ($), and the
+exit mix. Across scenarios every metric gets mean, std, standard error, min, P5, P25, P50,
+P75, P95, max and the count of finite values; risk is VaR/CVaR of the LP loss
+max(0, 1 - TVPI) (CVaR counted by scenarios), the probability that the LP IRR clears the
+hurdle (ties clear), and fans (P5/P50/P95 by year) of NAV, the J-curve and TVPI.
 """
 
 from __future__ import annotations
