@@ -156,7 +156,7 @@ def loan_checks(cfg: FundConfig, stats: dict[str, np.ndarray],
             f"end and force-liquidated at a {cfg.exit_simulator.liquidation_discount:.0%} "
             f"discount, above {g.loan_term_beyond_fund:.0%} (loan term {cfg.loan_term} y, "
             f"fund term {cfg.fund_term} y)",
-            max_allowed=g.loan_term_beyond_fund, actual=median,
+            max_allowed=g.loan_term_beyond_fund, actual=median, median=median,
             worst=float(liquidated.max()), share_of_scenarios=float(
                 (liquidated > g.loan_term_beyond_fund).mean())))
     if unpaid_fees is not None:

@@ -131,7 +131,14 @@ def test_guardrail_events_match_result_list():
         assert "max_allowed" in v["details"] or "min_allowed" in v["details"]
     rules = {v["rule"] for v in r.guardrails}
     assert "min_simulations" in rules  # 100 < 500
-    assert "max_loan_size" in rules  # the preset lends up to $1M, above every ticket limit
+    assert "max_loan_size" not in rules  # the preset's ticket limits admit its $1M bound
+    assert "loan_term_beyond_fund" in rules  # 10-year loans in a 10-year fund
+    r, _ = run(num_simulations=100, overrides={"guardrails": {"max_loan_size": {
+        "green": 5e5, "orange": 4e5, "red": 3e5}}})
+    v = [v for v in r.guardrails if v["rule"] == "max_loan_size"]
+    assert {x["details"]["zone"] for x in v} == {"green", "orange", "red"}
+    for x in v:  # the preset lends up to $1M: nearly every scenario breaks these limits
+        assert x["details"]["share_of_scenarios"] > 0.5 and x["details"]["actual"] > 5e5 * 0.6
 
 
 def test_guardrail_thresholds_are_configurable():

@@ -84,8 +84,10 @@ def european(k, dist_amount, catch_up=1.0, carry=0.20, months=60, offset=0.0, fe
     calls[0, 0] = 100.0
     dist[0, months] = dist_amount
     fee = np.zeros((1, months + 1)) if fees is None else fees
-    lp, gp = np.empty_like(dist), np.empty_like(dist)
-    k.waterfall_european(calls, dist, fee, 1.0, GROWTH_8_ANNUAL, catch_up, carry, offset, lp, gp)
+    lp, gp, excess = np.empty_like(dist), np.empty_like(dist), np.empty(1)
+    k.waterfall_european(calls, dist, fee, 1.0, GROWTH_8_ANNUAL, catch_up, carry, offset, 1, lp,
+                         gp, excess)
+    assert excess[0] == 0.0  # one distribution: nothing to true up
     return lp.sum(), gp.sum()
 
 
@@ -140,9 +142,11 @@ def test_american_clawback_hand_case(k):
     fees = np.zeros((1, N))
     g = GROWTH_8_ANNUAL
     for claw in (0, 1):
-        lp, gp = np.empty((1, N)), np.empty((1, N))
+        lp, gp, excess = np.empty((1, N)), np.empty((1, N)), np.empty(1)
         k.waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, 1.0, g, 1.0, 0.2, 0.0,
-                             claw, lp, gp)
+                             claw, lp, gp, excess)
+        # without clawback the 20 the GP keeps is reported as excess carry
+        assert math.isclose(excess[0], 0.0 if claw else 20.0, abs_tol=1e-9)
         # deal A: pref 8, catch-up 2, split 0.2 * 90 = 18 -> carry 20 paid at month 12
         assert math.isclose(gp[0, 12], 20.0, rel_tol=1e-12)
         # whole fund: 200 in, 200 out, no profit -> clawback returns all 20

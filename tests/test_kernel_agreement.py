@@ -409,8 +409,8 @@ def random_deals(g: np.random.Generator, S: int, N: int, K: int = 40):
 
 
 def waterfall_outputs(S: int, N: int) -> Callable[[], tuple]:
-    """Factory of poisoned (lp_dist, gp_carry) arrays."""
-    return lambda: (poisoned((S, N)), poisoned((S, N)))
+    """Factory of poisoned (lp_dist, gp_carry, excess) arrays."""
+    return lambda: (poisoned((S, N)), poisoned((S, N)), poisoned((S,)))
 
 
 def assert_waterfalls_agree(c: tuple, r: tuple, dist: np.ndarray, lp_share: float) -> None:
@@ -418,22 +418,28 @@ def assert_waterfalls_agree(c: tuple, r: tuple, dist: np.ndarray, lp_share: floa
     assert_no_poison(*c, *r)
     assert_same_floats(c[0], r[0], ATOL_USD, "lp_dist")
     assert_same_floats(c[1], r[1], ATOL_USD, "gp_carry")
-    for lp, gp in (c, r):
+    assert_same_floats(c[2], r[2], ATOL_USD, "excess_carry")
+    for lp, gp, _ in (c, r):
         np.testing.assert_allclose(lp + gp, lp_share * dist, rtol=1e-12, atol=ATOL_USD)
 
 
+@pytest.mark.parametrize("clawback", [1, 0])
 @pytest.mark.parametrize(("catch_up", "offset"), WATERFALL_TERMS)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_waterfall_european_random(seed: int, catch_up: float, offset: float) -> None:
+def test_waterfall_european_random(seed: int, catch_up: float, offset: float,
+                                   clawback: int) -> None:
     g = rng(seed, 4)
     calls, dist, fees = random_equity_flows(g)
     S, N = calls.shape
     lp_share = float(g.uniform(0.9, 1.0))
     growth = float((1.0 + g.uniform(0.0, 0.15)) ** (1.0 / 12.0))
-    args = (calls, dist, fees, lp_share, growth, catch_up, CARRY, offset)
+    args = (calls, dist, fees, lp_share, growth, catch_up, CARRY, offset, clawback)
     c, r = run_both("waterfall_european", args, waterfall_outputs(S, N))
     assert_waterfalls_agree(c, r, dist, lp_share)
     assert c[1].sum() > 0.0, "no carry: the random flows never reached the carry tiers"
+    assert np.all(c[1][:, :-1] >= 0.0) and np.all(c[2] >= 0.0)
+    if not clawback:
+        assert np.all(c[1] >= 0.0)
 
 
 @pytest.mark.parametrize("clawback", [1, 0])
@@ -487,12 +493,13 @@ def test_waterfalls_on_engine_flows(catch_up: float, offset: float, clawback: bo
     S, N = calls.shape
     lp_share = 1.0 - cfg.gp_commitment_percentage
     terms = (lp_share, pref_growth(cfg), float(cfg.catch_up_rate),
-             float(cfg.carried_interest_rate), float(cfg.management_fee_offset_percentage))
+             float(cfg.carried_interest_rate), float(cfg.management_fee_offset_percentage),
+             int(cfg.clawback_provision))
     c, r = run_both("waterfall_european", (calls, dist, fees, *terms), waterfall_outputs(S, N))
     assert_waterfalls_agree(c, r, dist, lp_share)
     assert c[1].sum() > 0.0, "the preset fund earned no carry (european)"
     args = (calls, dist, fees, out["orig_month"], out["receipt_month"], pool.size,
-            out["proceeds"], *terms, int(cfg.clawback_provision))
+            out["proceeds"], *terms)
     c, r = run_both("waterfall_american", args, waterfall_outputs(S, N))
     assert_waterfalls_agree(c, r, dist, lp_share)
     assert c[1].sum() > 0.0, "the preset fund earned no carry (american)"
@@ -605,9 +612,10 @@ def test_irr_of_engine_lp_flows() -> None:
     calls, dist, fees = equity_flows(out["ledger"])
     S, N = calls.shape
     lp_share = 1.0 - cfg.gp_commitment_percentage
-    lp_dist, gp_carry = poisoned((S, N)), poisoned((S, N))
+    lp_dist, gp_carry, excess = poisoned((S, N)), poisoned((S, N)), poisoned((S,))
     _core.waterfall_european(calls, dist, fees, lp_share, pref_growth(cfg),
                              float(cfg.catch_up_rate), float(cfg.carried_interest_rate),
-                             float(cfg.management_fee_offset_percentage), lp_dist, gp_carry)
+                             float(cfg.management_fee_offset_percentage), 1, lp_dist, gp_carry,
+                             excess)
     rate, flag = irr_both(lp_dist - lp_share * calls)
     assert np.all(np.isfinite(rate))

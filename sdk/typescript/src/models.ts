@@ -393,6 +393,45 @@ export interface Result {
       max: number | null;
       count: number;
     };
+    fees_paid: {
+      mean: number | null;
+      std: number | null;
+      se: number | null;
+      min: number | null;
+      p5: number | null;
+      p25: number | null;
+      p50: number | null;
+      p75: number | null;
+      p95: number | null;
+      max: number | null;
+      count: number;
+    };
+    unpaid_fees: {
+      mean: number | null;
+      std: number | null;
+      se: number | null;
+      min: number | null;
+      p5: number | null;
+      p25: number | null;
+      p50: number | null;
+      p75: number | null;
+      p95: number | null;
+      max: number | null;
+      count: number;
+    };
+    excess_carry: {
+      mean: number | null;
+      std: number | null;
+      se: number | null;
+      min: number | null;
+      p5: number | null;
+      p25: number | null;
+      p50: number | null;
+      p75: number | null;
+      p95: number | null;
+      max: number | null;
+      count: number;
+    };
   };
   risk: {
     var_95: number | null;
@@ -843,10 +882,15 @@ export interface GuardrailConfig {
    */
   loan_concentration?: number;
   /**
-   * Check loan_term fits fund (warning).
-   * @default true
+   * Max share of deployed capital force-liquidated at fund end, median scenario (warning).
+   * @default 0.25
    */
-  loan_term_beyond_fund?: boolean;
+  loan_term_beyond_fund?: number;
+  /**
+   * Max fees and expenses still owed at fund end, any scenario, $ (error).
+   * @default 0
+   */
+  unpaid_fees?: number;
   /**
    * Max WAL, years (warning).
    * @default 8
@@ -863,8 +907,8 @@ export interface GuardrailConfig {
    */
   cvar_99?: number;
   /**
-   * Min P5 of LP net IRR (warning).
-   * @default 0.055
+   * Margin below the hurdle: the P5 of the LP net IRR must be at least hurdle_rate - irr_p5 (warning).
+   * @default 0.025
    */
   irr_p5?: number;
   /**
