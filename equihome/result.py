@@ -137,6 +137,8 @@ SUMMARY = (
     ("num_loans", "Loans made", "n"),
     ("loss_rate", "Loss rate", "%"),
     ("wal_years", "WAL (years)", "n"),
+    ("fees_paid", "Fees paid", "$"),
+    ("unpaid_fees", "Fees owed at end", "$"),
 )
 
 
