@@ -21,7 +21,7 @@ EVERY = {"monthly": 1, "quarterly": 3, "annual": 12}
 
 def distribution_mask(cfg: FundConfig) -> np.ndarray:
     """uint8 (M+1,): 1 in the months free cash is paid out (the last month always)."""
-    M = 12 * cfg.fund_term
+    M = cfg.months
     m = np.arange(M + 1)
     mask = (m > 0) & (m % EVERY[cfg.distribution_frequency] == 0)
     mask[M] = True

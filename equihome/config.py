@@ -20,6 +20,8 @@ MAX_SEED = 2**63 - 1
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+MONTHS_PER_YEAR = 12  # the engine runs on one monthly axis (DOMAIN.md, "Time")
+
 class ConfigError(ValueError):
     """Invalid configuration; ``errors`` has one ``{"loc", "msg", "value"}`` per bad field."""
 
@@ -415,6 +417,32 @@ class FundConfig(_Base):
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible nested dict of every parameter."""
         return self.model_dump(mode="json")
+
+    # The calendar: every stage counts months from these, never from the years itself.
+    @property
+    def months(self) -> int:
+        """M, the fund's last month (months run 0..M)."""
+        return MONTHS_PER_YEAR * self.fund_term
+
+    @property
+    def deployment_months(self) -> int:
+        """Months over which the initial book is originated (at least one)."""
+        return max(1, round(MONTHS_PER_YEAR * self.deployment_period))
+
+    @property
+    def reinvestment_months(self) -> int:
+        """Principal received before this month is recycled into new loans."""
+        return round(MONTHS_PER_YEAR * self.reinvestment_period)
+
+    @property
+    def loan_term_months(self) -> int:
+        """Contract maturity of a loan, months after its origination."""
+        return MONTHS_PER_YEAR * self.loan_term
+
+    @property
+    def min_hold_months(self) -> int:
+        """No voluntary exit in a loan's first months."""
+        return round(MONTHS_PER_YEAR * self.exit_simulator.min_hold_period)
 
 
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}

@@ -108,7 +108,7 @@ class Plan:
     threads: int
     kernels: Any
     kernels_name: str
-    static: dict
+    static: tuple[dict, exit_simulator.StaticInputs]  # the ledger kernel's per-run inputs
     n_blocks: int
 
 
@@ -583,7 +583,7 @@ def summarise(plan: Plan, acc: Accumulator) -> dict:
         samples["zone_index"] = {z: [row[:, i] for row in samples["zone_index"]]
                                  for i, z in enumerate(ZONES)}
     if samples:
-        samples["months"] = list(range(0, 12 * cfg.fund_term + 1, SAMPLE_STEP))
+        samples["months"] = list(range(0, cfg.months + 1, SAMPLE_STEP))
     return {
         "metrics": headline,
         "loans": int(round(stats["num_loans"]["p50"] or 0)),

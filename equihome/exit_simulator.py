@@ -28,16 +28,15 @@ import numpy as np
 
 from . import cashflow_aggregator, fee_engine, loan_generator
 from .config import FundConfig
-from .layout import LEDGER_COLUMNS, zone_array
+from .layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
 from .loan_generator import LoanPool
 from .price_path_simulator import PricePaths
-
-SHARE_METHODS = {"pro_rata_ltv": 0, "fixed": 1, "tiered": 2}
 
 
 @dataclass
 class LedgerRun:
-    """Kernel outputs for a chunk: ledger (S, C, M+1), lender flows (S, NT, M+1), loans (S, K)."""
+    """OUT of the ledger kernel for a chunk: ledger (S, C, M+1) by layout.LEDGER_COLUMNS,
+    lender flows (S, NT, M+1), per-loan months, kinds, flags and proceeds (S, K)."""
 
     ledger: np.ndarray
     debt_flows: np.ndarray
@@ -49,17 +48,65 @@ class LedgerRun:
     proceeds: np.ndarray
     pool_exhausted: np.ndarray
 
+    @classmethod
+    def empty(cls, S: int, K: int, NT: int, N: int) -> LedgerRun:
+        """Uninitialised outputs for S scenarios, pools of K loans, NT tranches, N months."""
+        return cls(
+            ledger=np.empty((S, len(LEDGER_COLUMNS), N)), debt_flows=np.empty((S, NT, N)),
+            orig_month=np.empty((S, K), dtype=np.intc), exit_month=np.empty((S, K), dtype=np.intc),
+            receipt_month=np.empty((S, K), dtype=np.intc),
+            exit_type=np.empty((S, K), dtype=np.int8), reinvested=np.empty((S, K), dtype=np.int8),
+            proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8))
+
+
+@dataclass
+class StaticInputs:
+    """IN of the ledger kernel that is the same for every scenario of a run."""
+
+    schedule: np.ndarray        # (M+1,) $ of initial origination made available
+    fee_rate: np.ndarray        # (M+1,) annual management-fee rate in force
+    expense: np.ndarray         # (M+1,) expenses, $ (setup in month 0)
+    dist_mask: np.ndarray       # (M+1,) uint8, 1 in distribution months
+    default_rate: np.ndarray    # (Z,) annual default hazard at zero gain
+    recovery: np.ndarray        # (Z,) recovery rate
+    tier_thr: np.ndarray        # (n_tiers + 1,) tier thresholds on the gain, inf last
+    tier_share: np.ndarray      # (n_tiers + 1,) marginal shares
+    cap_factor: np.ndarray      # (M+1,) growth of the advance at the return cap, by age
+    tranche_size: np.ndarray    # (NT,) $, in priority order
+    tranche_rate_m: np.ndarray  # (NT,) monthly interest rates
+
+
+@dataclass
+class LedgerInputs(StaticInputs):
+    """IN of the ledger kernel for a chunk: the run's tables and the chunk's pools/prices."""
+
+    size: np.ndarray            # (S, K) advances, $
+    ltv: np.ndarray             # (S, K)
+    zone: np.ndarray            # (S, K) int32
+    suburb: np.ndarray          # (S, K) int32
+    e_exit: np.ndarray          # (S, K) Exp(1) draws of the exit race
+    u_cause: np.ndarray         # (S, K) uniforms picking the exit cause
+    z_home: np.ndarray          # (S, K, 2) normals of the home walk
+    levels: np.ndarray          # (S, M+1, J) suburb price levels
+
+    @classmethod
+    def build(cls, static: StaticInputs, pool: LoanPool, levels: np.ndarray) -> LedgerInputs:
+        """The one builder of the kernel's inputs, for production and tests alike."""
+        return cls(**vars(static), size=pool.size, ltv=pool.ltv, zone=pool.zone,
+                   suburb=pool.suburb, e_exit=pool.e_exit, u_cause=pool.u_cause,
+                   z_home=pool.z_home, levels=levels)
+
 
 def ledger_params(cfg: FundConfig) -> dict:
-    """Scalar parameters of the ledger kernel (the LedgerParams struct in _core.pyx)."""
+    """Scalar parameters of the ledger kernel (the LedgerParams struct in _core.pxd)."""
     ex, fe = cfg.exit_simulator, cfg.fee_engine
     weights = ex.sale_weight + ex.refinance_weight
     return dict(
-        months=12 * cfg.fund_term,
+        months=cfg.months,
         fund_size=float(cfg.fund_size),
         origination_cap=cfg.fund_size * (1.0 - cfg.cash_reserve_rate),
-        deploy_end=max(1, round(12 * cfg.deployment_period)),
-        reinvest_end=round(12 * cfg.reinvestment_period),
+        deploy_end=cfg.deployment_months,
+        reinvest_end=cfg.reinvestment_months,
         reinvest_rate=float(cfg.reinvestment_rate),
         fee_basis=fee_engine.FEE_BASES[fe.management_fee_basis],
         fee_in_rate=fee_engine.fee_in_rate(cfg),
@@ -67,13 +114,13 @@ def ledger_params(cfg: FundConfig) -> dict:
         disposition_rate=float(fe.disposition_fee_rate),
         min_loan_size=float(cfg.min_loan_size),
         loan_rate=float(cfg.interest_rate),
-        loan_term_months=12 * cfg.loan_term,
+        loan_term_months=cfg.loan_term_months,
         share_method=SHARE_METHODS[cfg.appreciation_share_method],
         fixed_share=float(cfg.appreciation_share),
         share_depreciation=int(cfg.share_depreciation),
         has_cap=int(cfg.annual_return_cap is not None),
         n_tiers=len(cfg.tiered_appreciation_thresholds),
-        min_hold_months=round(12 * ex.min_hold_period),
+        min_hold_months=cfg.min_hold_months,
         sale_hazard=ex.base_exit_rate * ex.sale_weight / weights,
         refi_hazard=ex.base_exit_rate * ex.refinance_weight / weights,
         sale_mult=float(ex.appreciation_sale_multiplier),
@@ -92,13 +139,11 @@ def sorted_tranches(cfg: FundConfig) -> list:
     return sorted(cfg.tranches, key=lambda t: t.priority)
 
 
-def static_inputs(cfg: FundConfig) -> dict:
-    """Everything run_ledger needs that is the same for every scenario of a run."""
-    M = 12 * cfg.fund_term
+def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
+    """The ledger kernel's scalars and tables that are the same for every scenario of a run."""
     cap = cfg.annual_return_cap
     tranches = sorted_tranches(cfg)
-    return dict(
-        p=ledger_params(cfg),
+    return ledger_params(cfg), StaticInputs(
         schedule=loan_generator.deployment_schedule(cfg),
         fee_rate=fee_engine.fee_rates(cfg),
         expense=fee_engine.expenses(cfg),
@@ -107,33 +152,17 @@ def static_inputs(cfg: FundConfig) -> dict:
         recovery=zone_array(cfg.recovery_rates),
         tier_thr=np.asarray(list(cfg.tiered_appreciation_thresholds) + [np.inf], dtype=float),
         tier_share=np.asarray(cfg.tiered_appreciation_shares, dtype=float),
-        cap_factor=(1.0 + (cap or 0.0)) ** (np.arange(M + 1) / 12.0),
+        cap_factor=(1.0 + (cap or 0.0)) ** (np.arange(cfg.months + 1) / 12.0),
         tranche_size=np.array([t.size for t in tranches], dtype=float),
         tranche_rate_m=np.array([(1.0 + t.interest_rate) ** (1.0 / 12.0) - 1.0 for t in tranches]),
     )
 
 
-def simulate(cfg: FundConfig, pool: LoanPool, paths: PricePaths, static: dict,
-             kernels) -> LedgerRun:
+def simulate(cfg: FundConfig, pool: LoanPool, paths: PricePaths,
+             static: tuple[dict, StaticInputs], kernels) -> LedgerRun:
     """Run the loans and the monthly ledger of a chunk of scenarios."""
+    params, tables = static
     S, K = pool.size.shape
-    N = 12 * cfg.fund_term + 1
-    out = LedgerRun(
-        ledger=np.empty((S, len(LEDGER_COLUMNS), N)),
-        debt_flows=np.empty((S, len(cfg.tranches), N)),
-        orig_month=np.empty((S, K), dtype=np.intc),
-        exit_month=np.empty((S, K), dtype=np.intc),
-        receipt_month=np.empty((S, K), dtype=np.intc),
-        exit_type=np.empty((S, K), dtype=np.int8),
-        reinvested=np.empty((S, K), dtype=np.int8),
-        proceeds=np.empty((S, K)),
-        pool_exhausted=np.empty(S, dtype=np.int8),
-    )
-    kernels.run_ledger(
-        static["p"], pool.size, pool.ltv, pool.zone, pool.suburb, pool.e_exit, pool.u_cause,
-        pool.z_home, paths.levels, static["schedule"], static["fee_rate"], static["expense"],
-        static["dist_mask"], static["default_rate"], static["recovery"], static["tier_thr"],
-        static["tier_share"], static["cap_factor"], static["tranche_size"],
-        static["tranche_rate_m"], out.ledger, out.debt_flows, out.orig_month, out.exit_month,
-        out.receipt_month, out.exit_type, out.reinvested, out.proceeds, out.pool_exhausted)
+    out = LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1)
+    kernels.run_ledger(params, LedgerInputs.build(tables, pool, paths.levels), out)
     return out

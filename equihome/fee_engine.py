@@ -22,7 +22,7 @@ FEE_BASES = {"committed_capital": 0, "invested_capital": 1, "net_asset_value": 2
 def fee_rates(cfg: FundConfig) -> np.ndarray:
     """Annual management-fee rate in force in each month 0..M (0 in month M)."""
     fe = cfg.fee_engine
-    M = 12 * cfg.fund_term
+    M = cfg.months
     years = np.arange(M + 1) // 12
     sched = np.asarray(fe.management_fee_schedule, dtype=float)
     rates = np.full(M + 1, float(fe.management_fee_rate))
@@ -35,7 +35,7 @@ def fee_rates(cfg: FundConfig) -> np.ndarray:
 def expenses(cfg: FundConfig) -> np.ndarray:
     """Fund expenses in $ charged in each month 0..M: setup in month 0, none in month M."""
     fe = cfg.fee_engine
-    M = 12 * cfg.fund_term
+    M = cfg.months
     yearly = fe.annual_fund_expenses * cfg.fund_size + fe.fixed_annual_expenses
     out = yearly * (1.0 + fe.expense_growth_rate) ** (np.arange(M + 1) // 12) / 12.0
     out[M] = 0.0

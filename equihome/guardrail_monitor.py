@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .config import FundConfig
-from .layout import ZONES, ExitKind, zone_array
+from .layout import SHARE_METHODS, ZONES, ExitKind, base_share, zone_array
 from .loan_generator import LoanPool
 
 SHARE_TOLERANCE = 1e-3  # shares compared at 0.1 % precision
@@ -88,11 +88,9 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
     made = orig_month >= 0
     size = np.where(made, pool.size, 0.0)
     ltv = np.where(made, pool.ltv, 0.0)
-    if cfg.share_depreciation:
-        share = {"pro_rata_ltv": ltv, "fixed": cfg.appreciation_share,
-                 "tiered": cfg.tiered_appreciation_shares[0]}[cfg.appreciation_share_method]
-    else:
-        share = 0.0
+    share = base_share(SHARE_METHODS[cfg.appreciation_share_method], ltv,
+                       cfg.appreciation_share, cfg.tiered_appreciation_shares[0]) \
+        if cfg.share_depreciation else 0.0
     stress = (ltv - share * STRESS_FALL) / (1.0 - STRESS_FALL)
     S, Z = size.shape[0], len(ZONES)
     J = Z * cfg.price_path.suburbs_per_zone

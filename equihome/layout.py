@@ -35,12 +35,48 @@ class ExitKind(IntEnum):
 #: Names used in results for the exit mix (index = ExitKind value).
 EXIT_NAMES = ("none", "sale", "refinance", "default", "maturity", "liquidation")
 
+#: appreciation_share_method codes of the ledger kernel.
+SHARE_METHODS = {"pro_rata_ltv": 0, "fixed": 1, "tiered": 2}
+
 #: Traffic-light zones, in the order every per-zone array uses.
 ZONES = ("green", "orange", "red")
 
 
 def zone_array(values) -> np.ndarray:
     """Per-zone config values (an object with green/orange/red) as a float array."""
-    import numpy as np
-
     return np.array([float(getattr(values, z)) for z in ZONES])
+
+
+def base_share(method: int, ltv, fixed_share: float, first_tier_share: float):
+    """A loan's share of a price change outside the tier table ($ of gain per $ of value):
+    its LTV (method 0, pro_rata_ltv), the fixed share (1) or the first tier's share (2,
+    tiered: used for the downside with share_depreciation). ``ltv`` may be an array."""
+    return ltv if method == 0 else (first_tier_share if method == 2 else fixed_share)
+
+
+def check_ledger_shapes(months: int, n_tiers: int, inp, out) -> None:
+    """Raise ValueError unless every ledger-kernel array has the shape the kernel assumes.
+
+    ``inp``/``out``: an exit_simulator.LedgerInputs and LedgerRun. Called by both kernel
+    sets before any work (the Cython kernel then runs on raw pointers without the GIL).
+    """
+    S, K = inp.size.shape
+    N, J, NT = months + 1, inp.levels.shape[2], inp.tranche_size.shape[0]
+    want = {
+        "ltv": (S, K), "zone": (S, K), "suburb": (S, K), "e_exit": (S, K), "u_cause": (S, K),
+        "z_home": (S, K, 2), "levels": (S, N, J), "schedule": (N,), "fee_rate": (N,),
+        "expense": (N,), "dist_mask": (N,), "cap_factor": (N,), "tier_thr": (n_tiers + 1,),
+        "tier_share": (n_tiers + 1,), "default_rate": (len(ZONES),),
+        "recovery": (len(ZONES),), "tranche_rate_m": (NT,),
+        "ledger": (S, len(LEDGER_COLUMNS), N), "debt_flows": (S, NT, N), "orig_month": (S, K),
+        "exit_month": (S, K), "receipt_month": (S, K), "exit_type": (S, K),
+        "reinvested": (S, K), "proceeds": (S, K), "pool_exhausted": (S,),
+    }
+    for name, shape in want.items():
+        got = getattr(inp, name) if hasattr(inp, name) else getattr(out, name)
+        if tuple(np.shape(got)) != shape:
+            raise ValueError(f"run_ledger: {name} has shape {tuple(np.shape(got))}, "
+                             f"expected {shape}")
+    if S * K and (np.max(inp.suburb) >= J or np.max(inp.zone) >= len(ZONES)
+                  or min(np.min(inp.suburb), np.min(inp.zone)) < 0):
+        raise ValueError("run_ledger: a zone or suburb index is out of range")

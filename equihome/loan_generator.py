@@ -67,8 +67,8 @@ def deployable_capital(cfg: FundConfig) -> float:
 
 def deployment_schedule(cfg: FundConfig) -> np.ndarray:
     """$ of initial origination made available in each month 0..M (the pace's shape)."""
-    months = 12 * cfg.fund_term
-    n = max(1, round(12 * cfg.deployment_period))
+    months = cfg.months
+    n = cfg.deployment_months
     i = np.arange(n)
     weights = {
         "even": np.full(n, 1.0 / n),

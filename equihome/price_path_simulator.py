@@ -64,7 +64,7 @@ def zone_of_suburb(cfg: FundConfig) -> np.ndarray:
 def simulate(cfg: FundConfig, seeds: list[np.random.SeedSequence], kernels) -> PricePaths:
     """Draw and build the price paths of a chunk of scenarios (one seed each)."""
     pp = cfg.price_path
-    M, Z = 12 * cfg.fund_term, len(ZONES)
+    M, Z = cfg.months, len(ZONES)
     J = Z * pp.suburbs_per_zone
     S = len(seeds)
     eps = np.empty((S, M, Z))

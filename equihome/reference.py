@@ -9,12 +9,13 @@ libm and numpy round ``exp``/``pow`` differently in the last place.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
-from .layout import LEDGER_COLUMNS, ExitKind
+from .layout import COL, ExitKind, base_share, check_ledger_shapes
 
 DT = 1.0 / 12.0
-COL = {name: i for i, name in enumerate(LEDGER_COLUMNS)}
 
 
 def price_paths(eps, u_regime, mu, sigma, model, kappa, regime, out):
@@ -86,9 +87,9 @@ def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
     if p["share_method"] == 2:
         up = np.zeros_like(gain)
         lo = 0.0
-        thr = list(tab["tier_thr"][: p["n_tiers"]]) + [np.inf]
+        thr = list(tab.tier_thr[: p["n_tiers"]]) + [np.inf]
         for i, hi in enumerate(thr):
-            up = up + tab["tier_share"][i] * np.maximum(np.minimum(gain, hi) - lo, 0.0)
+            up = up + tab.tier_share[i] * np.maximum(np.minimum(gain, hi) - lo, 0.0)
             lo = hi
         # the Cython loop stops at the first empty tier; adding zeros changes nothing
         claim_up = claim + up * V0
@@ -97,20 +98,21 @@ def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
     claim_down = claim + share_v0 * gain if p["share_depreciation"] else claim
     claim = np.where(gain > 0.0, claim_up, claim_down)
     if p["has_cap"]:
-        claim = np.minimum(claim, L * tab["cap_factor"][tau])
+        claim = np.minimum(claim, L * tab.cap_factor[tau])
     return np.maximum(np.minimum(claim, V0 * ratio), 0.0)
 
 
-def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
-    """One loan from origination to exit; returns (month, receipt, kind, proceeds)."""
+def walk_loan(p, tab, pool, k, m0, f):
+    """Pool loan k from origination to exit; returns (month, receipt, kind, proceeds)."""
+    lev, j, L, ltv, z = pool.lev, pool.suburb[k], pool.size[k], pool.ltv[k], pool.zone[k]
+    nav_loans, cost_at = f.nav_loans, f.cost_at
     V0 = L / ltv
     inv0 = 1.0 / lev[m0, j]
-    share = ltv if p["share_method"] == 0 else (
-        tab["tier_share"][0] if p["share_method"] == 2 else p["fixed_share"])
+    share = base_share(p["share_method"], ltv, p["fixed_share"], tab.tier_share[0])
     accrual = L * p["loan_rate"] * DT
     share_v0 = share * V0
-    hd0 = tab["default_rate"][z]
-    hdc = tab["default_rate"][z] * p["default_mult"]
+    hd0 = tab.default_rate[z]
+    hdc = tab.default_rate[z] * p["default_mult"]
     hsa = p["sale_hazard"] * p["sale_mult"]
     hrb = p["refi_hazard"] * p["refi_mult"]
     M = p["months"]
@@ -131,10 +133,10 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
                                  p["refi_hazard"]), 0.0)
     ht = hs + hr + hd
     H = np.cumsum(ht)
-    hit = np.flatnonzero((ht > 0.0) & (H >= 12.0 * e))
+    hit = np.flatnonzero((ht > 0.0) & (H >= 12.0 * pool.e_exit[k]))
     if hit.size:
         i = hit[0]
-        x = u * ht[i]
+        x = pool.u_cause[k] * ht[i]
         kind = ExitKind.SALE if x < hs[i] else (ExitKind.REFI if x < hs[i] + hr[i] else ExitKind.DEFAULT)
     else:
         i = ms.size - 1
@@ -146,6 +148,7 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
     cost_at[m0 + 1:m] += L
     tau_e = m - m0
     s2 = p["home_sigma"] * p["home_sigma"]
+    z1, z2 = pool.z_home[k]
     hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
     claim_e = float(claim_value(p, tab, L, accrual, V0, share_v0, np.array(lev[m, j] * inv0 * hh),
                                 tau_e))
@@ -154,7 +157,7 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
         r = min(m + p["foreclosure_lag"], M)
         hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * z2 - 0.5 * s2 * (r - m) / 12.0)
         vr = V0 * (lev[r, j] * inv0) * hh2
-        rec = tab["recovery"][z]
+        rec = tab.recovery[z]
         proceeds = min(claim_e, vr * (1.0 - p["foreclosure_cost"])) * rec
         q = np.arange(m, r)
         nav_loans[m:r] += np.minimum(claim_e, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"])) * rec
@@ -168,42 +171,41 @@ def walk_loan(p, tab, lev, j, m0, L, ltv, z, e, u, z1, z2, nav_loans, cost_at):
 
 def _owed_between(tab, basis, m, h):
     """Fees and expenses due in months m+1..h; see ``_core.owed_between``."""
-    return (basis * (tab["rate_cum"][h + 1] - tab["rate_cum"][m + 1]) / 12.0
-            + (tab["expense_cum"][h + 1] - tab["expense_cum"][m + 1]))
+    return (basis * (tab.rate_cum[h + 1] - tab.rate_cum[m + 1]) / 12.0
+            + (tab.expense_cum[h + 1] - tab.expense_cum[m + 1]))
 
 
 class _Fund:
-    """Cash position of one scenario: pays needs from cash, then debt, then calls."""
+    """The running state of one scenario's fund (``_core.pxd``'s Fund, field for field)."""
 
-    def __init__(self, tr_size, row, debt_row):
-        self.cash = 0.0
-        self.called = 0.0
-        self.m = 0
-        self.tr_size = tr_size
-        self.debt_out = np.zeros(len(tr_size))
-        self.row = row
-        self.debt_row = debt_row
+    def __init__(self, N, NT):
+        self.m = self.k = self.exhausted = 0
+        self.cash = self.called = self.arrears = self.earmark = self.sched = 0.0
+        self.basis = self.nav_prev = self.cost_prev = 0.0
+        self.proc_at, self.prin_at, self.nav_loans, self.cost_at, self.disp_at = np.zeros((5, N))
+        self.debt_out = np.zeros(NT)
 
-    def fund(self, amount, cap):
-        """Pay ``amount``; return the part that could not be paid."""
-        use = min(self.cash, amount)
-        self.cash -= use
-        amount -= use
-        for t in range(len(self.tr_size)):
-            if amount <= 0.0:
-                break
-            d = min(amount, self.tr_size[t] - self.debt_out[t])
-            if d > 0.0:
-                self.debt_out[t] += d
-                self.row[COL["debt_draws"], self.m] += d
-                self.debt_row[t, self.m] -= d
-                amount -= d
-        if amount > 0.0:
-            d = min(amount, max(cap - self.called, 0.0))
-            self.called += d
-            self.row[COL["calls"], self.m] += d
+
+def fund_need(f, tab, o, amount, cap):
+    """Pay ``amount``; return the part that could not be paid; see ``_core.fund_need``."""
+    use = min(f.cash, amount)
+    f.cash -= use
+    amount -= use
+    for t in range(len(tab.tranche_size)):
+        if amount <= 0.0:
+            break
+        d = min(amount, tab.tranche_size[t] - f.debt_out[t])
+        if d > 0.0:
+            f.debt_out[t] += d
+            o.ledger[COL["debt_draws"], f.m] += d
+            o.debt[t, f.m] -= d
             amount -= d
-        return max(amount, 0.0)
+    if amount > 0.0:
+        d = min(amount, max(cap - f.called, 0.0))
+        f.called += d
+        o.ledger[COL["calls"], f.m] += d
+        amount -= d
+    return max(amount, 0.0)
 
 
 def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
@@ -222,132 +224,155 @@ def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
     next_dist[N - 1] = N - 1
 
 
-def run_ledger(p, size, ltv, zone, suburb, e_exit, u_cause, z_home, levels, schedule, fee_rate,
-               expense, dist_mask, default_rate, recovery, tier_thr, tier_share, cap_factor,
-               tranche_size, tranche_rate_m, ledger, debt_flows, orig_month, exit_month,
-               receipt_month, exit_type, reinvested, proceeds, pool_exhausted):
+def run_ledger(p, inp, out):
     """Month-by-month fund ledger per scenario; see ``_core.run_ledger``."""
-    tab = dict(tier_thr=np.asarray(tier_thr), tier_share=np.asarray(tier_share),
-               cap_factor=np.asarray(cap_factor), default_rate=np.asarray(default_rate),
-               recovery=np.asarray(recovery))
-    N = len(fee_rate)
-    tab["rate_cum"], tab["expense_cum"] = np.zeros((2, N + 1))
-    tab["next_dist"] = np.empty(N, dtype=np.intc)
-    calendar(fee_rate, expense, dist_mask, tab["rate_cum"], tab["expense_cum"], tab["next_dist"])
-    S, K = np.asarray(size).shape
+    check_ledger_shapes(p["months"], p["n_tiers"], inp, out)
+    N = p["months"] + 1
+    tab = SimpleNamespace(**{name: np.asarray(getattr(inp, name)) for name in TABLES})
+    tab.rate_cum, tab.expense_cum = np.zeros((2, N + 1))
+    tab.next_dist = np.empty(N, dtype=np.intc)
+    calendar(tab.fee_rate, tab.expense, tab.dist_mask, tab.rate_cum, tab.expense_cum,
+             tab.next_dist)
+    S = np.asarray(inp.size).shape[0]
     for s in range(S):
-        ledger[s] = 0.0
-        debt_flows[s] = 0.0
-        orig_month[s] = -1
-        exit_month[s] = -1
-        receipt_month[s] = -1
-        exit_type[s] = ExitKind.NONE
-        reinvested[s] = 0
-        proceeds[s] = 0.0
-        pool_exhausted[s] = _ledger_one(
-            p, tab, size[s], ltv[s], zone[s], suburb[s], e_exit[s], u_cause[s], z_home[s],
-            np.asarray(levels[s]), np.asarray(schedule), np.asarray(fee_rate), np.asarray(expense),
-            np.asarray(dist_mask), np.asarray(tranche_size), np.asarray(tranche_rate_m), ledger[s],
-            debt_flows[s], orig_month[s], exit_month[s], receipt_month[s], exit_type[s],
-            reinvested[s], proceeds[s])
+        pool = SimpleNamespace(**{name: np.asarray(getattr(inp, name)[s]) for name in POOL},
+                               lev=np.asarray(inp.levels[s]))
+        o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s],
+                            **{name: getattr(out, name)[s] for name in LOANS})
+        o.ledger[:] = 0.0
+        o.debt[:] = 0.0
+        for name in LOANS:
+            getattr(o, name)[:] = LOAN_START.get(name, -1)  # months: -1, never made
+        out.pool_exhausted[s] = ledger_one(p, tab, pool, o)
 
 
-def _ledger_one(p, tab, size, ltv, zone, suburb, e_exit, u_cause, z_home, lev, schedule, fee_rate,
-                expense, dist_mask, tr_size, tr_rate, row, debt_row, orig, exm, rcm, kind, reinv,
-                proc):
-    M = p["months"]
-    N = M + 1
-    K = len(size)
-    NT = len(tr_size)
-    proc_at, prin_at, nav_loans, cost_at, disp_at = np.zeros((5, N))
-    f = _Fund(tr_size, row, debt_row)
-    earmark = sched = arrears = nav_prev = cost_prev = basis = 0.0
-    k = 0
-    exhausted = 0
-    c = COL
+TABLES = ("schedule", "fee_rate", "expense", "dist_mask", "default_rate", "recovery", "tier_thr",
+          "tier_share", "cap_factor", "tranche_size", "tranche_rate_m")
+POOL = ("size", "ltv", "zone", "suburb", "e_exit", "u_cause", "z_home")
+LOANS = ("orig_month", "exit_month", "receipt_month", "exit_type", "reinvested", "proceeds")
+LOAN_START = {"exit_type": ExitKind.NONE, "reinvested": 0, "proceeds": 0.0}
+
+
+def ledger_one(p, tab, pool, o):
+    """One scenario of run_ledger; returns 1 if the loan pool ran out."""
+    N = p["months"] + 1
+    f = _Fund(N, len(tab.tranche_size))
     for m in range(N):
         f.m = m
-        f.cash += proc_at[m]
-        row[c["proceeds"], m] = proc_at[m]
-        earmark = earmark + p["reinvest_rate"] * prin_at[m] if m < p["reinvest_end"] else 0.0
-        mfee = 0.0
-        if m < M:
-            basis = (p["fund_size"], cost_prev, max(nav_prev, 0.0))[p["fee_basis"]]
-            mfee = fee_rate[m] / 12.0 * basis
-        interest = 0.0
-        for t in range(NT):
-            x = f.debt_out[t] * tr_rate[t]
-            debt_row[t, m] += x
-            interest += x
-        row[c["management_fees"], m] = mfee
-        row[c["expenses"], m] = expense[m]
-        row[c["transaction_fees"], m] += disp_at[m]
-        row[c["debt_service"], m] += interest
-        row[c["debt_interest"], m] = interest
-        need = arrears + mfee + expense[m] + disp_at[m] + interest
-        arrears = f.fund(need, p["fund_size"])
-        row[c["fees_paid"], m] += need - arrears
-        if m < M:
-            sched = sched + schedule[m] if m < p["deploy_end"] else 0.0
-            while True:
-                if k == K:
-                    if sched + earmark >= p["min_loan_size"]:
-                        exhausted = 1
-                    break
-                L = size[k]
-                if L > sched + earmark:
-                    break
-                V0 = L / ltv[k]
-                net = L * (1.0 - p["fee_in_rate"]) + p["acquisition_rate"] * V0
-                avail = f.cash + max(p["origination_cap"] - f.called, 0.0)
-                for t in range(NT):
-                    avail += tr_size[t] - f.debt_out[t]
-                if net > avail:
-                    break
-                f.fund(net, p["origination_cap"])
-                use_e = min(earmark, L)
-                earmark -= use_e
-                sched -= L - use_e
-                reinv[k] = 1 if use_e >= 0.5 * L else 0
-                row[c["advances"], m] += L
-                row[c["fee_income"], m] += L * p["fee_in_rate"]
-                row[c["transaction_fees"], m] += p["acquisition_rate"] * V0
-                row[c["fees_paid"], m] += p["acquisition_rate"] * V0
-                em, r, kd, pr = walk_loan(p, tab, lev, suburb[k], m, L, ltv[k], zone[k], e_exit[k],
-                                          u_cause[k], z_home[k, 0], z_home[k, 1], nav_loans, cost_at)
-                orig[k], exm[k], rcm[k], kind[k], proc[k] = m, em, r, kd, pr
-                proc_at[r] += pr
-                prin_at[r] += min(L, pr)
-                disp_at[r] += p["disposition_rate"] * pr
-                k += 1
-        if dist_mask[m] or m == M:
-            hold = 0.0
-            if m == M:
-                earmark = 0.0
-            else:
-                owed = max(_owed_between(tab, basis, m, tab["next_dist"][m]),
-                           _owed_between(tab, basis, m, M) - nav_loans[m])
-                hold = np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)) / 100.0
-            free = f.cash - earmark - hold
-            for t in range(NT):
-                if free <= 0.0:
-                    break
-                x = min(free, f.debt_out[t])
-                f.debt_out[t] -= x
-                debt_row[t, m] += x
-                row[c["debt_service"], m] += x
-                f.cash -= x
-                free -= x
-            if free > 0.0:
-                row[c["distributions"], m] = free
-                f.cash -= free
-        row[c["nav"], m] = f.cash + nav_loans[m] - f.debt_out.sum() - arrears
-        row[c["invested_capital"], m] = cost_at[m]
-        row[c["unpaid_fees"], m] = arrears
-        row[c["cash"], m] = f.cash
-        nav_prev = row[c["nav"], m]
-        cost_prev = cost_at[m]
-    return exhausted
+        receive(p, f, o)
+        charge(p, tab, f, o)
+        originate(p, tab, pool, f, o)
+        distribute(p, tab, f, o)
+        mark(tab, f, o)
+    return f.exhausted
+
+
+def receive(p, f, o):
+    """1. Proceeds arrive; see ``_core.receive``."""
+    m = f.m
+    f.cash += f.proc_at[m]
+    o.ledger[COL["proceeds"], m] = f.proc_at[m]
+    f.earmark = f.earmark + p["reinvest_rate"] * f.prin_at[m] if m < p["reinvest_end"] else 0.0
+
+
+def charge(p, tab, f, o):
+    """2. Fees, expenses, disposition fees, debt interest and arrears; see ``_core.charge``."""
+    m, M = f.m, p["months"]
+    mfee = 0.0
+    if m < M:
+        f.basis = (p["fund_size"], f.cost_prev, max(f.nav_prev, 0.0))[p["fee_basis"]]
+        mfee = tab.fee_rate[m] / 12.0 * f.basis
+    interest = 0.0
+    for t in range(len(tab.tranche_size)):
+        x = f.debt_out[t] * tab.tranche_rate_m[t]
+        o.debt[t, m] += x
+        interest += x
+    o.ledger[COL["management_fees"], m] = mfee
+    o.ledger[COL["expenses"], m] = tab.expense[m]
+    o.ledger[COL["transaction_fees"], m] += f.disp_at[m]
+    o.ledger[COL["debt_service"], m] += interest
+    o.ledger[COL["debt_interest"], m] = interest
+    need = f.arrears + mfee + tab.expense[m] + f.disp_at[m] + interest
+    f.arrears = fund_need(f, tab, o, need, p["fund_size"])
+    o.ledger[COL["fees_paid"], m] += need - f.arrears
+
+
+def originate(p, tab, pool, f, o):
+    """3. New loans while budget and capital allow; see ``_core.originate``."""
+    m = f.m
+    if m >= p["months"]:
+        return
+    f.sched = f.sched + tab.schedule[m] if m < p["deploy_end"] else 0.0
+    while True:
+        k = f.k
+        if k == len(pool.size):
+            if f.sched + f.earmark >= p["min_loan_size"]:
+                f.exhausted = 1
+            break
+        L = pool.size[k]
+        if L > f.sched + f.earmark:
+            break
+        V0 = L / pool.ltv[k]
+        net = L * (1.0 - p["fee_in_rate"]) + p["acquisition_rate"] * V0
+        avail = f.cash + max(p["origination_cap"] - f.called, 0.0)
+        for t in range(len(tab.tranche_size)):
+            avail += tab.tranche_size[t] - f.debt_out[t]
+        if net > avail:
+            break
+        fund_need(f, tab, o, net, p["origination_cap"])
+        use_e = min(f.earmark, L)
+        f.earmark -= use_e
+        f.sched -= L - use_e
+        o.reinvested[k] = 1 if use_e >= 0.5 * L else 0
+        o.ledger[COL["advances"], m] += L
+        o.ledger[COL["fee_income"], m] += L * p["fee_in_rate"]
+        o.ledger[COL["transaction_fees"], m] += p["acquisition_rate"] * V0
+        o.ledger[COL["fees_paid"], m] += p["acquisition_rate"] * V0
+        em, r, kd, pr = walk_loan(p, tab, pool, k, m, f)
+        o.orig_month[k], o.exit_month[k], o.receipt_month[k] = m, em, r
+        o.exit_type[k], o.proceeds[k] = kd, pr
+        f.proc_at[r] += pr
+        f.prin_at[r] += min(L, pr)
+        f.disp_at[r] += p["disposition_rate"] * pr
+        f.k = k + 1
+
+
+def distribute(p, tab, f, o):
+    """4. Hold back, repay debt, pay out; see ``_core.distribute``."""
+    m, M = f.m, p["months"]
+    if not (tab.dist_mask[m] or m == M):
+        return
+    hold = 0.0
+    if m == M:
+        f.earmark = 0.0
+    else:
+        owed = max(_owed_between(tab, f.basis, m, tab.next_dist[m]),
+                   _owed_between(tab, f.basis, m, M) - f.nav_loans[m])
+        hold = np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)) / 100.0
+    free = f.cash - f.earmark - hold
+    for t in range(len(tab.tranche_size)):
+        if free <= 0.0:
+            break
+        x = min(free, f.debt_out[t])
+        f.debt_out[t] -= x
+        o.debt[t, m] += x
+        o.ledger[COL["debt_service"], m] += x
+        f.cash -= x
+        free -= x
+    if free > 0.0:
+        o.ledger[COL["distributions"], m] = free
+        f.cash -= free
+
+
+def mark(tab, f, o):
+    """5. Month-end NAV, invested capital, arrears and cash; see ``_core.mark``."""
+    m = f.m
+    o.ledger[COL["nav"], m] = f.cash + f.nav_loans[m] - f.debt_out.sum() - f.arrears
+    o.ledger[COL["invested_capital"], m] = f.cost_at[m]
+    o.ledger[COL["unpaid_fees"], m] = f.arrears
+    o.ledger[COL["cash"], m] = f.cash
+    f.nav_prev = o.ledger[COL["nav"], m]
+    f.cost_prev = f.cost_at[m]
 
 
 # --------------------------------------------------------------------------- waterfall

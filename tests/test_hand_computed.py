@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import equihome
-from equihome import _core, exit_simulator, reference
+from equihome import _core, exit_simulator, loan_generator, reference
 from equihome.config import load_config
 from equihome.layout import COL, ExitKind
 
@@ -167,28 +167,26 @@ def one_loan(kind_hazards: dict, levels: np.ndarray, fund_term: int = 10, loan_t
                        "fixed_annual_expenses": 0, "setup_costs": 0},
         "exit_simulator": {"foreclosure_time": lag},
         "price_path": {"property_variation": 0.0}})
-    st = exit_simulator.static_inputs(cfg)
+    params, tables = exit_simulator.static_inputs(cfg)
     hazards = dict(kind_hazards)
-    dr = np.array([hazards.pop("default", 0.0)] * 3)
-    p = dict(st["p"], sale_hazard=0.0, refi_hazard=0.0, sale_mult=0.0, refi_mult=0.0,
+    tables.default_rate = np.array([hazards.pop("default", 0.0)] * 3)
+    tables.recovery = np.array([0.8, 0.8, 0.8])
+    p = dict(params, sale_hazard=0.0, refi_hazard=0.0, sale_mult=0.0, refi_mult=0.0,
              default_mult=0.0, min_hold_months=0, loan_rate=0.05, foreclosure_cost=0.10,
              liquidation_discount=0.05)
     p.update(hazards)
     N = 12 * fund_term + 1
     e = np.array([[24 * 0.6 / 12 - 1e-9]])  # a 0.6 hazard from month 1 -> exit at month 24
-    ledger, debt = np.empty((1, len(COL), N)), np.empty((1, 0, N))
-    ints = [np.empty((1, 1), dtype=np.intc) for _ in range(3)]
-    kind, reinv = np.empty((1, 1), dtype=np.int8), np.empty((1, 1), dtype=np.int8)
-    proceeds, exhausted = np.empty((1, 1)), np.empty(1, dtype=np.int8)
-    k.run_ledger(p, np.array([[100_000.0]]), np.array([[0.5]]), np.zeros((1, 1), np.intc),
-                 np.zeros((1, 1), np.intc), e, np.array([[0.5]]), np.zeros((1, 1, 2)),
-                 np.ascontiguousarray(levels[:N]).reshape(1, N, 1), st["schedule"], st["fee_rate"],
-                 st["expense"],
-                 st["dist_mask"], dr, np.array([0.8, 0.8, 0.8]), st["tier_thr"], st["tier_share"],
-                 st["cap_factor"], st["tranche_size"], st["tranche_rate_m"], ledger, debt, *ints,
-                 kind, reinv, proceeds, exhausted)
-    return {"exit": int(ints[1][0, 0]), "receipt": int(ints[2][0, 0]), "kind": int(kind[0, 0]),
-            "proceeds": float(proceeds[0, 0]), "ledger": ledger[0]}
+    pool = loan_generator.LoanPool(
+        size=np.array([[100_000.0]]), ltv=np.array([[0.5]]), zone=np.zeros((1, 1), np.intc),
+        suburb=np.zeros((1, 1), np.intc), e_exit=e, u_cause=np.array([[0.5]]),
+        z_home=np.zeros((1, 1, 2)))
+    levels = np.ascontiguousarray(levels[:N]).reshape(1, N, 1)
+    out = exit_simulator.LedgerRun.empty(1, 1, 0, N)
+    k.run_ledger(p, exit_simulator.LedgerInputs.build(tables, pool, levels), out)
+    return {"exit": int(out.exit_month[0, 0]), "receipt": int(out.receipt_month[0, 0]),
+            "kind": int(out.exit_type[0, 0]), "proceeds": float(out.proceeds[0, 0]),
+            "ledger": out.ledger[0]}
 
 
 RISING = 1.0 + 0.01 * np.arange(121)   # +1 % of the start value a month

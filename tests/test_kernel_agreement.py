@@ -274,45 +274,30 @@ def engine_inputs(overrides: dict, seed: int, n_scen: int = LEDGER_SCENARIOS):
     return cfg, static, pool, paths
 
 
-def ledger_args(static: dict, pool, paths) -> tuple:
-    """Inputs of run_ledger in kernel order, exactly as ``exit_simulator.simulate`` passes them."""
-    return (
-        static["p"], pool.size, pool.ltv, pool.zone, pool.suburb, pool.e_exit, pool.u_cause,
-        pool.z_home, paths.levels, static["schedule"], static["fee_rate"], static["expense"],
-        static["dist_mask"], static["default_rate"], static["recovery"], static["tier_thr"],
-        static["tier_share"], static["cap_factor"], static["tranche_size"],
-        static["tranche_rate_m"],
-    )
-
-
-LEDGER_OUTPUTS = ("ledger", "debt_flows", "orig_month", "exit_month", "receipt_month",
-                  "exit_type", "reinvested", "proceeds", "pool_exhausted")
-
-
-def ledger_outputs_factory(cfg: FundConfig, S: int, K: int) -> Callable[[], tuple]:
-    """Poisoned run_ledger outputs, shaped and typed as in ``exit_simulator.simulate``."""
-    N = 12 * cfg.fund_term + 1
-    NT = len(cfg.tranches)
-
-    def make() -> tuple:
-        return (
-            poisoned((S, len(LEDGER_COLUMNS), N)), poisoned((S, NT, N)),
-            poisoned((S, K), np.intc), poisoned((S, K), np.intc), poisoned((S, K), np.intc),
-            poisoned((S, K), np.int8), poisoned((S, K), np.int8), poisoned((S, K)),
-            poisoned(S, np.int8),
-        )
-
-    return make
+def poisoned_ledger_run(cfg: FundConfig, S: int, K: int) -> exit_simulator.LedgerRun:
+    """run_ledger's outputs, shaped and typed by the production builder, every cell poisoned."""
+    out = exit_simulator.LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1)
+    for a in vars(out).values():
+        a[...] = POISON_F if a.dtype.kind == "f" else POISON_I
+    return out
 
 
 def run_ledgers(overrides: dict, seed: int, n_scen: int = LEDGER_SCENARIOS):
-    """Both ledgers on the same engine-built inputs: (cfg, pool, cython dict, reference dict)."""
-    cfg, static, pool, paths = engine_inputs(overrides, seed, n_scen)
+    """Both ledgers on the same engine-built inputs: (cfg, pool, cython dict, reference dict).
+
+    The inputs come from the production builder (``LedgerInputs.build``), each kernel set
+    reading its own copy of every array, so a swapped or mislabelled argument cannot hide.
+    """
+    cfg, (params, tables), pool, paths = engine_inputs(overrides, seed, n_scen)
     S, K = pool.size.shape
-    c, r = run_both("run_ledger", ledger_args(static, pool, paths),
-                    ledger_outputs_factory(cfg, S, K))
-    return cfg, pool, dict(zip(LEDGER_OUTPUTS, c, strict=True)), dict(
-        zip(LEDGER_OUTPUTS, r, strict=True))
+    results = []
+    for module in (_core, reference):
+        inp = exit_simulator.LedgerInputs.build(tables, pool, paths.levels)
+        inp = exit_simulator.LedgerInputs(**{k: v.copy() for k, v in vars(inp).items()})
+        out = poisoned_ledger_run(cfg, S, K)
+        module.run_ledger(dict(params), inp, out)
+        results.append(vars(out))
+    return cfg, pool, results[0], results[1]
 
 
 def assert_ledgers_agree(c: dict, r: dict) -> None:
@@ -465,11 +450,11 @@ def test_waterfall_american_random(seed: int, catch_up: float, offset: float,
 
 def engine_equity(overrides: dict, seed: int, n_scen: int = 8):
     """Cython ledger of the full 100m preset: (cfg, pool, ledger outputs), engine-style."""
-    cfg, static, pool, paths = engine_inputs(overrides, seed, n_scen)
+    cfg, (params, tables), pool, paths = engine_inputs(overrides, seed, n_scen)
     S, K = pool.size.shape
-    out = ledger_outputs_factory(cfg, S, K)()
-    _core.run_ledger(*ledger_args(static, pool, paths), *out)
-    return cfg, pool, dict(zip(LEDGER_OUTPUTS, out, strict=True))
+    out = poisoned_ledger_run(cfg, S, K)
+    _core.run_ledger(params, exit_simulator.LedgerInputs.build(tables, pool, paths.levels), out)
+    return cfg, pool, vars(out)
 
 
 def equity_flows(led: np.ndarray):

@@ -1,0 +1,110 @@
+# The kernel contract of equihome/_core.pyx: its types and the structures the ledger kernel
+# reads and writes, declared once. equihome/reference.py mirrors them field for field (its
+# LedgerInputs/LedgerRun are the same names on the Python side, built by
+# equihome/exit_simulator.py for production and tests alike).
+
+ctypedef double f8
+ctypedef int i4
+ctypedef signed char i1
+
+
+cdef struct LedgerParams:
+    # IN, scalars of a run (exit_simulator.ledger_params builds them)
+    # Fund
+    int months                  # M, the last month (fund_term * 12)
+    double fund_size            # commitments, $
+    double origination_cap      # calls allowed to fund originations, $
+    int deploy_end              # initial schedule is available while m < deploy_end
+    int reinvest_end            # principal received while m < reinvest_end is recycled
+    double reinvest_rate        # share of returned principal recycled
+    int fee_basis               # 0 committed, 1 invested capital, 2 NAV (previous month end)
+    double fee_in_rate          # origination fee kept by the fund, share of the advance
+    double acquisition_rate     # paid by the fund, share of home value at origination
+    double disposition_rate     # paid by the fund, share of exit proceeds
+    double min_loan_size        # a budget below this cannot fund a loan
+    # Loans
+    double loan_rate            # simple interest per year
+    int loan_term_months
+    int share_method            # 0 pro_rata_ltv, 1 fixed, 2 tiered
+    double fixed_share
+    int share_depreciation
+    int has_cap
+    int n_tiers                 # number of tier thresholds (shares has n_tiers + 1)
+    # Exits
+    int min_hold_months
+    double sale_hazard          # annual, at zero gain
+    double refi_hazard          # annual, at the threshold LTV
+    double sale_mult
+    double refi_mult
+    double refi_threshold
+    double default_mult
+    double foreclosure_cost
+    int foreclosure_lag
+    double liquidation_discount
+    double home_sigma           # annual volatility of the per-home random walk
+
+
+cdef struct Tables:
+    # IN, arrays that are the same for every scenario of a run
+    const f8* schedule          # (M+1,) $ of initial origination made available
+    const f8* fee_rate          # (M+1,) annual management-fee rate in force
+    const f8* expense           # (M+1,) expenses, $ (setup in month 0)
+    const unsigned char* dist_mask  # (M+1,) 1 in distribution months
+    const f8* rate_cum          # (M+2,) sum of the management-fee rates of months < m
+    const f8* expense_cum       # (M+2,) sum of the expenses ($) of months < m
+    const i4* next_dist         # (M+1,) the first distribution month after m (M at M)
+    const f8* tier_thr          # (n_tiers + 1,) tier thresholds on the gain, inf last
+    const f8* tier_share        # (n_tiers + 1,) marginal share of each tier
+    const f8* cap_factor        # (M+1,) growth of the advance at the return cap, by age
+    const f8* default_rate      # (Z,) annual default hazard at zero gain
+    const f8* recovery          # (Z,) recovery rate on the collateral
+    const f8* tr_size           # (NT,) debt tranche sizes, $, in priority order
+    const f8* tr_rate           # (NT,) their monthly interest rates
+    Py_ssize_t NT
+
+
+cdef struct Pool:
+    # IN, one scenario's pool in origination order, each (K,) unless noted
+    const f8* size              # advance, $
+    const f8* ltv               # advance / home value at origination
+    const i4* zone
+    const i4* suburb            # global suburb index, the column of lev
+    const f8* e_exit            # Exp(1) draw of the exit race
+    const f8* u_cause           # uniform picking the exit cause
+    const f8* z_home            # (K, 2) normals of the home walk: to exit, over foreclosure
+    const f8* lev               # (M+1, J) suburb price levels
+    Py_ssize_t K
+    Py_ssize_t J
+
+
+cdef struct Book:
+    # OUT, one scenario (run_ledger's docstring gives the shapes)
+    f8* ledger                  # (N_COLS, M+1) by layout.LEDGER_COLUMNS
+    f8* debt                    # (NT, M+1) each lender's flows, draws negative
+    i4* orig_month              # (K,) origination month, -1 if never made
+    i4* exit_month              # (K,) exit (or default) month
+    i4* receipt_month           # (K,) month the cash arrives
+    i1* exit_type               # (K,) layout.ExitKind
+    i1* reinvested              # (K,) 1 if funded mostly by recycled principal
+    f8* proceeds                # (K,) $ received at the receipt month
+
+
+cdef struct Fund:
+    # the running state of one scenario's fund; the arrays are scratch of length M+1
+    int m                       # the current month
+    Py_ssize_t k                # the next pool loan
+    f8 cash                     # $ on hand
+    f8 called                   # equity called so far, $
+    f8 arrears                  # charges owed and not yet paid, $
+    f8 earmark                  # recycled principal waiting to fund new loans, $
+    f8 sched                    # initial schedule not yet originated, $
+    f8 basis                    # this month's management-fee basis, $
+    f8 nav_prev                 # last month's NAV, $
+    f8 cost_prev                # last month's invested capital, $
+    i1 exhausted                # 1 if the pool ran out while budget remained
+    f8* proc_at                 # proceeds to arrive in each month, $
+    f8* prin_at                 # principal part of those proceeds, $
+    f8* nav_loans               # fair value of the live loans at each month end, $
+    f8* cost_at                 # invested capital at each month end, $
+    f8* disp_at                 # disposition fees due with each month's proceeds, $
+    f8* debt_out                # (NT,) drawn balance of each tranche, $
