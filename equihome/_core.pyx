@@ -50,10 +50,11 @@ def price_paths(const f8[:, :, ::1] eps, const f8[:, ::1] u_regime, const f8[::1
                 f8[:, :, ::1] out):
     """Zone log-price indices ``out[s, m, z]`` (0 at month 0) from correlated shocks.
 
-    eps: (S, M, Z) correlated standard normals; u_regime: (S, M+1) uniforms;
-    mu, sigma: annual drift and volatility per zone; model 0 gbm, 1 mean_reversion,
-    2 regime_switching; kappa: OU speed per year; regime: [bull_offset, bear_offset,
+    IN eps: (S, M, Z) correlated standard normals; u_regime: (S, M+1) uniforms;
+    mu, sigma: (Z,) annual drift and volatility per zone; model 0 gbm, 1 mean_reversion,
+    2 regime_switching; kappa: OU speed per year; regime: (6,) [bull_offset, bear_offset,
     p_bull_to_bear_m, p_bear_to_bull_m, bear_vol_multiplier, stationary_bear_prob].
+    OUT out: (S, M+1, Z) log indices.
     gbm and mean_reversion keep E[exp(out)] = exp(mu t) exactly; regime_switching does not
     (the random sum of regime offsets lifts the mean, see price_path_simulator).
     """
@@ -100,7 +101,9 @@ def index_levels(const f8[:, :, ::1] zone_log, const f8[:, :, ::1] sub_eps,
     """Suburb price levels ``out[s, m, j] = exp(zone_log[s, m, zone_of[j]] + W_j(m))``.
 
     W_j is the suburb's cumulative random walk with the Ito term, so E[exp(W_j)] = 1.
-    sub_eps: (S, M, J) standard normals; sigma_sub: annual volatility of the walk.
+    IN zone_log: (S, M+1, Z) from price_paths; sub_eps: (S, M, J) standard normals;
+    zone_of: (J,) zone of each suburb; sigma_sub: annual volatility of the walk.
+    OUT out: (S, M+1, J) price levels (1 at month 0 for a flat zone).
     """
     cdef Py_ssize_t S = sub_eps.shape[0], M = sub_eps.shape[1], J = sub_eps.shape[2]
     cdef Py_ssize_t s, m, j
@@ -126,6 +129,8 @@ def assign_zones(const f8[:, ::1] size, const f8[:, ::1] u_suburb, const f8[::1]
     The target for zone z after adding a loan of size L is alloc[z] * (deployed + L);
     the zone with the largest shortfall wins (ties: lowest index), so capital by zone
     tracks the allocation within one ticket. The suburb is uniform within the zone.
+    IN size: (S, K) advances, $; u_suburb: (S, K) uniforms; alloc: (Z,) target shares, Z <= 8;
+    n_sub: suburbs per zone. OUT zone, suburb: (S, K) zone index and global suburb index.
     """
     cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = alloc.shape[0]
     cdef Py_ssize_t s, k, z
@@ -712,6 +717,8 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
     if the LPs' whole-life IRR before carry is below the hurdle; the excess is returned to
     the LPs in the last month with ``clawback`` (a negative gp_carry), else reported in OUT
     ``excess`` (S,), $. Deals are visited in receipt-month order, then pool order.
+    IN calls, dist, fees (S, N), $ as in waterfall_european; orig, receipt (S, K) months
+    (-1: loan never made); adv, proceeds (S, K), $. OUT lp_dist, gp_carry (S, N), $.
     """
     cdef Py_ssize_t S = calls.shape[0], N = calls.shape[1], K = orig.shape[1], s, m, k
     cdef f8 loss, ent, paid, fcum, called, total_d, c, pi, pref, a, x, e, D, gp, over
@@ -787,10 +794,24 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
 
 # --------------------------------------------------------------------------- IRR
 
-cdef enum:
-    IRR_GRID = 64  # grid intervals scanned when the IRR may not be unique
-cdef double IRR_START_LO = 1.0 / 1.005  # x = 1 / (1 + rate) at +0.5 % a period
-cdef double IRR_START_HI = 1.0 / 0.995  # and at -0.5 %
+# The solver's constants, named once; reference.IRR_CONSTANTS must hold the same values
+# (tested). Rates are per period; the scan range is given per year and turned into per
+# period by the caller's periods_per_year (12 for the engine's monthly flows).
+cdef int IRR_GRID = 64                  # grid intervals scanned when the IRR may not be unique
+cdef int IRR_MAX_ITER = 200             # Newton/bisection steps inside one bracket
+cdef int IRR_MAX_DOUBLINGS = 2000       # bracket growth steps (x doubles each) for one root
+cdef double IRR_STEP_TOL = 1e-14        # converged when a Newton step moves x this much (rel.)
+cdef double IRR_BRACKET_TOL = 1e-15     # or when the bracket is this narrow (rel. to x)
+cdef double IRR_START_LO = 1.0 / 1.005  # Newton starts at x = 1 / (1 + rate), rate +0.5 %
+cdef double IRR_START_HI = 1.0 / 0.995  # or -0.5 % a period
+cdef double IRR_SCAN_MAX_GROWTH = 11.0  # scan from +1000 % a year (growth factor 11) ...
+cdef double IRR_SCAN_MIN_GROWTH = 0.001  # ... down to -99.9 % a year (growth factor 0.001)
+IRR_CONSTANTS = {
+    "grid": IRR_GRID, "max_iter": IRR_MAX_ITER, "max_doublings": IRR_MAX_DOUBLINGS,
+    "step_tol": IRR_STEP_TOL, "bracket_tol": IRR_BRACKET_TOL, "start_lo": IRR_START_LO,
+    "start_hi": IRR_START_HI, "scan_max_growth": IRR_SCAN_MAX_GROWTH,
+    "scan_min_growth": IRR_SCAN_MIN_GROWTH,
+}
 
 
 cdef inline f8 npv_x(const f8* c, Py_ssize_t n, f8 x, f8* deriv) noexcept nogil:
@@ -818,7 +839,7 @@ cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nog
     elif a < IRR_START_HI < b:
         x = IRR_START_HI
     cdef int it
-    for it in range(200):
+    for it in range(IRR_MAX_ITER):
         fx = npv_x(c, n, x, &d)
         if fx == 0.0:
             return x
@@ -828,11 +849,11 @@ cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nog
         else:
             b = x
         nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
-        if fabs_(nx - x) <= 1e-14 * fabs_(x):
+        if fabs_(nx - x) <= IRR_STEP_TOL * fabs_(x):
             return nx  # Newton has converged
         if not (nx > a and nx < b):
             nx = 0.5 * (a + b)
-        if b - a <= 1e-15 * fabs_(x):
+        if b - a <= IRR_BRACKET_TOL * fabs_(x):
             return nx
         x = nx
     return x
@@ -842,13 +863,13 @@ cdef inline f8 fabs_(f8 v) noexcept nogil:
     return -v if v < 0.0 else v
 
 
-cdef f8 irr_one(const f8* c, Py_ssize_t n, i1* flag) noexcept nogil:
+cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexcept nogil:
     """Per-period IRR of flows c[0..n-1]; NaN with flag 2 when none exists.
 
     One sign change in the flows or in their running sum (Norstrom) means one root,
     bracketed on x in (0, inf). Otherwise the rate range -99.9 %..+1000 % a year
-    (for monthly flows) is scanned and the root closest to zero kept (flag 1 when
-    several were found).
+    (``periods_per_year`` periods a year) is scanned and the root closest to zero kept
+    (flag 1 when several were found).
     """
     cdef Py_ssize_t t, sc = 0, scc = 0
     cdef int sg = 0, sgc = 0, st
@@ -880,7 +901,7 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, i1* flag) noexcept nogil:
         b = 1.0
         fb = npv_x(c, n, b, &d)
         i = 0
-        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < 2000:
+        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
             a = b
             fa = fb
             b = b * 2.0
@@ -894,10 +915,11 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, i1* flag) noexcept nogil:
         x = solve_bracket(c, n, a, b, fa)
         return 1.0 / x - 1.0
     # several sign changes: scan the plausible range of rates
-    a = 1.0 / (1.0 + pow(11.0, 1.0 / 12.0) - 1.0)
+    a = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
     fa = npv_x(c, n, a, &d)
     for i in range(1, IRR_GRID + 1):
-        b = 1.0 / pow(0.001, 1.0 / 12.0) * i / IRR_GRID + a * (IRR_GRID - i) / IRR_GRID
+        b = (1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year) * i / IRR_GRID
+             + a * (IRR_GRID - i) / IRR_GRID)
         fb = npv_x(c, n, b, &d)
         if fb == 0.0 or (fb < 0.0) != (fa < 0.0):
             x = b if fb == 0.0 else solve_bracket(c, n, a, b, fa)
@@ -914,13 +936,17 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, i1* flag) noexcept nogil:
     return best
 
 
-def irr_batch(const f8[:, ::1] flows, f8[::1] rate, i1[::1] flag):
+def irr_batch(const f8[:, ::1] flows, f8 periods_per_year, f8[::1] rate, i1[::1] flag):
     """Per-period IRR of each row of ``flows`` (S, N); NaN where none exists.
 
-    flag: 0 unique root, 1 several roots (the one closest to zero is returned),
-    2 no root (rate NaN).
+    IN flows (S, N): one cash flow per period, investor's sign; periods_per_year: 12 for
+    monthly flows (sets the scan range when several roots are possible).
+    OUT rate (S,): the IRR per period; flag (S,): 0 unique root, 1 several roots (the one
+    closest to zero is returned), 2 no root (rate NaN).
     """
     cdef Py_ssize_t S = flows.shape[0], N = flows.shape[1], s
+    if rate.shape[0] != S or flag.shape[0] != S:
+        raise ValueError(f"irr_batch: rate and flag need {S} rows")
     with nogil:
         for s in range(S):
-            rate[s] = irr_one(&flows[s, 0], N, &flag[s])
+            rate[s] = irr_one(&flows[s, 0], N, periods_per_year, &flag[s])

@@ -110,9 +110,6 @@ class ZoneValues(_Base):
     orange: float = Field(description="Value for orange (medium-risk) suburbs.")
     red: float = Field(description="Value for red (highest-risk) suburbs.")
 
-    def as_array(self) -> np.ndarray:
-        """Values as a float array in zone order green, orange, red."""
-        return np.array([self.green, self.orange, self.red], dtype=float)
 
 
 class UnitZoneValues(ZoneValues):
@@ -571,12 +568,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Dicts merge recursively; any other value replaces."""
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``overrides`` on top: dicts merge recursively; any other value
+    replaces (copied, so the result shares nothing mutable with ``overrides``)."""
     out = dict(base)
     for key, value in overrides.items():
         nested = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _deep_merge(out[key], value) if nested else copy.deepcopy(value)
+        out[key] = deep_merge(out[key], value) if nested else copy.deepcopy(value)
     return out
 
 
@@ -621,7 +619,7 @@ def load_config(source: Source = None, overrides: dict[str, Any] | None = None) 
     if overrides is not None:
         if not isinstance(overrides, dict):
             raise _source_error("overrides", f"{_OBJECT}, got {_show(overrides)}", overrides)
-        data = _deep_merge(data, overrides)
+        data = deep_merge(data, overrides)
     return validate_config(data)
 
 

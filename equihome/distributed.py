@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import backends
+from .backends import Backend
 from .engine import (
     CHUNK_STAGES,
-    Backend,
     CancelToken,
     Plan,
     RunTracker,
@@ -193,6 +194,9 @@ def backend(client: Client | str | None = None, task_size: int | None = None,
     if task_size is not None and task_size < 1:
         raise ValueError(f"task_size: must be at least 1, got {task_size}")
     return functools.partial(run_dask, client=client, task_size=task_size, retries=retries)
+
+
+backends.register("dask", backend)
 
 
 def run_dask(plan: Plan, tracker: RunTracker, *, client: Client | str | None = None,

@@ -4,8 +4,9 @@ A run is a pure function of (config, seed). Scenario ``i`` draws its loans from
 ``SeedSequence(seed, spawn_key=(i, 0))`` and its prices from ``(i, 1)``, so the numbers
 do not depend on chunk size, thread count or backend. Chunks run on a thread pool (the
 kernels release the GIL) or, with ``backend="dask"``, as tasks on a Dask cluster
-(``equihome.distributed``, imported only then); per-scenario summaries are kept, paths are
-not (except the first ``sample_paths`` scenarios), so memory grows only with the summaries.
+(``equihome.distributed``, found through ``equihome.backends``: the engine imports no
+backend); per-scenario summaries are kept, paths are not (except the first
+``sample_paths`` scenarios), so memory grows only with the summaries.
 Both backends feed one :class:`RunTracker`, which owns the events, progress and the result.
 
 Events (PROTOCOL.md's shapes, without ``simulation_id``/``timestamp``, which the server
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import (
+    backends,
     cashflow_aggregator,
     exit_simulator,
     fee_engine,
@@ -36,6 +38,7 @@ from . import (
     price_path_simulator,
     waterfall_engine,
 )
+from .backends import Backend
 from .config import ConfigError, FundConfig, load_config
 from .kernels import get_kernels
 from .layout import EXIT_NAMES, ZONES
@@ -136,7 +139,7 @@ def make_plan(config: Source = "100m", *, num_simulations: int | None = None,
     check_size(cfg)
     given = cfg.monte_carlo_seed is not None
     drawn = secrets.randbits(63) if default_seed is None else int(default_seed)
-    run_seed = int(cfg.monte_carlo_seed) if given else drawn
+    run_seed = int(cfg.monte_carlo_seed) if cfg.monte_carlo_seed is not None else drawn
     if threads is not None and threads < 1:
         raise ValueError(f"threads: must be at least 1, got {threads}")
     if chunk_size is not None and chunk_size < 1:
@@ -187,19 +190,25 @@ def compute_chunk(plan: Plan, start: int, stop: int,
     price_seeds = [np.random.SeedSequence(plan.seed, spawn_key=(i, 1)) for i in range(start, stop)]
     blocks = plan.n_blocks
 
-    def loans(b: int) -> loan_generator.LoanPool:
+    def draw_pool(b: int) -> loan_generator.LoanPool:
         return stage("loan_generator", lambda: loan_generator.generate(cfg, loan_seeds, b, k))
 
     def ledger(p: loan_generator.LoanPool) -> exit_simulator.LedgerRun:
         return stage("exit_simulator",
                      lambda: exit_simulator.simulate(cfg, p, paths, plan.static, k))
 
-    pool = loans(blocks)
+    pool = draw_pool(blocks)
     paths = stage("price_path_simulator", lambda: price_path_simulator.simulate(cfg, price_seeds, k))
     run = ledger(pool)
     while run.pool_exhausted.any():
         blocks *= 2  # prefix-stable pools: a longer pool changes nothing already drawn
-        pool = loans(blocks)
+        if blocks * loan_generator.block_size(cfg) > MAX_POOL:
+            raise SimulationError("loan_generator", (
+                f"a scenario needs more than {MAX_POOL:,} loans (recycling "
+                f"{cfg.reinvestment_rate:.0%} of principal for {cfg.reinvestment_period} years "
+                f"into loans of about ${cfg.avg_loan_size:,.0f}); raise avg_loan_size or lower "
+                "reinvestment_rate or reinvestment_period"))
+        pool = draw_pool(blocks)
         run = ledger(pool)
     cash = stage("cashflow_aggregator", lambda: cashflow_aggregator.aggregate(cfg, run.ledger))
     fees = stage("fee_engine", lambda: fee_engine.summarise(cfg, run.ledger))
@@ -286,9 +295,9 @@ class Accumulator:
         irr = self.metrics["lp_irr"][self.done]
         irr = irr[np.isfinite(irr)]
         tvpi = self.metrics["lp_tvpi"][self.done]
-        out = {"completed_scenarios": int(self.done.sum())}
-        if irr.size:
-            p5, p50, p95 = np.percentile(irr, [5, 50, 95])
+        out: dict[str, int | float] = {"completed_scenarios": int(self.done.sum())}
+        if irr.size:  # plain Python numbers: events print and serialise as numbers
+            p5, p50, p95 = (float(q) for q in np.percentile(irr, [5, 50, 95]))
             out.update(irr_p50=p50, irr_p5=p5, irr_p95=p95)
         if np.isfinite(tvpi).any():
             out["equity_multiple_p50"] = float(np.nanmedian(tvpi))
@@ -434,8 +443,6 @@ class RunTracker:
         return result
 
 
-Backend = Callable[[Plan, RunTracker], None]
-BACKENDS = ("local", "dask")
 
 
 def simulate(config: Source = "100m", *, num_simulations: int | None = None,
@@ -468,15 +475,7 @@ def simulate(config: Source = "100m", *, num_simulations: int | None = None,
 def get_backend(backend: str = "local", client: Any = None,
                 task_size: int | None = None) -> Backend:
     """The chunk runner for ``backend`` (ValueError if unknown; ImportError without Dask)."""
-    if backend == "local":
-        if client is not None or task_size is not None:
-            raise ValueError("client, task_size: only used with backend='dask'")
-        return run_local
-    if backend == "dask":
-        from . import distributed  # imported lazily: dask is an optional extra
-
-        return distributed.backend(client, task_size)
-    raise ValueError(f"backend: must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    return backends.get(backend, client=client, task_size=task_size)
 
 
 def run_plan(plan: Plan, on_event: Listener | None = None, cancel: CancelToken | None = None,
@@ -523,6 +522,16 @@ def run_local(plan: Plan, tracker: RunTracker) -> None:
                 for f in futures:
                     f.cancel()
                 expected = sum(1 for f in futures if not f.cancelled())
+
+
+def _local_backend(client: Any = None, task_size: int | None = None) -> Backend:
+    """The local thread-pool backend (it takes no cluster options)."""
+    if client is not None or task_size is not None:
+        raise ValueError("client, task_size: only used with backend='dask'")
+    return run_local
+
+
+backends.register("local", _local_backend)
 
 
 def _fail(emit: Callable[[dict], None], failure: BaseException, module: str) -> None:
@@ -577,8 +586,9 @@ def summarise(plan: Plan, acc: Accumulator) -> dict:
     }
     years = [cfg.vintage_year + y for y in range(cfg.fund_term + 1)]
     fans = {"years": years, **{name: metrics.fan(v) for name, v in acc.yearly.items()}}
-    samples = {name: [row for _, part in sorted(parts, key=lambda p: p[0]) for row in part]
-               for name, parts in acc.samples.items()}
+    samples: dict[str, Any] = {
+        name: [row for _, part in sorted(parts, key=lambda p: p[0]) for row in part]
+        for name, parts in acc.samples.items()}
     if "zone_index" in samples:
         samples["zone_index"] = {z: [row[:, i] for row in samples["zone_index"]]
                                  for i, z in enumerate(ZONES)}

@@ -68,6 +68,7 @@ class Explorer:
                  debounce: float = DEBOUNCE):
         self.base = load_config(config).to_dict()
         self.n, self.seed, self.debounce = num_simulations, seed, debounce
+        self.loop: asyncio.AbstractEventLoop | None
         try:
             self.loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -182,7 +183,7 @@ class Explorer:
         series = [(self.previous, "previous", "#999999"), (self.result, "now", "#1f6fb2")]
         values = [s.scenarios["lp_irr"] for s, _, _ in series if s is not None]
         finite = np.concatenate([v[np.isfinite(v)] for v in values]) * 100
-        bins = np.linspace(finite.min(), finite.max(), 40) if finite.size else 10
+        bins: Any = np.linspace(finite.min(), finite.max(), 40) if finite.size else 10
         for res, label, colour in series:
             if res is not None:
                 v = res.scenarios["lp_irr"]

@@ -1,17 +1,23 @@
-"""Choose the compiled Cython kernels or their numpy reference twins."""
+"""Choose the compiled Cython kernels or their numpy reference twins.
+
+Both modules satisfy the :class:`Kernels` protocol (the signatures of ``_core.pyi``); the
+engine's stages take a ``Kernels`` and never know which set runs.
+"""
 
 from __future__ import annotations
 
 import warnings
-from types import ModuleType
+from typing import Any, Protocol, cast
+
+import numpy as np
 
 from . import reference
 
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-    _core = None
-    _IMPORT_ERROR = exc
+    _core = None  # type: ignore[assignment]
+    _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
 
@@ -19,15 +25,47 @@ KERNEL_NAMES = (
     "price_paths", "index_levels", "assign_zones", "run_ledger",
     "waterfall_european", "waterfall_american", "irr_batch",
 )
+Array = np.ndarray
 
 
-def get_kernels(name: str = "cython") -> ModuleType:
-    """Return the kernel module: ``"cython"`` (compiled core) or ``"reference"`` (numpy).
+class Kernels(Protocol):
+    """The kernel set's functions (outputs are preallocated arrays, filled in place)."""
+
+    IRR_CONSTANTS: dict[str, Any]
+
+    def price_paths(self, eps: Array, u_regime: Array, mu: Array, sigma: Array, model: int,
+                    kappa: float, regime: Array, out: Array) -> None: ...
+
+    def index_levels(self, zone_log: Array, sub_eps: Array, zone_of: Array, sigma_sub: float,
+                     out: Array) -> None: ...
+
+    def assign_zones(self, size: Array, u_suburb: Array, alloc: Array, n_sub: int,
+                     zone: Array, suburb: Array) -> None: ...
+
+    def run_ledger(self, p: dict[str, Any], inp: Any, out: Any) -> None: ...
+
+    def waterfall_european(self, calls: Array, dist: Array, fees: Array, lp_share: float,
+                           growth_m: float, catch_up: float, carry: float, offset: float,
+                           clawback: int, lp_dist: Array, gp_carry: Array,
+                           excess: Array) -> None: ...
+
+    def waterfall_american(self, calls: Array, dist: Array, fees: Array, orig: Array,
+                           receipt: Array, adv: Array, proceeds: Array, lp_share: float,
+                           growth_m: float, catch_up: float, carry: float, offset: float,
+                           clawback: int, lp_dist: Array, gp_carry: Array,
+                           excess: Array) -> None: ...
+
+    def irr_batch(self, flows: Array, periods_per_year: float, rate: Array,
+                  flag: Array) -> None: ...
+
+
+def get_kernels(name: str = "cython") -> Kernels:
+    """Return the kernel set: ``"cython"`` (compiled core) or ``"reference"`` (numpy).
 
     If the compiled core is missing, warn loudly, naming the fix, and use the reference.
     """
     if name == "reference":
-        return reference
+        return cast(Kernels, reference)
     if name != "cython":
         raise ValueError(f"kernels: must be 'cython' or 'reference', got {name!r}")
     if _core is None:
@@ -38,5 +76,5 @@ def get_kernels(name: str = "cython") -> ModuleType:
             RuntimeWarning,
             stacklevel=2,
         )
-        return reference
-    return _core
+        return cast(Kernels, reference)
+    return cast(Kernels, _core)

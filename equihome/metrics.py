@@ -21,7 +21,7 @@ from math import ceil
 import numpy as np
 
 from .cashflow_aggregator import CashFlows, year_ends
-from .config import FundConfig
+from .config import MONTHS_PER_YEAR, FundConfig
 from .exit_simulator import LedgerRun
 from .layout import COL, EXIT_NAMES, ExitKind
 from .waterfall_engine import Waterfall
@@ -42,8 +42,8 @@ def irr_annual(flows: np.ndarray, kernels) -> tuple[np.ndarray, np.ndarray]:
     flows = np.ascontiguousarray(flows, dtype=float)
     rate = np.empty(flows.shape[0])
     flag = np.empty(flows.shape[0], dtype=np.int8)
-    kernels.irr_batch(flows, rate, flag)
-    return (1.0 + rate) ** 12 - 1.0, flag
+    kernels.irr_batch(flows, float(MONTHS_PER_YEAR), rate, flag)
+    return (1.0 + rate) ** MONTHS_PER_YEAR - 1.0, flag
 
 
 def pool_sum(x: np.ndarray) -> np.ndarray:

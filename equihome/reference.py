@@ -453,9 +453,9 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
     for s in range(S):
         made = np.flatnonzero(orig[s] >= 0)
         made = made[np.argsort(receipt[s, made], kind="stable")]
-        by_month = {}
-        for k in made:
-            by_month.setdefault(int(receipt[s, k]), []).append(int(k))
+        by_month: dict[int, list[int]] = {}
+        for deal in made:
+            by_month.setdefault(int(receipt[s, deal]), []).append(int(deal))
         loss = ent = paid = fcum = called = total_d = npv = 0.0
         disc = 1.0
         for m in range(N):
@@ -495,9 +495,22 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
 
 # --------------------------------------------------------------------------- IRR
 
+# The solver's constants: the same values as ``_core.IRR_CONSTANTS`` (tested).
 IRR_GRID = 64
+IRR_MAX_ITER = 200
+IRR_MAX_DOUBLINGS = 2000
+IRR_STEP_TOL = 1e-14
+IRR_BRACKET_TOL = 1e-15
 IRR_START_LO = 1.0 / 1.005
 IRR_START_HI = 1.0 / 0.995
+IRR_SCAN_MAX_GROWTH = 11.0
+IRR_SCAN_MIN_GROWTH = 0.001
+IRR_CONSTANTS = {
+    "grid": IRR_GRID, "max_iter": IRR_MAX_ITER, "max_doublings": IRR_MAX_DOUBLINGS,
+    "step_tol": IRR_STEP_TOL, "bracket_tol": IRR_BRACKET_TOL, "start_lo": IRR_START_LO,
+    "start_hi": IRR_START_HI, "scan_max_growth": IRR_SCAN_MAX_GROWTH,
+    "scan_min_growth": IRR_SCAN_MIN_GROWTH,
+}
 
 
 def _npv_x(c, x):
@@ -515,7 +528,7 @@ def _solve_bracket(c, a, b, fa):
         x = IRR_START_LO
     elif a < IRR_START_HI < b:
         x = IRR_START_HI
-    for _ in range(200):
+    for _ in range(IRR_MAX_ITER):
         fx, d = _npv_x(c, x)
         if fx == 0.0:
             return x
@@ -524,11 +537,11 @@ def _solve_bracket(c, a, b, fa):
         else:
             b = x
         nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
-        if abs(nx - x) <= 1e-14 * abs(x):
+        if abs(nx - x) <= IRR_STEP_TOL * abs(x):
             return nx  # Newton has converged
         if not (a < nx < b):
             nx = 0.5 * (a + b)
-        if b - a <= 1e-15 * abs(x):
+        if b - a <= IRR_BRACKET_TOL * abs(x):
             return nx
         x = nx
     return x
@@ -539,7 +552,7 @@ def _sign_changes(v):
     return int(np.count_nonzero(s[1:] != s[:-1]))
 
 
-def irr_one(c):
+def irr_one(c, periods_per_year=12.0):
     """Per-period IRR and flag of one flow vector; see ``_core.irr_one``."""
     c = [float(v) for v in np.trim_zeros(np.asarray(c, dtype=float), "f")]
     arr = np.asarray(c)
@@ -549,7 +562,7 @@ def irr_one(c):
         a, fa, b = 0.0, c[0], 1.0
         fb, _ = _npv_x(c, b)
         i = 0
-        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < 2000:
+        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
             a, fa, b = b, fb, b * 2.0
             fb, _ = _npv_x(c, b)
             i += 1
@@ -558,11 +571,12 @@ def irr_one(c):
         if (fb < 0.0) == (fa < 0.0):
             return np.nan, 2
         return 1.0 / _solve_bracket(c, a, b, fa) - 1.0, 0
-    a = 1.0 / (1.0 + pow(11.0, 1.0 / 12.0) - 1.0)
+    a = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
     fa, _ = _npv_x(c, a)
     best, roots = np.nan, 0
     for i in range(1, IRR_GRID + 1):
-        b = 1.0 / pow(0.001, 1.0 / 12.0) * i / IRR_GRID + a * (IRR_GRID - i) / IRR_GRID
+        b = (1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year) * i / IRR_GRID
+             + a * (IRR_GRID - i) / IRR_GRID)
         fb, _ = _npv_x(c, b)
         if fb == 0.0 or (fb < 0.0) != (fa < 0.0):
             x = b if fb == 0.0 else _solve_bracket(c, a, b, fa)
@@ -574,7 +588,7 @@ def irr_one(c):
     return best, (2 if roots == 0 else 1 if roots > 1 else 0)
 
 
-def irr_batch(flows, rate, flag):
+def irr_batch(flows, periods_per_year, rate, flag):
     """Per-period IRR of each row; see ``_core.irr_batch``."""
     for s, row in enumerate(np.asarray(flows)):
-        rate[s], flag[s] = irr_one(row)
+        rate[s], flag[s] = irr_one(row, periods_per_year)

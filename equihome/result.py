@@ -102,9 +102,9 @@ class SimulationResult:
     def summary_rows(self) -> list[tuple[str, str, str, str]]:
         """(metric, P5, median, P95) rows of the main metrics, formatted for people."""
         rows = []
-        for key, label, kind in SUMMARY:
+        for label, key, kind in SUMMARY:
             st = self.statistics[key]
-            rows.append((label, *(fmt(st[q], kind) for q in ("p5", "p50", "p95"))))
+            rows.append((label, fmt(st["p5"], kind), fmt(st["p50"], kind), fmt(st["p95"], kind)))
         return rows
 
     def summary(self) -> str:
@@ -127,19 +127,35 @@ class SimulationResult:
                 f"LP IRR {fmt(m['irr'], '%')}, multiple {fmt(m['equity_multiple'], 'x')}>")
 
 
-SUMMARY = (
-    ("lp_irr", "LP net IRR", "%"),
-    ("gross_irr", "Gross IRR", "%"),
-    ("fund_irr", "Fund IRR", "%"),
-    ("lp_tvpi", "LP TVPI", "x"),
-    ("roi", "ROI", "%"),
-    ("gp_carry", "GP carry", "$"),
-    ("num_loans", "Loans made", "n"),
-    ("loss_rate", "Loss rate", "%"),
-    ("wal_years", "WAL (years)", "n"),
-    ("fees_paid", "Fees paid", "$"),
-    ("unpaid_fees", "Fees owed at end", "$"),
-)
+#: How people read each number: statistics or risk key -> (label, format for :func:`fmt`).
+#: The one table of labels for the summary, the widgets and the explorer.
+LABELS: dict[str, tuple[str, str]] = {
+    "lp_irr": ("LP net IRR", "%"),
+    "gross_irr": ("Gross IRR", "%"),
+    "fund_irr": ("Fund IRR", "%"),
+    "lp_tvpi": ("LP multiple (TVPI)", "x"),
+    "roi": ("ROI", "%"),
+    "gp_carry": ("GP carry", "$"),
+    "num_loans": ("Loans made", "n"),
+    "loss_rate": ("Loss rate", "%"),
+    "wal_years": ("WAL (years)", "n"),
+    "fees_paid": ("Fees paid", "$"),
+    "unpaid_fees": ("Fees owed at end", "$"),
+    "hurdle_clear_probability": ("P(LP IRR \u2265 hurdle)", "%"),
+    "var_99": ("VaR 99", "%"),
+    "cvar_99": ("CVaR 99", "%"),
+    "var_95": ("VaR 95", "%"),
+    "cvar_95": ("CVaR 95", "%"),
+}
+
+
+def labelled(*keys: str) -> tuple[tuple[str, str, str], ...]:
+    """(label, key, format) rows for ``keys``, from :data:`LABELS`."""
+    return tuple((LABELS[k][0], k, LABELS[k][1]) for k in keys)
+
+
+SUMMARY = labelled("lp_irr", "gross_irr", "fund_irr", "lp_tvpi", "roi", "gp_carry", "num_loans",
+                   "loss_rate", "wal_years", "fees_paid", "unpaid_fees")
 
 
 def fmt(v: float | None, kind: str) -> str:

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config import deep_merge
 from .engine import CancelToken, SimulationCancelled, Source, make_plan, run_plan
 from .result import finite_json
 
@@ -116,7 +117,7 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
                      overrides=overrides, threads=threads, kernels=kernels)
     plans = [make_plan(base_config, num_simulations=base.n, seed=base.seed, threads=threads,
                        kernels=kernels,
-                       overrides=_merge(overrides or {}, _nest(dict(zip(keys, values, strict=True)))))
+                       overrides=deep_merge(overrides or {}, _nest(dict(zip(keys, values, strict=True)))))
              for values in combos]
     cancel = cancel or CancelToken()  # shared: a failing strategy stops the others
 
@@ -201,14 +202,6 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node.get(leaf), dict):
             raise ValueError(f"grid: {key!r} replaces fields set by another key")
         node[leaf] = value
-    return out
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge: dicts merge key by key, anything else in ``over`` replaces."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 

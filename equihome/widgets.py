@@ -20,31 +20,23 @@ import io
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
 from .engine import STAGES, CancelToken, SimulationCancelled, SimulationError
 from .engine import simulate as _simulate
-from .result import SimulationResult, fmt
+from .result import SimulationResult, fmt, labelled
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 RENDER_INTERVAL = 0.1  # s: at most 10 redraws a second
 SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
                     "critical": "#7f0000"}
 # (row label, statistics key, format); the median and P5-P95 of each
-KEY_METRICS = (
-    ("LP net IRR", "lp_irr", "%"),
-    ("LP multiple (TVPI)", "lp_tvpi", "x"),
-    ("ROI", "roi", "%"),
-    ("Gross IRR", "gross_irr", "%"),
-)
-RISK_METRICS = (
-    ("P(LP IRR \u2265 hurdle)", "hurdle_clear_probability", "%"),
-    ("VaR 99", "var_99", "%"),
-    ("CVaR 99", "cvar_99", "%"),
-    ("VaR 95", "var_95", "%"),
-    ("CVaR 95", "cvar_95", "%"),
-)
+KEY_METRICS = labelled("lp_irr", "lp_tvpi", "roi", "gross_irr")
+RISK_METRICS = labelled("hurdle_clear_probability", "var_99", "cvar_99", "var_95", "cvar_95")
 
 
 class ViewState:
@@ -236,7 +228,7 @@ class SimulationView:
         out = {}
         for _, key, kind in KEY_METRICS:
             s = res["statistics"].get(key) or {}
-            out[key] = tuple(fmt(s.get(q), kind) for q in ("p50", "p5", "p95"))
+            out[key] = (fmt(s.get("p50"), kind), fmt(s.get("p5"), kind), fmt(s.get("p95"), kind))
         for _, key, kind in RISK_METRICS:
             out[key] = (fmt(res["risk"].get(key), kind), "", "")
         return out
@@ -298,8 +290,10 @@ def quantile_density(stats: dict) -> tuple[list[float], list[float], list[float]
     """Bars (left edges, widths, heights) of a density known only by its quantiles."""
     qs = [(0.0, "min"), (0.05, "p5"), (0.25, "p25"), (0.5, "p50"), (0.75, "p75"),
           (0.95, "p95"), (1.0, "max")]
-    pts = [(p, stats.get(k)) for p, k in qs if stats.get(k) is not None]
-    lefts, widths, heights = [], [], []
+    pts: list[tuple[float, float]] = [(p, stats[k]) for p, k in qs if stats.get(k) is not None]
+    lefts: list[float] = []
+    widths: list[float] = []
+    heights: list[float] = []
     for (p0, x0), (p1, x1) in zip(pts, pts[1:], strict=False):
         if x1 > x0:
             lefts.append(x0)
@@ -362,7 +356,7 @@ class Run:
         self._done = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def _start(self, target, *args: Any) -> Run:
+    def _start(self, target, *args: Any) -> Self:
         def work() -> None:
             try:
                 self._result = target(*args)

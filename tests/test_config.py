@@ -20,6 +20,7 @@ from equihome.config import (
     load_config,
     validate_config,
 )
+from equihome.layout import zone_array
 
 TRANCHE = {"name": "senior", "type": "senior_debt", "size": 1e7, "interest_rate": 0.06,
            "priority": 1}
@@ -147,7 +148,7 @@ def test_zone_defaults_match_domain(path: str, green: float, orange: float, red:
     zones = _get(FundConfig(), path)
     assert isinstance(zones, ZoneValues)
     assert (zones.green, zones.orange, zones.red) == (green, orange, red)
-    assert zones.as_array().tolist() == [green, orange, red]
+    assert zone_array(zones).tolist() == [green, orange, red]
 
 
 def test_default_correlation_matrix() -> None:
@@ -199,7 +200,7 @@ def test_preset_100m_values() -> None:
         "price_path.volatility": [0.12, 0.15, 0.18],
     }
     for path, values in zones.items():
-        assert _get(cfg, path).as_array().tolist() == values, path
+        assert zone_array(_get(cfg, path)).tolist() == values, path
 
 
 def test_preset_is_not_mutated_by_loading() -> None:
@@ -215,9 +216,9 @@ def test_preset_is_not_mutated_by_loading() -> None:
 
 def test_partial_zone_dict_keeps_other_zone_defaults() -> None:
     cfg = validate_config({"appreciation_rates": {"red": 0.0}})
-    assert cfg.appreciation_rates.as_array().tolist() == [0.05, 0.03, 0.0]
+    assert zone_array(cfg.appreciation_rates).tolist() == [0.05, 0.03, 0.0]
     cfg = validate_config({"price_path": {"volatility": {"green": 0.1}}})
-    assert cfg.price_path.volatility.as_array().tolist() == [0.1, 0.05, 0.08]
+    assert zone_array(cfg.price_path.volatility).tolist() == [0.1, 0.05, 0.08]
     assert cfg.price_path.model_type == "gbm"
 
 
@@ -225,9 +226,9 @@ def test_partial_guardrails_keep_other_defaults() -> None:
     cfg = validate_config({"guardrails": {"max_ltv": 0.6}})
     assert cfg.guardrails.max_ltv == 0.6
     assert cfg.guardrails.stress_ltv == 0.90
-    assert cfg.guardrails.max_loan_size.as_array().tolist() == [500_000, 400_000, 300_000]
+    assert zone_array(cfg.guardrails.max_loan_size).tolist() == [500_000, 400_000, 300_000]
     cfg = validate_config({"guardrails": {"max_loan_size": {"red": 250_000}}})
-    assert cfg.guardrails.max_loan_size.as_array().tolist() == [500_000, 400_000, 250_000]
+    assert zone_array(cfg.guardrails.max_loan_size).tolist() == [500_000, 400_000, 250_000]
     assert cfg.guardrails.max_ltv == 0.65
 
 
@@ -250,7 +251,7 @@ def test_load_config_deep_merges_overrides_over_preset() -> None:
         "tiered_appreciation_shares": [0.2, 0.4],
     })
     assert cfg.guardrails.max_ltv == 0.6
-    assert cfg.price_path.volatility.as_array().tolist() == [0.12, 0.15, 0.2]
+    assert zone_array(cfg.price_path.volatility).tolist() == [0.12, 0.15, 0.2]
     assert cfg.price_path.model_type == "mean_reversion"
     assert cfg.price_path.correlation_matrix.green_orange == 0.7
     assert cfg.tiered_appreciation_thresholds == [0.3]  # lists replace, they do not merge
@@ -274,7 +275,7 @@ def test_ints_accepted_for_float_fields() -> None:
 
 def test_zone_values_instance_is_revalidated_for_its_field() -> None:
     cfg = FundConfig(zone_allocations=ZoneValues(green=0.5, orange=0.5, red=0.0))
-    assert cfg.zone_allocations.as_array().tolist() == [0.5, 0.5, 0.0]
+    assert zone_array(cfg.zone_allocations).tolist() == [0.5, 0.5, 0.0]
     with pytest.raises(ValueError, match="zone_allocations"):
         FundConfig(zone_allocations=ZoneValues(green=0.5, orange=0.5, red=0.5))
 
@@ -290,7 +291,7 @@ def test_tranches_validate() -> None:
 def test_assignment_is_validated_merged_and_rolled_back() -> None:
     cfg = FundConfig()
     cfg.appreciation_rates = {"red": 0.0}
-    assert cfg.appreciation_rates.as_array().tolist() == [0.05, 0.03, 0.0]
+    assert zone_array(cfg.appreciation_rates).tolist() == [0.05, 0.03, 0.0]
     with pytest.raises(ConfigError) as info:
         cfg.fund_term = 45
     assert info.value.errors[0]["loc"] == ["fund_term"]
@@ -313,7 +314,7 @@ def test_json_file_loading(tmp_path: Path) -> None:
     for source in (path, str(path)):
         cfg = load_config(source)
         assert cfg.fund_term == 8
-        assert cfg.price_path.volatility.as_array().tolist() == [0.03, 0.05, 0.1]
+        assert zone_array(cfg.price_path.volatility).tolist() == [0.03, 0.05, 0.1]
     cfg = load_config(path, {"fund_term": 9})
     assert cfg.fund_term == 9
 

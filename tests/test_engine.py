@@ -296,3 +296,15 @@ def test_both_kernel_sets_expose_every_kernel():
 
     # one source for the ledger's layout: both kernel sets take it from equihome.layout
     assert _core._COL is layout.COL and reference.COL is layout.COL
+
+
+def test_pool_growth_is_bounded_with_a_clear_error():
+    """30 years of recycling 1-year loans of $50k needs ~59,000 loans per scenario."""
+    cfg = {"fund_size": 1e8, "fund_term": 30, "loan_term": 1, "avg_loan_size": 50_000,
+           "loan_size_std_dev": 0, "min_loan_size": 50_000, "reinvestment_period": 30,
+           "exit_simulator": {"min_hold_period": 0}}
+    with pytest.raises(engine.SimulationError) as err:
+        engine.simulate(cfg, num_simulations=1, seed=1)
+    assert err.value.module == "loan_generator"
+    assert f"more than {engine.MAX_POOL:,} loans" in err.value.message
+    assert "avg_loan_size" in err.value.message

@@ -18,7 +18,7 @@ KERNELS = [pytest.param(_core, id="cython"), pytest.param(reference, id="referen
 def irr_of(k, flows) -> tuple[float, int]:
     rate = np.empty(1)
     flag = np.empty(1, dtype=np.int8)
-    k.irr_batch(np.asarray([flows], dtype=float), rate, flag)
+    k.irr_batch(np.asarray([flows], dtype=float), 12.0, rate, flag)
     return float(rate[0]), int(flag[0])
 
 

@@ -496,7 +496,7 @@ def test_waterfalls_on_engine_flows(catch_up: float, offset: float, clawback: bo
 def irr_both(flows: np.ndarray):
     """Per-period IRR and flag of each row from both kernels, after checking they agree."""
     S = flows.shape[0]
-    c, r = run_both("irr_batch", (np.ascontiguousarray(flows, dtype=float),),
+    c, r = run_both("irr_batch", (np.ascontiguousarray(flows, dtype=float), 12.0),
                     lambda: (poisoned(S), poisoned(S, np.int8)))
     assert_no_poison(*c, *r)
     assert_same_ints(c[1], r[1], "irr flag")
@@ -604,3 +604,22 @@ def test_irr_of_engine_lp_flows() -> None:
                              excess)
     rate, flag = irr_both(lp_dist - lp_share * calls)
     assert np.all(np.isfinite(rate))
+
+
+def test_irr_solvers_share_their_constants() -> None:
+    """Tolerances, iteration limits, start points and the scan range are the same values."""
+    assert _core.IRR_CONSTANTS == reference.IRR_CONSTANTS
+    assert set(_core.IRR_CONSTANTS) == {
+        "grid", "max_iter", "max_doublings", "step_tol", "bracket_tol", "start_lo", "start_hi",
+        "scan_max_growth", "scan_min_growth"}
+
+
+def test_irr_scan_range_follows_the_periods_per_year() -> None:
+    """Flows -100, 260, -165 have IRRs of +10 % and +50 % a period. +50 % a month is outside
+    the monthly scan (+1000 % a year at most), so monthly periods find one root; +50 % a
+    quarter is inside the quarterly scan, so both are found and the one nearer zero kept."""
+    for k in (_core, reference):
+        for ppy, flag_wanted in ((12.0, 0), (4.0, 1)):
+            rate, flag = np.empty(1), np.empty(1, dtype=np.int8)
+            k.irr_batch(np.array([[-100.0, 260.0, -165.0]]), ppy, rate, flag)
+            assert flag[0] == flag_wanted and rate[0] == pytest.approx(0.10, rel=1e-10)
