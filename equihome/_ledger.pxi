@@ -1,0 +1,447 @@
+# Included by _core.pyx (one compiled module; split for reading). The ledger kernel: run_ledger and its monthly steps.
+
+# --------------------------------------------------------------------------- ledger
+# The structures (LedgerParams, Tables, Pool, Book, Fund) are declared in _core.pxd.
+
+cdef struct LoanExit:
+    int month                   # event month (exit or default)
+    int receipt                 # month the cash arrives
+    int kind
+    double proceeds
+
+
+cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 accrual, f8 V0,
+                           f8 share_v0, f8 ratio, int tau) noexcept nogil:
+    """The fund's claim ($) tau months after origination on a home now worth V0*ratio.
+
+    accrual: L * rate / 12 ($ of simple interest a month); share_v0: share * V0, so the
+    appreciation (or, with share_depreciation, depreciation) term is share_v0 * gain.
+    """
+    cdef f8 gain = ratio - 1.0
+    cdef f8 claim = L + accrual * tau
+    cdef f8 lo = 0.0, hi, acc = 0.0
+    cdef int i
+    if gain > 0.0:
+        if p.share_method == 2:
+            for i in range(p.n_tiers + 1):
+                if gain <= lo:
+                    break
+                hi = t.tier_thr[i] if i < p.n_tiers else INFINITY
+                acc = acc + t.tier_share[i] * (fmin(gain, hi) - lo)
+                lo = hi
+            claim = claim + acc * V0
+        else:
+            claim = claim + share_v0 * gain
+    elif p.share_depreciation:
+        claim = claim + share_v0 * gain
+    if p.has_cap:
+        claim = fmin(claim, L * t.cap_factor[tau])
+    claim = fmin(claim, V0 * ratio)
+    return fmax(claim, 0.0)
+
+
+cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
+                    int m0, Fund* f, LoanExit* out) noexcept nogil:
+    """Follow pool loan k from month m0 to its exit; add its fair value to NAV while alive.
+
+    The exit is an exponential race: the loan leaves in the first month whose
+    cumulative annual hazard, summed monthly, reaches 12 x its Exp(1) draw ``e_exit`` (the
+    same law as a monthly exit probability 1 - exp(-h/12)); ``u_cause`` picks the cause in
+    proportion to the hazards. z_home: normals of the home's own walk to exit and over
+    the foreclosure delay. OUT: ``out`` and the loan's part of f.nav_loans and f.cost_at.
+    """
+    cdef Py_ssize_t J = pool.J, j = pool.suburb[k]
+    cdef const f8* lev = pool.lev
+    cdef f8* nav_loans = f.nav_loans
+    cdef f8* cost_at = f.cost_at
+    cdef f8 L = pool.size[k], ltv = pool.ltv[k]
+    cdef int z = pool.zone[k]
+    cdef f8 V0 = L / ltv
+    cdef f8 inv0 = 1.0 / lev[m0 * J + j]
+    cdef f8 share = ltv if p.share_method == 0 else (
+        t.tier_share[0] if p.share_method == 2 else p.fixed_share)
+    cdef f8 accrual = L * p.loan_rate * DT, share_v0 = share * V0
+    cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
+    cdef f8 hsa = p.sale_hazard * p.sale_mult, hrb = p.refi_hazard * p.refi_mult
+    cdef f8 target = 12.0 * pool.e_exit[k]
+    cdef int M = p.months
+    cdef int mat = m0 + p.loan_term_months
+    cdef int last = mat if mat < M else M
+    cdef int m = m0, q, tau, r, kind = EXIT_NONE
+    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv, hh, hh2, vr, proceeds
+    cdef f8 s2 = p.home_sigma * p.home_sigma
+    nav_loans[m0] += L
+    cost_at[m0] += L
+    for m in range(m0 + 1, last + 1):
+        tau = m - m0
+        ratio = lev[m * J + j] * inv0
+        claim = claim_value(p, t, L, accrual, V0, share_v0, ratio, tau)
+        gain = ratio - 1.0
+        hd = hd0 - hdc * gain if gain < 0.0 else hd0
+        if tau >= p.min_hold_months:
+            hs = p.sale_hazard + hsa * gain if gain > 0.0 else p.sale_hazard
+            lv = claim / (V0 * ratio)
+            hr = p.refi_hazard + hrb * (p.refi_threshold - lv) if lv < p.refi_threshold else p.refi_hazard
+        else:
+            hs = 0.0
+            hr = 0.0
+        ht = hs + hr + hd
+        H = H + ht
+        if ht > 0.0 and H >= target:
+            x = pool.u_cause[k] * ht
+            if x < hs:
+                kind = EXIT_SALE
+            elif x < hs + hr:
+                kind = EXIT_REFI
+            else:
+                kind = EXIT_DEFAULT
+            break
+        if m == last:
+            kind = EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
+            break
+        nav_loans[m] += claim
+        cost_at[m] += L
+    tau = m - m0
+    hh = exp(p.home_sigma * sqrt(tau / 12.0) * pool.z_home[2 * k] - 0.5 * s2 * tau / 12.0)
+    claim = claim_value(p, t, L, accrual, V0, share_v0, lev[m * J + j] * inv0 * hh, tau)
+    r = m
+    if kind == EXIT_DEFAULT:
+        r = m + p.foreclosure_lag
+        if r > M:
+            r = M
+        hh2 = hh * exp(p.home_sigma * sqrt((r - m) / 12.0) * pool.z_home[2 * k + 1]
+                       - 0.5 * s2 * (r - m) / 12.0)
+        vr = V0 * (lev[r * J + j] * inv0) * hh2
+        proceeds = fmin(claim, vr * (1.0 - p.foreclosure_cost)) * t.recovery[z]
+        for q in range(m, r):
+            nav_loans[q] += fmin(claim, V0 * (lev[q * J + j] * inv0) * (1.0 - p.foreclosure_cost)) * t.recovery[z]
+            cost_at[q] += L
+    elif kind == EXIT_LIQUIDATION:
+        proceeds = claim * (1.0 - p.liquidation_discount)
+    else:
+        proceeds = claim
+    out.month = m
+    out.receipt = r
+    out.kind = kind
+    out.proceeds = proceeds
+
+
+cdef inline f8 owed_between(const Tables* t, f8 basis, int m, int h) noexcept nogil:
+    """Management fees (on ``basis``, $) and expenses ($) falling due in months m+1..h."""
+    return (basis * (t.rate_cum[h + 1] - t.rate_cum[m + 1]) / 12.0
+            + (t.expense_cum[h + 1] - t.expense_cum[m + 1]))
+
+
+cdef f8 fund_need(Fund* f, const Tables* t, Book* o, Py_ssize_t N, f8 amount,
+                  f8 cap) noexcept nogil:
+    """Pay ``amount`` ($) from cash, then debt (priority order), then equity calls while
+    called < ``cap``. Returns what could not be paid (0 when fully funded)."""
+    cdef f8 use = fmin(f.cash, amount), d
+    cdef Py_ssize_t tt
+    f.cash -= use
+    amount -= use
+    for tt in range(t.NT):
+        if amount <= 0.0:
+            break
+        d = fmin(amount, t.tr_size[tt] - f.debt_out[tt])
+        if d > 0.0:
+            f.debt_out[tt] += d
+            o.ledger[C_DDRAW * N + f.m] += d
+            o.debt[tt * N + f.m] -= d
+            amount -= d
+    if amount > 0.0:
+        d = fmin(amount, fmax(cap - f.called, 0.0))
+        f.called += d
+        o.ledger[C_CALLS * N + f.m] += d
+        amount -= d
+    return fmax(amount, 0.0)
+
+
+def calendar(const f8[::1] fee_rate, const f8[::1] expense, const unsigned char[::1] dist_mask,
+             f8[::1] rate_cum, f8[::1] expense_cum, i4[::1] next_dist):
+    """Running sums of fee_rate and expense (months < m) and the next distribution month.
+
+    IN fee_rate, expense, dist_mask (M+1,). OUT rate_cum, expense_cum (M+2,); next_dist
+    (M+1,): the first month q > m paying out (dist_mask or q = M), M at M itself. They size
+    the hold-back before a distribution.
+    """
+    cdef Py_ssize_t N = fee_rate.shape[0], m
+    cdef i4 nxt = <i4>(N - 1)
+    rate_cum[0] = 0.0
+    expense_cum[0] = 0.0
+    for m in range(N):
+        rate_cum[m + 1] = rate_cum[m] + fee_rate[m]
+        expense_cum[m + 1] = expense_cum[m] + expense[m]
+    for m in range(N - 1, -1, -1):
+        next_dist[m] = nxt
+        if dist_mask[m] or m == N - 1:
+            nxt = <i4>m
+    next_dist[N - 1] = <i4>(N - 1)
+
+
+def run_ledger(LedgerParams p, inp, out):
+    """Run each scenario's fund month by month: originate, exit, pay, call, distribute.
+
+    IN p: the run's scalars (a dict with LedgerParams' fields); inp: an
+    ``exit_simulator.LedgerInputs`` (pool arrays (S, K) in origination order, z_home
+    (S, K, 2), levels (S, M+1, J), and the run's monthly tables (M+1,): schedule ($ of
+    initial origination made available), fee_rate (annual management-fee rate), expense
+    ($, setup included), dist_mask (1 = distribution month), plus per-zone default_rate
+    and recovery, the tier table, cap_factor and the tranches in priority order).
+    OUT out: an ``exit_simulator.LedgerRun``: ledger (S, len(LEDGER_COLUMNS), M+1);
+    debt_flows (S, NT, M+1) from each lender's side (draws negative); per-loan months,
+    exit kind, reinvested flag and proceeds ($, at the receipt month; -1 months for loans
+    never made); pool_exhausted[s] = 1 if the pool ran out while budget remained.
+
+    Each month, in this order (one function each): receive, charge, originate,
+    distribute, mark. Money owed never vanishes: a charge that cannot be paid
+    (commitments exhausted) is an arrear, paid first from the next cash in; before each
+    distribution the fund holds back the fees and expenses due until the next
+    distribution, or, if more, what the live book at fair value cannot cover of those due
+    until fund end, less what uncalled commitments can pay; what is still owed at fund
+    end stays in the unpaid_fees column and reduces NAV.
+    """
+    cdef const f8[:, ::1] size = inp.size, ltv = inp.ltv, e_exit = inp.e_exit
+    cdef const f8[:, ::1] u_cause = inp.u_cause
+    cdef const i4[:, ::1] zone = inp.zone, suburb = inp.suburb
+    cdef const f8[:, :, ::1] z_home = inp.z_home, levels = inp.levels
+    cdef const f8[::1] schedule = inp.schedule, fee_rate = inp.fee_rate, expense = inp.expense
+    cdef const unsigned char[::1] dist_mask = inp.dist_mask
+    cdef const f8[::1] default_rate = inp.default_rate, recovery = inp.recovery
+    cdef const f8[::1] tier_thr = inp.tier_thr, tier_share = inp.tier_share
+    cdef const f8[::1] cap_factor = inp.cap_factor, tranche_size = inp.tranche_size
+    cdef const f8[::1] tranche_rate_m = inp.tranche_rate_m
+    cdef f8[:, :, ::1] ledger = out.ledger, debt_flows = out.debt_flows
+    cdef i4[:, ::1] orig_month = out.orig_month, exit_month = out.exit_month
+    cdef i4[:, ::1] receipt_month = out.receipt_month
+    cdef i1[:, ::1] exit_type = out.exit_type, reinvested = out.reinvested
+    cdef f8[:, ::1] proceeds = out.proceeds
+    cdef i1[::1] pool_exhausted = out.pool_exhausted
+    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], J = levels.shape[2]
+    cdef Py_ssize_t N = p.months + 1, NT = tranche_size.shape[0], s
+    check_ledger_shapes(p.months, p.n_tiers, inp, out)
+    cdef f8[:, ::1] scratch = np.zeros((S, 5 * N + NT + 1))
+    cdef f8[::1] rate_cum = np.zeros(N + 1)
+    cdef f8[::1] expense_cum = np.zeros(N + 1)
+    cdef i4[::1] next_dist = np.empty(N, dtype=np.intc)
+    calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist)
+    cdef Tables t
+    t.schedule = &schedule[0]
+    t.fee_rate = &fee_rate[0]
+    t.expense = &expense[0]
+    t.dist_mask = &dist_mask[0]
+    t.rate_cum = &rate_cum[0]
+    t.expense_cum = &expense_cum[0]
+    t.next_dist = &next_dist[0]
+    t.tier_thr = &tier_thr[0]
+    t.tier_share = &tier_share[0]
+    t.cap_factor = &cap_factor[0]
+    t.default_rate = &default_rate[0]
+    t.recovery = &recovery[0]
+    t.tr_size = &tranche_size[0] if NT else NULL
+    t.tr_rate = &tranche_rate_m[0] if NT else NULL
+    t.NT = NT
+    cdef Pool pool
+    cdef Book o
+    pool.K = K
+    pool.J = J
+    with nogil:
+        for s in range(S):
+            ledger[s, :, :] = 0.0
+            debt_flows[s, :, :] = 0.0
+            orig_month[s, :] = -1
+            exit_month[s, :] = -1
+            receipt_month[s, :] = -1
+            exit_type[s, :] = EXIT_NONE
+            reinvested[s, :] = 0
+            proceeds[s, :] = 0.0
+            pool.size = &size[s, 0]
+            pool.ltv = &ltv[s, 0]
+            pool.zone = &zone[s, 0]
+            pool.suburb = &suburb[s, 0]
+            pool.e_exit = &e_exit[s, 0]
+            pool.u_cause = &u_cause[s, 0]
+            pool.z_home = &z_home[s, 0, 0]
+            pool.lev = &levels[s, 0, 0]
+            o.ledger = &ledger[s, 0, 0]
+            o.debt = &debt_flows[s, 0, 0] if NT else NULL
+            o.orig_month = &orig_month[s, 0]
+            o.exit_month = &exit_month[s, 0]
+            o.receipt_month = &receipt_month[s, 0]
+            o.exit_type = &exit_type[s, 0]
+            o.reinvested = &reinvested[s, 0]
+            o.proceeds = &proceeds[s, 0]
+            pool_exhausted[s] = ledger_one(&p, &t, &pool, &o, &scratch[s, 0])
+
+
+cdef i1 ledger_one(const LedgerParams* p, const Tables* t, const Pool* pool, Book* o,
+                   f8* scratch) noexcept nogil:
+    """One scenario of run_ledger; returns 1 if the loan pool ran out."""
+    cdef Py_ssize_t N = p.months + 1
+    cdef Fund f
+    cdef int m
+    f.m = 0
+    f.k = 0
+    f.cash = 0.0
+    f.called = 0.0
+    f.arrears = 0.0
+    f.earmark = 0.0
+    f.sched = 0.0
+    f.basis = 0.0
+    f.nav_prev = 0.0
+    f.cost_prev = 0.0
+    f.exhausted = 0
+    f.proc_at = scratch
+    f.prin_at = scratch + N
+    f.nav_loans = scratch + 2 * N
+    f.cost_at = scratch + 3 * N
+    f.disp_at = scratch + 4 * N
+    f.debt_out = scratch + 5 * N
+    for m in range(N):
+        f.m = m
+        receive(p, &f, o, N)
+        charge(p, t, &f, o, N)
+        originate(p, t, pool, &f, o, N)
+        distribute(p, t, &f, o, N)
+        mark(t, &f, o, N)
+    return f.exhausted
+
+
+cdef void receive(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) noexcept nogil:
+    """1. Proceeds arrive; principal received in the reinvestment period is earmarked."""
+    cdef int m = f.m
+    f.cash += f.proc_at[m]
+    o.ledger[C_PROC * N + m] = f.proc_at[m]
+    if m < p.reinvest_end:
+        f.earmark += p.reinvest_rate * f.prin_at[m]
+    else:
+        f.earmark = 0.0
+
+
+cdef void charge(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
+                 Py_ssize_t N) noexcept nogil:
+    """2. Management fee, expenses, disposition fees and debt interest fall due; with the
+    arrears they are paid from cash, debt, then calls; what is left is the new arrears."""
+    cdef int m = f.m, M = p.months
+    cdef f8 mfee = 0.0, interest = 0.0, x, need
+    cdef Py_ssize_t tt
+    if m < M:
+        if p.fee_basis == 0:
+            f.basis = p.fund_size
+        elif p.fee_basis == 1:
+            f.basis = f.cost_prev
+        else:
+            f.basis = fmax(f.nav_prev, 0.0)
+        mfee = t.fee_rate[m] / 12.0 * f.basis
+    for tt in range(t.NT):
+        x = f.debt_out[tt] * t.tr_rate[tt]
+        o.debt[tt * N + m] += x
+        interest += x
+    o.ledger[C_MFEE * N + m] = mfee
+    o.ledger[C_EXP * N + m] = t.expense[m]
+    o.ledger[C_TXN * N + m] += f.disp_at[m]
+    o.ledger[C_DSERV * N + m] += interest
+    o.ledger[C_DINT * N + m] = interest
+    need = f.arrears + mfee + t.expense[m] + f.disp_at[m] + interest
+    f.arrears = fund_need(f, t, o, N, need, p.fund_size)
+    o.ledger[C_FPAID * N + m] += need - f.arrears
+
+
+cdef void originate(const LedgerParams* p, const Tables* t, const Pool* pool, Fund* f,
+                    Book* o, Py_ssize_t N) noexcept nogil:
+    """3. New loans, in pool order, while the schedule and recycled principal allow and
+    capital remains (origination stops before capital runs out)."""
+    cdef int m = f.m
+    cdef Py_ssize_t k, tt
+    cdef f8 L, V0, net, avail, use_e
+    cdef LoanExit ex
+    if m >= p.months:
+        return
+    if m < p.deploy_end:
+        f.sched += t.schedule[m]
+    else:
+        f.sched = 0.0
+    while True:
+        k = f.k
+        if k == pool.K:
+            if f.sched + f.earmark >= p.min_loan_size:
+                f.exhausted = 1
+            break
+        L = pool.size[k]
+        if L > f.sched + f.earmark:
+            break
+        V0 = L / pool.ltv[k]
+        net = L * (1.0 - p.fee_in_rate) + p.acquisition_rate * V0
+        avail = f.cash + fmax(p.origination_cap - f.called, 0.0)
+        for tt in range(t.NT):
+            avail += t.tr_size[tt] - f.debt_out[tt]
+        if net > avail:
+            break  # capital exhausted: origination stops first
+        fund_need(f, t, o, N, net, p.origination_cap)
+        use_e = fmin(f.earmark, L)
+        f.earmark -= use_e
+        f.sched -= L - use_e
+        o.reinvested[k] = 1 if use_e >= 0.5 * L else 0
+        o.ledger[C_ADV * N + m] += L
+        o.ledger[C_FEEINC * N + m] += L * p.fee_in_rate
+        o.ledger[C_TXN * N + m] += p.acquisition_rate * V0
+        o.ledger[C_FPAID * N + m] += p.acquisition_rate * V0
+        walk_loan(p, t, pool, k, m, f, &ex)
+        o.orig_month[k] = m
+        o.exit_month[k] = ex.month
+        o.receipt_month[k] = ex.receipt
+        o.exit_type[k] = <i1>ex.kind
+        o.proceeds[k] = ex.proceeds
+        f.proc_at[ex.receipt] += ex.proceeds
+        f.prin_at[ex.receipt] += fmin(L, ex.proceeds)
+        f.disp_at[ex.receipt] += p.disposition_rate * ex.proceeds
+        f.k = k + 1
+
+
+cdef void distribute(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
+                     Py_ssize_t N) noexcept nogil:
+    """4. In a distribution month (and at fund end): hold back what falls due, repay debt
+    in priority order, pay out the rest."""
+    cdef int m = f.m, M = p.months
+    cdef f8 hold = 0.0, owed, free, x
+    cdef Py_ssize_t tt
+    if not (t.dist_mask[m] or m == M):
+        return
+    if m == M:
+        f.earmark = 0.0
+    else:
+        # the fees and expenses due until the next distribution, or what the live book at
+        # fair value cannot cover of those due until fund end if more, less what uncalled
+        # commitments can still pay; rounded up to the cent
+        owed = fmax(owed_between(t, f.basis, m, t.next_dist[m]),
+                    owed_between(t, f.basis, m, M) - f.nav_loans[m])
+        hold = ceil(100.0 * fmax(owed - fmax(p.fund_size - f.called, 0.0), 0.0)) / 100.0
+    free = f.cash - f.earmark - hold
+    for tt in range(t.NT):
+        if free <= 0.0:
+            break
+        x = fmin(free, f.debt_out[tt])
+        f.debt_out[tt] -= x
+        o.debt[tt * N + m] += x
+        o.ledger[C_DSERV * N + m] += x
+        f.cash -= x
+        free -= x
+    if free > 0.0:
+        o.ledger[C_DIST * N + m] = free
+        f.cash -= free
+
+
+cdef void mark(const Tables* t, Fund* f, Book* o, Py_ssize_t N) noexcept nogil:
+    """5. Month end: NAV (cash + live loans at fair value - debt - arrears), invested
+    capital, arrears and cash."""
+    cdef int m = f.m
+    cdef f8 debt_total = 0.0
+    cdef Py_ssize_t tt
+    for tt in range(t.NT):
+        debt_total += f.debt_out[tt]
+    o.ledger[C_NAV * N + m] = f.cash + f.nav_loans[m] - debt_total - f.arrears
+    o.ledger[C_COST * N + m] = f.cost_at[m]
+    o.ledger[C_UNPAID * N + m] = f.arrears
+    o.ledger[C_CASH * N + m] = f.cash
+    f.nav_prev = o.ledger[C_NAV * N + m]
+    f.cost_prev = f.cost_at[m]
