@@ -27,18 +27,20 @@ import http.client
 import json
 import os
 import platform
-import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from equihome.server.launcher import ServerProcess  # noqa: E402
+
 KEY = "bench-key-0123456789abcdef"
 STEP_TIMEOUT = 60.0  # s: the longest any one wait may take
 
@@ -46,52 +48,33 @@ STEP_TIMEOUT = 60.0  # s: the longest any one wait may take
 # --------------------------------------------------------------------------- the server
 
 
-class Server:
-    """``equihome serve`` in a subprocess on a free port."""
+class Server(ServerProcess):
+    """``equihome serve`` (the shared launcher) with a temporary database and one key."""
 
     def __init__(self, workers: int):
         self.tmp = tempfile.TemporaryDirectory(prefix="equihome-bench-")
-        cmd = [sys.executable, "-m", "equihome.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-               "--db", str(Path(self.tmp.name) / "bench.db"), "--workers", str(workers),
-               "--api-key", KEY]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.port = 0
-        deadline = time.monotonic() + 30
-        while not self.port:
-            line = self.proc.stdout.readline()
-            if not line or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the server did not start")
-            m = re.search(r"serving on http://[^:]+:(\d+)", line)
-            self.port = int(m.group(1)) if m else 0
-        # keep reading its log so it never blocks on a full pipe
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
+        super().__init__(db=Path(self.tmp.name) / "bench.db", keys=(KEY,), workers=workers)
+        try:
+            self.start()
+        except BaseException:
+            self.tmp.cleanup()
+            raise
 
     @property
     def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws?api_key={KEY}"
+        return self.ws_url()
 
     def create(self, simulations: int) -> str:
-        body = json.dumps({"preset": "100m", "overrides": {"num_simulations": simulations}})
-        req = urllib.request.Request(f"{self.api}/simulations", data=body.encode(), method="POST",
-                                     headers={"X-API-Key": KEY, "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())["id"]
+        status, rec = self.request("POST", "/simulations", {
+            "preset": "100m", "overrides": {"num_simulations": simulations}})
+        if status != 201:
+            raise RuntimeError(f"POST /simulations: {status} {rec}")
+        return rec["id"]
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, *args, **kwargs) -> int:
+        code = super().stop(*args, **kwargs)
         self.tmp.cleanup()
+        return code
 
 
 # --------------------------------------------------------------------------- measurements

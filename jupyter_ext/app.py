@@ -9,8 +9,6 @@ checked. Every method requires a known user, even with ``allow_unauthenticated_a
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +20,10 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
-from equihome.engine import simulate
 from equihome.server.app import routes
 from equihome.server.auth import ApiKeys
 from equihome.server.handlers import ApiError, BaseHandler, Services, SimulationSocket
-from equihome.server.runs import RunManager
-from equihome.server.store import Store
+from equihome.server.runs import RunManager, make_run_manager
 
 PREFIX = "/equihome/"
 HTTP_METHODS = ("get", "post", "delete", "put", "patch")
@@ -153,7 +149,7 @@ class EquihomeExtension(ExtensionApp):
 
     db_path = Unicode(help="SQLite database of the simulations (default: equihome/equihome.db "
                            "in the Jupyter data dir)").tag(config=True)
-    workers = Int(2, help="simulations run at the same time").tag(config=True)
+    workers = Int(2, help="simulations run at the same time (0: one per CPU)").tag(config=True)
     max_active = Int(100, help="queued or running simulations per user").tag(config=True)
     ping_interval = Float(30.0, help="seconds between WebSocket pings (0: none)").tag(config=True)
     dask_scheduler = Unicode("", help="run simulations as Dask tasks on the cluster at this "
@@ -165,18 +161,10 @@ class EquihomeExtension(ExtensionApp):
         return str(Path(jupyter_data_dir()) / "equihome" / "equihome.db")
 
     def initialize_settings(self) -> None:
-        if self.db_path != ":memory:":
-            Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.db_path)
-        cpus = os.cpu_count() or 1
-        runner = simulate
-        if self.dask_scheduler:
-            runner = functools.partial(simulate, backend="dask", client=self.dask_scheduler)
-            self.log.info("equihome: simulations run on the Dask cluster at %s",
-                          self.dask_scheduler)
-        self.runs = RunManager(self.store, workers=self.workers,
-                               engine_threads=max(1, cpus // max(1, self.workers)),
-                               max_active_per_key=self.max_active, runner=runner)
+        self.runs = make_run_manager(self.db_path, workers=self.workers,
+                                     max_active=self.max_active,
+                                     dask_scheduler=self.dask_scheduler or None, logger=self.log)
+        self.store = self.runs.store
         self.starter = _Lazy(self.runs)
         self.services = Services(self.runs, ApiKeys([]))
         self.starter.ping = self.ping_interval

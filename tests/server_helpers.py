@@ -1,6 +1,6 @@
 """Helpers shared by the server tests: strict JSON, REST shortcuts, WebSocket clients, stream checks.
 
-Every wait here has a deadline; nothing sleeps except polling loops that stop at one.
+Every wait here has a deadline and fails when it passes; the only polling is waiting.wait_until.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import asyncio
 import json
 import math
 import re
-import time
 from typing import Any
 
 import websockets
 from server_util import KEY_A, ServerProcess
+from waiting import wait_until
 
 from equihome import STAGES
 
@@ -63,7 +63,7 @@ def create(server: ServerProcess, n: int = 50, seed: int | None = 7, key: str | 
     return rec
 
 
-def get_record(server: ServerProcess, sim_id: str, key: str = KEY_A) -> dict:
+def get_record(server: ServerProcess, sim_id: str, key: str | None = KEY_A) -> dict:
     """GET /simulations/{id}, which must answer 200."""
     status, rec = server.request("GET", f"/simulations/{sim_id}", key=key)
     assert status == 200, rec
@@ -71,19 +71,20 @@ def get_record(server: ServerProcess, sim_id: str, key: str = KEY_A) -> dict:
 
 
 def wait_status(server: ServerProcess, sim_id: str, statuses: tuple[str, ...] | str,
-                timeout: float = 30.0, key: str = KEY_A) -> dict:
-    """Poll the record until its status is one of ``statuses``; fail after ``timeout`` seconds."""
+                timeout: float = 60.0, key: str | None = KEY_A) -> dict:
+    """The record once its status is one of ``statuses`` (AssertionError after ``timeout`` s)."""
     wanted = (statuses,) if isinstance(statuses, str) else statuses
-    deadline = time.monotonic() + timeout
-    while True:
-        rec = get_record(server, sim_id, key)
-        if rec["status"] in wanted:
-            return rec
-        assert time.monotonic() < deadline, f"{sim_id} still {rec['status']}, wanted {wanted}"
-        time.sleep(0.02)
+    last: list[dict] = []
+
+    def reached() -> dict | None:
+        last[:] = [get_record(server, sim_id, key)]
+        return last[0] if last[0]["status"] in wanted else None
+
+    return wait_until(reached, timeout, lambda: f"simulation {sim_id} to be one of {wanted} "
+                      f"(still {last[0]['status'] if last else 'unknown'})")
 
 
-def get_result(server: ServerProcess, sim_id: str, key: str = KEY_A) -> dict:
+def get_result(server: ServerProcess, sim_id: str, key: str | None = KEY_A) -> dict:
     """GET /simulations/{id}/result, which must answer 200."""
     status, result = server.request("GET", f"/simulations/{sim_id}/result", key=key)
     assert status == 200, result
@@ -187,7 +188,12 @@ async def collect(ws, sim_ids, timeout: float = 60.0,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while pending:
-        msg = await recv(ws, max(0.01, deadline - loop.time()))
+        try:
+            msg = await recv(ws, max(0.01, deadline - loop.time()))
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no result or error within {timeout} s from {sorted(pending)}: "
+                                 f"{ {s: [m['type'] for m in streams[s]][-5:] for s in pending} }"
+                                 ) from None
         sim_id = msg["simulation_id"]
         assert sim_id in streams, f"message for a simulation not subscribed: {msg}"
         assert not (streams[sim_id] and is_final(streams[sim_id][-1])), f"after the end: {msg}"

@@ -7,7 +7,6 @@ server with ``--dask-scheduler`` runs on the cluster. Every wait here has a dead
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -15,12 +14,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-import websockets
 from distributed import Client, LocalCluster
-from server_util import KEY_A, ServerProcess
+from server_helpers import run, subscribe_and_collect
+from server_util import ServerProcess
+from waiting import wait_until
 
 import equihome
 from equihome import STAGES
@@ -82,14 +81,6 @@ def chunk_prefix(client) -> dict:
         return {"compute": float(p.all_durations.get("compute", 0.0)), "suspicious": p.suspicious}
 
     return client.run_on_scheduler(read)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- same numbers
@@ -175,39 +166,47 @@ def test_a_failing_task_reports_its_stage(client):
 # --------------------------------------------------------------------------- cancel
 
 
-def test_cancel_is_quick_and_releases_the_futures(client):
-    token = equihome.CancelToken()
-    stamp: dict[str, float] = {}
-    events: list[dict] = []
+def executed_tasks(client) -> int:
+    """Tasks the cluster's workers have run so far, all of them together."""
 
-    def cancel() -> None:
-        stamp["cancelled"] = time.monotonic()
-        token.cancel()
+    def count(dask_worker) -> int:
+        return dask_worker.state.executed_count
+
+    return sum(client.run(count).values())
+
+
+def test_cancel_is_quick_and_releases_the_futures(client):
+    """A cancel mid-run stops the run at once: the cluster runs few of its 79 tasks."""
+    n, task_size = 20_000, 256
+    tasks = -(-n // task_size)
+    token = equihome.CancelToken()
+    events: list[dict] = []
 
     def listener(e: dict) -> None:
         events.append(e)
-        if e["type"] == "intermediate_result" and "armed" not in stamp:  # mid-run
-            stamp["armed"] = time.monotonic()
-            threading.Timer(0.2, cancel).start()
+        if e["type"] == "intermediate_result":  # mid-run: the first task is back
+            token.cancel()
 
+    before = executed_tasks(client)
     with pytest.raises(equihome.SimulationCancelled):
-        on_dask(client, 20_000, task_size=256, on_event=listener, cancel=token)
-    assert time.monotonic() - stamp["cancelled"] < 3.0  # well under the run; generous for a busy machine
+        on_dask(client, n, task_size=task_size, on_event=listener, cancel=token)
     assert events[-1] == {"type": "error", "error": "cancelled", "module": events[-1]["module"]}
     assert not any(e["type"] == "result" for e in events)
 
     def engine_keys() -> list:
         return [k for k in client.futures if "equihome-chunk" in str(k)]
 
-    wait_until(lambda: not engine_keys(), 5, "the client to release the run's futures")
-    wait_until(lambda: not any(client.processing().values()), 5,
+    wait_until(lambda: not engine_keys(), 30, "the client to release the run's futures")
+    wait_until(lambda: not any(client.processing().values()), 30,
                "the scheduler to stop processing the run's tasks")
 
     def scheduler_keys(dask_scheduler) -> list:
         return [str(k) for k in dask_scheduler.tasks if "equihome-chunk" in str(k)]
 
-    wait_until(lambda: not client.run_on_scheduler(scheduler_keys), 5,
+    wait_until(lambda: not client.run_on_scheduler(scheduler_keys), 30,
                "the scheduler to forget the run's tasks")
+    # the work done is bounded by the cancel, not by the run: those in flight at most
+    assert executed_tasks(client) - before < tasks // 4
 
 
 # --------------------------------------------------------------------------- worker loss
@@ -340,7 +339,7 @@ def test_server_with_dask_scheduler_runs_on_the_cluster(client, cluster, tmp_pat
         status, rec = srv.request("POST", "/simulations", {
             "preset": "100m", "overrides": {"num_simulations": n, "monte_carlo_seed": seed}})
         assert status == 201, rec
-        messages = asyncio.run(_watch(srv.ws_url(KEY_A), rec["id"], timeout=60))
+        messages = run(subscribe_and_collect(srv, rec["id"]), 90)
     finally:
         srv.stop()
     types = [m["type"] for m in messages]
@@ -348,21 +347,6 @@ def test_server_with_dask_scheduler_runs_on_the_cluster(client, cluster, tmp_pat
     assert messages[-1]["result"] == expected
     assert [m["module"] for m in messages if m["type"] == "module_completed"] == list(STAGES)
     assert chunk_prefix(client)["compute"] > before  # its tasks ran on the cluster
-
-
-async def _watch(url: str, sim_id: str, timeout: float) -> list[dict]:
-    """Subscribe and collect messages until the result or an error (or fail at the deadline)."""
-    deadline = time.monotonic() + timeout
-    out: list[dict] = []
-    async with websockets.connect(url, open_timeout=10) as ws:
-        await ws.send(json.dumps({"action": "subscribe", "simulation_id": sim_id}))
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no result within {timeout} s: {[m['type'] for m in out]}"
-            msg = json.loads(await asyncio.wait_for(ws.recv(), left))
-            out.append(msg)
-            if msg["type"] in ("result", "error"):
-                return out
 
 
 def test_sweep_plot_draws_every_strategy_and_the_frontier():

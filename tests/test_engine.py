@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -114,10 +115,15 @@ def test_events_follow_the_protocol():
 
 
 def test_progress_is_throttled():
+    t0 = time.monotonic()
     _, events = run(num_simulations=2000, chunk_size=8)
-    times = [e for e in events if e["type"] == "progress"]
-    # 250 chunks x 7 stages would be 1,750 updates unthrottled
-    assert len(times) < 200
+    elapsed = time.monotonic() - t0
+    progress = [e for e in events if e["type"] == "progress"]
+    # 250 chunks x 7 stages would be 1,750 updates unthrottled; throttled, at most one per
+    # PROGRESS_INTERVAL of the run plus the forced last ones (a bound by the run's own
+    # length, so a busy machine loosens it rather than breaking it)
+    assert len(progress) <= elapsed / engine.PROGRESS_INTERVAL + 3, (len(progress), elapsed)
+    assert len(progress) < 250 * 7
 
 
 def test_guardrail_events_match_result_list():
@@ -197,29 +203,27 @@ def test_cancel_stops_the_run_with_an_error_event():
 
 
 def test_cancel_from_another_thread_is_quick():
-    import time
-
     token = equihome.CancelToken()
     events: list[dict] = []
-    t_cancel: list[float] = []
+    running = threading.Event()
 
-    def cancel() -> None:
-        t_cancel.append(time.perf_counter())
-        token.cancel()
+    def listener(e: dict) -> None:
+        events.append(e)
+        if e["type"] == "intermediate_result":
+            running.set()
 
-    timer = threading.Timer(0.3, cancel)
-    timer.start()
+    canceller = threading.Thread(target=lambda: running.wait(60) and token.cancel())
+    canceller.start()
     with pytest.raises(equihome.SimulationCancelled):
         equihome.simulate("100m", num_simulations=100_000, seed=3, cancel=token,
-                          on_event=events.append)
-    cancelled_at = time.perf_counter()
+                          on_event=listener)
+    canceller.join()
     # the run stops at the next stage boundary: a few chunks at most after the cancel,
     # far from the 100,000 scenarios (a bound on work done, not on noisy wall time)
     done = max((e["data"]["completed_scenarios"] for e in events
                 if e["type"] == "intermediate_result"), default=0)
-    assert done < 20_000 and events[-1] == {"type": "error", "error": "cancelled",
-                                            "module": events[-1]["module"]}
-    assert cancelled_at - t_cancel[0] < 10.0
+    assert 0 < done < 20_000 and events[-1] == {"type": "error", "error": "cancelled",
+                                                "module": events[-1]["module"]}
 
 
 def test_invalid_config_raises_before_any_event():

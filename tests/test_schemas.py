@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from server_util import KEY_A, KEY_B
+from waiting import wait_until
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -140,18 +141,17 @@ class Rest:
         return data
 
     def wait(self, sim_id: str, prefix: str = "/api", key: str = KEY_A, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
+        """The record once the simulation has finished (AssertionError at the deadline)."""
+
+        def finished() -> dict | None:
             rec = self("get", prefix + "/simulations/{id}", 200, key=key, id=sim_id)
-            if rec["status"] in FINISHED or time.monotonic() > deadline:
-                return rec
-            time.sleep(0.05)
+            return rec if rec["status"] in FINISHED else None
+
+        return wait_until(finished, timeout, f"simulation {sim_id} to finish")
 
     def wait_running(self, sim_id: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while self("get", "/api/simulations/{id}", 200, id=sim_id)["status"] == "queued":
-            assert time.monotonic() < deadline, "simulation never started"
-            time.sleep(0.02)
+        wait_until(lambda: self("get", "/api/simulations/{id}", 200, id=sim_id)["status"] != "queued",
+                   timeout, f"simulation {sim_id} to start")
 
 
 def _documented_operations(compat: bool | None = None):

@@ -1,9 +1,13 @@
-"""Tests of equihome.server.store: records, pagination, results, events, migrations, threads."""
+"""Tests of equihome.server.store (records, pagination, results, events, migrations, threads)
+and of the run lifecycle (statuses, ``transition``, how the run manager ends a run)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import itertools
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -12,8 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from equihome.engine import SimulationError
 from equihome.server import store as store_module
-from equihome.server.store import COMPRESS_OVER, MIGRATIONS, RECORD_FIELDS, Store, StoreError, utc_now
+from equihome.server.lifecycle import MOVES, IllegalTransition, Status, transition
+from equihome.server.runs import Conflict, RunManager, make_run_manager
+from equihome.server.store import (
+    COMPRESS_OVER,
+    MIGRATIONS,
+    RECORD_FIELDS,
+    STATUSES,
+    Store,
+    StoreError,
+    utc_now,
+)
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CONFIG = {"fund": {"size": 100_000_000, "currency": "USD"}, "price_path": {"volatility": {"red": 0.12}},
@@ -307,21 +322,28 @@ def test_delete_cascades(db_path: Path) -> None:
         assert s.load_result("a2") == '{"r": 1}' and s.load_events("a2") == {"progress": 100}
 
 
-def test_counts_and_queued_count(store: Store) -> None:
+def test_counts(store: Store) -> None:
     assert store.counts() == {"queued": 0, "running": 0, "completed": 0, "failed": 0, "cancelled": 0}
-    assert store.queued_count("alice") == 0
     a = make(store, 5, owner="alice")
     b = make(store, 3, owner="bob")
     store.update(a[0], status="running")
     store.update(a[1], status="completed")
-    store.update(a[2], status="failed")
+    store.update(a[2], status=Status.FAILED)
     store.update(b[0], status="cancelled")
     store.create("c1", "carol", {}, status="running")
     assert store.counts() == {"queued": 4, "running": 2, "completed": 1, "failed": 1, "cancelled": 1}
-    assert store.queued_count("alice") == 3
-    assert store.queued_count("bob") == 2
-    assert store.queued_count("carol") == 1
-    assert store.queued_count("nobody") == 0
+
+
+def test_statuses_are_the_protocol_strings(db_path: Path) -> None:
+    """Status values are stored and answered as the plain strings of PROTOCOL.md."""
+    assert STATUSES == ("queued", "running", "completed", "failed", "cancelled")
+    with Store(db_path) as s:
+        rec = s.create("a1", "alice", {}, status=Status.RUNNING)
+        assert rec["status"] is Status.RUNNING and rec["status"] == "running"
+        assert json.dumps({"status": rec["status"]}) == '{"status": "running"}'
+        s.update("a1", status=Status.COMPLETED)
+        assert s.list("alice", status="completed")[0][0]["status"] is Status.COMPLETED
+    assert raw(db_path, "SELECT status, typeof(status) FROM simulations") == [("completed", "text")]
 
 
 def test_closed_store_raises(tmp_path: Path) -> None:
@@ -332,3 +354,127 @@ def test_closed_store_raises(tmp_path: Path) -> None:
         s.get("a1")
     with pytest.raises(StoreError, match="closed"):
         s.create("a1", "alice", {})
+
+
+# --------------------------------------------------------------------------- the lifecycle
+
+
+def test_transition_allows_the_lifecycle_and_rejects_every_other_move() -> None:
+    allowed = {("queued", "running"), ("queued", "cancelled"), ("running", "completed"),
+               ("running", "failed"), ("running", "cancelled"), ("running", "queued")}
+    assert {(a, b) for a in MOVES for b in MOVES[a]} == allowed
+    for old, new in itertools.product(STATUSES, repeat=2):
+        rec = {"id": "s1", "status": old}
+        if (old, new) in allowed:
+            assert transition(rec, new) is rec and rec["status"] is Status(new)
+        else:
+            with pytest.raises(IllegalTransition, match=f"s1: cannot move from {old} to {new}"):
+                transition(rec, new)  # type: ignore[arg-type]
+            assert rec["status"] == old  # unchanged
+    with pytest.raises(IllegalTransition, match="completed is final"):
+        transition({"id": "s1", "status": "completed"}, Status.RUNNING)  # type: ignore[typeddict-item]
+    with pytest.raises(ValueError, match="status: 'paused' is not one of queued, running"):
+        transition({"id": "s1", "status": "queued"}, "paused")  # type: ignore[typeddict-item]
+
+
+class Listener:
+    """A subscriber of the run manager that keeps the wire messages it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.ended = asyncio.Event()
+
+    def send_text(self, text: str) -> None:
+        self.messages.append(json.loads(text))
+        if self.messages[-1]["type"] in ("result", "error"):
+            self.ended.set()
+
+
+def result_then_return(config, on_event, **kwargs) -> None:
+    on_event({"type": "progress", "progress": 50.0, "module": "metrics", "message": "half"})
+    on_event({"type": "result", "result": {"irr": float("nan")}, "execution_time": 0.5})
+
+
+def return_without_result(config, on_event, **kwargs) -> None:
+    on_event({"type": "progress", "progress": 50.0, "module": "metrics", "message": "half"})
+
+
+def error_then_raise(config, on_event, **kwargs) -> None:
+    on_event({"type": "error", "error": "fee_engine: boom", "module": "fee_engine"})
+    raise SimulationError("fee_engine", "boom")
+
+
+async def run_once(runs: RunManager, runner) -> tuple[dict, Listener]:
+    """Queue one run of ``runner`` on a started manager; its record and messages at its end."""
+    runs.runner = runner
+    rec = await runs.create("alice", {"x": 1}, None, seeded=True)
+    listener = Listener()
+    await runs.subscribe("alice", rec["id"], listener)
+    await asyncio.wait_for(listener.ended.wait(), 30)
+    return await runs.get("alice", rec["id"]), listener
+
+
+def test_a_run_ends_once_by_one_path_whoever_ends_it(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Its result event, an error event then a raise, or the engine returning without a
+    result: each run ends exactly once, with one final message, and the store agrees."""
+
+    async def body() -> list[dict]:
+        runs = make_run_manager(str(tmp_path / "runs.db"), workers=1)
+        await runs.start()
+        try:
+            done, listener = await run_once(runs, result_then_return)
+            assert done["status"] is Status.COMPLETED and done["progress"] == 100.0
+            assert done["execution_time"] == 0.5 and done["error"] is None
+            assert [m["type"] for m in listener.messages] == ["progress", "result"]
+            assert listener.messages[-1]["result"] == {"irr": None}  # finite JSON
+            assert await runs.result("alice", done["id"]) == '{"irr":null}'
+            with pytest.raises(Conflict, match="already completed"):
+                await runs.cancel("alice", done["id"])
+
+            failed, listener = await run_once(runs, error_then_raise)
+            assert failed["status"] is Status.FAILED and failed["error"] == "fee_engine: boom"
+            assert [m["type"] for m in listener.messages] == ["error"]
+
+            # one worker: this run starts once the raise above has been handled
+            empty, listener = await run_once(runs, return_without_result)
+            assert empty["status"] is Status.FAILED
+            assert empty["error"] == "internal error: the run ended without a result"
+            assert [m["type"] for m in listener.messages] == ["progress", "error"]
+        finally:
+            await runs.stop()  # waits for the end writes
+        records = [done, failed, empty]
+        assert [runs.store.get(r["id"]) for r in records] == records
+        assert runs.store.load_result(done["id"]) == '{"irr":null}'
+        assert runs.store.load_result(failed["id"]) is None
+        runs.store.close()
+        return records
+
+    with caplog.at_level(logging.WARNING, logger="equihome.server"):
+        asyncio.run(body())
+    assert caplog.records == []  # no second end (an illegal move) and no failed write
+
+
+def test_a_failed_background_write_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The end of a run is written in the background; if that write fails, the log says so."""
+
+    async def body() -> str:
+        runs = make_run_manager(str(tmp_path / "runs.db"), workers=1)
+
+        def broken(*args, **kwargs) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        runs.store.save_events = broken  # type: ignore[method-assign]
+        await runs.start()
+        try:
+            done, _ = await run_once(runs, result_then_return)
+        finally:
+            await runs.stop()
+        runs.store.close()
+        return done["id"]
+
+    with caplog.at_level(logging.ERROR, logger="equihome.server"):
+        sim_id = asyncio.run(body())
+    failures = [r for r in caplog.records if "writing the end of simulation" in r.getMessage()]
+    assert len(failures) == 1 and sim_id in failures[0].getMessage(), caplog.text
+    assert "disk I/O error" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from waiting import wait_until
 
 pytest.importorskip("ipywidgets")
 import equihome  # noqa: E402
@@ -136,7 +137,8 @@ def test_draws_on_the_loop_thread_from_a_worker(recorded):
         worker.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while view.progress.value < 100 and loop.time() < deadline:
+        while view.progress.value < 100:  # the view redraws on this loop, so poll here
+            assert loop.time() < deadline, "timed out waiting for the view to reach 100 %"
             await asyncio.sleep(0.02)
         worker.join(timeout=30)
         return view, drawn_on
@@ -170,7 +172,6 @@ def test_cancel_a_displayed_run():
 
 
 def test_explorer_debounces_and_overlays():
-    import time
 
     from equihome.explorer import Explorer
 
@@ -179,9 +180,7 @@ def test_explorer_debounces_and_overlays():
     assert ex.runs == 1 and ex.chart.value[:4] == b"\x89PNG"
     for h in (0.05, 0.055, 0.06):  # three quick moves: one re-run after the last
         ex.set(hurdle_rate=h)
-    deadline = time.monotonic() + 60
-    while ex.runs < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: ex.runs >= 2, 60, "the debounced re-run")
     assert ex.runs == 2
     assert ex.result.data["config"]["hurdle_rate"] == 0.06
     assert ex.previous is first

@@ -5,6 +5,8 @@ The engine never imports this package; the CLI's ``serve`` and the Jupyter exten
 
 from .app import make_app, routes, serve
 from .handlers import Services
-from .runs import RunManager
+from .lifecycle import Status, transition
+from .runs import RunManager, make_run_manager
 
-__all__ = ["RunManager", "Services", "make_app", "routes", "serve"]
+__all__ = ["RunManager", "Services", "Status", "make_app", "make_run_manager", "routes", "serve",
+           "transition"]

@@ -8,17 +8,13 @@ the Jupyter extension mounts the same handlers under ``{base_url}equihome/``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import os
 import signal
-from pathlib import Path
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from ..engine import simulate
 from .auth import ApiKeys, collect_keys, generate_key, is_loopback
 from .handlers import (
     MAX_BODY,
@@ -34,8 +30,7 @@ from .handlers import (
     SimulationsHandler,
     SimulationSocket,
 )
-from .runs import RunManager
-from .store import Store
+from .runs import make_run_manager
 
 log = logging.getLogger("equihome.server")
 ID = r"([^/]+)"
@@ -90,20 +85,15 @@ def make_app(services: Services, compat: bool = True) -> tornado.web.Application
 
 
 async def run_server(host: str, port: int, db: str, keys: ApiKeys, workers: int,
-                     engine_threads: int, max_active: int, ready=None,
-                     dask_scheduler: str | None = None) -> None:
+                     max_active: int, ready=None, dask_scheduler: str | None = None) -> None:
     """Serve until SIGINT/SIGTERM; running simulations are re-run at the next start.
 
-    dask_scheduler: run simulations as Dask tasks on the cluster at this address (the
-    WebSocket protocol and the results are unchanged); None runs them on local threads.
+    workers: simulations at once (0: one per CPU). dask_scheduler: run simulations as Dask
+    tasks on the cluster at this address (the WebSocket protocol and the results are
+    unchanged); None runs them on local threads.
     """
-    store = Store(db)
-    runner = simulate
-    if dask_scheduler:
-        runner = functools.partial(simulate, backend="dask", client=dask_scheduler)
-        log.info("simulations run on the Dask cluster at %s", dask_scheduler)
-    runs = RunManager(store, workers=workers, engine_threads=engine_threads,
-                      max_active_per_key=max_active, runner=runner)
+    runs = make_run_manager(db, workers=workers, max_active=max_active,
+                            dask_scheduler=dask_scheduler)
     requeued = await runs.start()
     services = Services(runs, keys)
     # bodies up to 8x the limit are read and answered 413 in JSON; beyond, the connection drops
@@ -124,7 +114,7 @@ async def run_server(host: str, port: int, db: str, keys: ApiKeys, workers: int,
     log.info("shutting down")
     server.stop()
     await runs.stop()
-    store.close()
+    runs.store.close()
 
 
 def banner(host: str, port: int, key: str | None, auth: bool = True) -> str:
@@ -168,14 +158,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
     if not no_auth and not keys:
         keys = [generate_key()]
         shown_key = keys[0]
-    cpus = os.cpu_count() or 1
-    workers = workers or cpus
-    engine_threads = max(1, cpus // workers)
-    Path(db).parent.mkdir(parents=True, exist_ok=True) if db != ":memory:" else None
 
     def ready(bound: int) -> None:
         print(banner(host, bound, shown_key, auth=not no_auth), flush=True)
 
     asyncio.run(run_server(host, port, db, ApiKeys(keys, open_access=no_auth), workers,
-                           engine_threads, max_active, ready, dask_scheduler))
+                           max_active, ready, dask_scheduler))
     return 0

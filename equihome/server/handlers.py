@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import tornado.ioloop
 import tornado.web
@@ -23,7 +23,8 @@ from ..config import PRESETS, ConfigError, load_config
 from ..engine import check_size
 from ..schemas import RESULT_SCHEMA
 from .auth import ApiKeys
-from .runs import Conflict, NotFound, RunManager, TooManyRuns, dumps, wire
+from .lifecycle import STATUSES, SimulationRecord
+from .runs import Conflict, NotFound, RunManager, TooManyRuns, json_text, wire
 
 log = logging.getLogger("equihome.server")
 
@@ -42,7 +43,23 @@ class Services:
     keys: ApiKeys
 
 
-def record_view(rec: dict) -> dict:
+class PublicRecord(TypedDict):
+    """A simulation record as the API answers it (PROTOCOL.md): no owner, no seed."""
+
+    id: str
+    simulation_id: str
+    name: str | None
+    status: str
+    progress: float
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    execution_time: float | None
+    error: str | None
+    config: dict[str, Any]
+
+
+def record_view(rec: SimulationRecord) -> PublicRecord:
     """The public simulation record (PROTOCOL.md): the owner stays private."""
     return {
         "id": rec["id"], "simulation_id": rec["id"], "name": rec["name"],
@@ -113,7 +130,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(dumps(payload))
+        self.finish(json_text(payload))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -125,7 +142,7 @@ class BaseHandler(tornado.web.RequestHandler):
                     "details": None}
         else:
             body = {"code": "internal", "message": "internal server error", "details": None}
-        self.finish(dumps({"error": body}))
+        self.finish(json_text({"error": body}))
 
     def log_exception(self, typ, value, tb) -> None:  # ApiErrors are answers, not failures
         if not isinstance(value, ApiError):
@@ -184,8 +201,7 @@ class SimulationsHandler(BaseHandler):
     async def get(self) -> None:
         owner = self.current_owner()
         status = self.get_query_argument("status", None)
-        if status is not None and status not in ("queued", "running", "completed", "failed",
-                                                 "cancelled"):
+        if status is not None and status not in STATUSES:
             raise ApiError(400, "bad_request", f"status: unknown status {status!r}")
         try:
             limit = int(self.get_query_argument("limit", "50"))
@@ -284,7 +300,7 @@ class SimulationSocket(tornado.websocket.WebSocketHandler):
         if self.owner is None:
             self.set_status(401)
             self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(dumps({"error": {"code": "unauthorized", "details": None,
+            self.finish(json_text({"error": {"code": "unauthorized", "details": None,
                                          "message": "a valid api_key query parameter is required"}}))
             return
         await super().get(*args, **kwargs)
@@ -293,11 +309,22 @@ class SimulationSocket(tornado.websocket.WebSocketHandler):
         """Standalone: API keys authenticate, so any origin may connect."""
         return True
 
+    def connection_owner(self) -> str | None:
+        """The owner id of this connection; None (and the connection closed 4401) without one,
+        which the handshake already prevents."""
+        if self.owner is None:
+            self.close(4401, "unauthorized")
+        return self.owner
+
     async def open(self, sim_id: str | None = None) -> None:
-        if sim_id is not None:  # /ws/simulations/{id}: the earlier engine's client
-            await self._subscribe(sim_id)
+        owner = self.connection_owner()
+        if owner is not None and sim_id is not None:  # /ws/simulations/{id}: the earlier client
+            await self._subscribe(owner, sim_id)
 
     async def on_message(self, message: str | bytes) -> None:
+        owner = self.connection_owner()
+        if owner is None:
+            return
         try:
             cmd = json.loads(message)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply
@@ -314,30 +341,30 @@ class SimulationSocket(tornado.websocket.WebSocketHandler):
         if not valid_uuid(sim_id):
             return self._error(given, "simulation_id must be a UUID")
         if action == "subscribe":
-            await self._subscribe(sim_id)
+            await self._subscribe(owner, sim_id)
         elif action == "unsubscribe":
             self.subscriptions.discard(sim_id)
             self.services.runs.unsubscribe(sim_id, self)
         else:
             try:
-                await self.services.runs.cancel(self.owner, sim_id)
+                await self.services.runs.cancel(owner, sim_id)
             except NotFound:
                 self._error(sim_id, "unknown simulation")
             except Conflict as exc:
                 self._error(sim_id, str(exc))
 
-    async def _subscribe(self, sim_id: str) -> None:
+    async def _subscribe(self, owner: str, sim_id: str) -> None:
         if sim_id not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             return self._error(sim_id, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
         try:
             self.subscriptions.add(sim_id)
-            await self.services.runs.subscribe(self.owner, sim_id, self)
+            await self.services.runs.subscribe(owner, sim_id, self)
         except NotFound:
             self.subscriptions.discard(sim_id)
             self._error(sim_id, "unknown simulation")
 
     def _error(self, sim_id: str | None, text: str) -> None:
-        self.send_text(dumps(wire(sim_id, {"type": "error", "error": text})))
+        self.send_text(json_text(wire(sim_id, {"type": "error", "error": text})))
 
     # Outgoing messages go through a bounded queue drained by one coroutine per client.
     def send_text(self, text: str) -> None:

@@ -7,6 +7,10 @@ with ``call_soon_threadsafe``; each becomes a wire message (``simulation_id`` an
 ``timestamp`` added), is recorded for replay when replayable, and is fanned out to the
 simulation's subscribers.
 
+A run's status changes only through :func:`~.lifecycle.transition`, and a run ends only
+through :meth:`RunManager._conclude`, whoever ends it: its own ``result`` or ``error``
+event, the engine returning or raising, a cancel while queued, or a delete.
+
 Replay (PROTOCOL.md): a subscriber first receives, in order, every module_started,
 module_completed, guardrail_violation and the waterfall intermediate_result so far, then
 the latest progress, then the result or error if the run has ended; live messages follow.
@@ -16,25 +20,40 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
+import os
 import secrets
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..engine import CancelToken, SimulationCancelled, SimulationError, simulate
-from ..result import finite_json
+from ..result import dumps
+from .lifecycle import ACTIVE, FINISHED, EventState, SimulationRecord, Status, transition
 from .store import Store, StoreError, utc_now
 
 log = logging.getLogger("equihome.server")
 
-ACTIVE = ("queued", "running")
-FINISHED = ("completed", "failed", "cancelled")
 REPLAYED = ("module_started", "module_completed", "guardrail_violation")
 KEEP_FINISHED = 256  # finished runs kept in memory for fast replay; older ones reload from the db
+CANCELLED = "cancelled"  # the error text of a cancelled run (PROTOCOL.md)
+
+#: JSON text as the server sends and stores it: ``equihome.result.dumps`` (finite: NaN and
+#: Infinity become null), compact.
+json_text = functools.partial(dumps, separators=(",", ":"))
+
+
+def json_text_with(msg: dict, key: str, text: str) -> str:
+    """``json_text(msg)`` for a ``msg`` whose ``key`` is already serialised as ``text``.
+
+    The same bytes, but a large value (a run's result, kept apart as its own text) is
+    serialised once instead of twice.
+    """
+    return "{" + ",".join(f"{json_text(k)}:{text if k == key else json_text(v)}"
+                          for k, v in msg.items()) + "}"
 
 
 class Subscriber(Protocol):
@@ -58,34 +77,57 @@ class TooManyRuns(RuntimeError):
 def wire(sim_id: str | None, event: dict) -> dict:
     """An engine event as a wire message: type, simulation_id, the fields, timestamp.
 
-    Values are made finite JSON (NaN and Infinity become null) on the way.
+    Its values become finite JSON (NaN and Infinity: null) when :data:`json_text` writes it.
     """
     msg = {"type": event["type"], "simulation_id": sim_id}
-    msg.update((k, finite_json(v)) for k, v in event.items() if k != "type")
+    msg.update((k, v) for k, v in event.items() if k != "type")
     msg["timestamp"] = utc_now()
     return msg
 
 
-def dumps(msg: dict) -> str:
-    return json.dumps(msg, allow_nan=False, separators=(",", ":"))
-
-
 def end_message(sim_id: str, error: str | None) -> str:
     """The final ``error`` message of a run the engine did not end itself (no module)."""
-    return dumps(wire(sim_id, {"type": "error", "error": error, "module": None}))
+    return json_text(wire(sim_id, {"type": "error", "error": error, "module": None}))
 
 
 @dataclass
 class RunState:
     """What the manager knows about one simulation while it is in memory."""
 
-    record: dict
+    record: SimulationRecord
     log: list[str] = field(default_factory=list)      # replayable messages, as sent
     progress: str | None = None                        # latest progress message
     final: str | None = None                           # result or error message
     result_text: str | None = None                     # the result JSON, once completed
-    subscribers: set = field(default_factory=set)
+    subscribers: set[Subscriber] = field(default_factory=set)
     cancel: CancelToken | None = None
+
+    def events(self) -> EventState:
+        """The replay state, as the store keeps it."""
+        return {"log": list(self.log), "progress": self.progress, "final": self.final}
+
+
+def make_run_manager(db: str, *, workers: int = 0, max_active: int = 100,
+                     dask_scheduler: str | None = None,
+                     logger: logging.Logger = log) -> RunManager:
+    """The run manager of a server, standalone or the Jupyter extension, with its store.
+
+    db: the SQLite file (its folder is created) or ``":memory:"``. workers: simulations run
+    at once (0: one per CPU); each gets ``cpus // workers`` engine threads. max_active:
+    queued or running simulations per key. dask_scheduler: run simulations as Dask tasks
+    on the cluster at this address (the messages and results are unchanged); None or ""
+    runs them on local threads. Start it with ``await runs.start()``.
+    """
+    if db != ":memory:":
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    cpus = os.cpu_count() or 1
+    workers = workers if workers > 0 else cpus
+    runner: Callable[..., Any] = simulate
+    if dask_scheduler:
+        runner = functools.partial(simulate, backend="dask", client=dask_scheduler)
+        logger.info("simulations run on the Dask cluster at %s", dask_scheduler)
+    return RunManager(Store(db), workers=workers, engine_threads=max(1, cpus // workers),
+                      max_active_per_key=max_active, runner=runner)
 
 
 class RunManager:
@@ -104,6 +146,7 @@ class RunManager:
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="equihome-db")
         self.stopping = False
         self._tasks: list[asyncio.Task] = []
+        self._writes: set[asyncio.Future] = set()  # background store writes not yet done
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,8 +155,10 @@ class RunManager:
         self._loop = asyncio.get_running_loop()
         pending = await self._db(self.store.unfinished)
         for rec in pending:
-            rec = await self._db(self.store.update, rec["id"], status="queued", progress=0.0,
-                                 started_at=None)
+            if rec["status"] == Status.RUNNING:
+                transition(rec, Status.QUEUED)  # stopped mid-run: re-run from the start
+            rec = await self._db(self.store.update, rec["id"], status=rec["status"],
+                                 progress=0.0, started_at=None)
             self.states[rec["id"]] = RunState(rec)
             self.queue.put_nowait(rec["id"])
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
@@ -128,6 +173,7 @@ class RunManager:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._writes, return_exceptions=True)  # failures: logged
         self.run_pool.shutdown(wait=True)
         self.db_pool.shutdown(wait=True)
 
@@ -135,12 +181,34 @@ class RunManager:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.db_pool, functools.partial(fn, *args, **kwargs))
 
+    def _write_later(self, fn: Callable[[], None], what: str) -> None:
+        """Run a store write on the db thread without waiting for it.
+
+        Writes run in submission order, before any later ``_db`` call. A failure is logged
+        (never lost); :meth:`stop` waits for the writes still pending.
+        """
+        try:
+            done = self.db_pool.submit(fn)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            log.warning("%s not written (shutting down): the run is re-run at the next start",
+                        what)
+            return
+        waiter = asyncio.wrap_future(done, loop=self._loop)
+        self._writes.add(waiter)
+        waiter.add_done_callback(functools.partial(self._written, what))
+
+    def _written(self, what: str, waiter: asyncio.Future) -> None:
+        self._writes.discard(waiter)
+        if not waiter.cancelled() and waiter.exception() is not None:
+            log.error("writing %s failed", what, exc_info=waiter.exception())
+
     # ------------------------------------------------------------------ requests
     def active_count(self, owner: str) -> int:
         return sum(1 for st in self.states.values()
                    if st.record["owner"] == owner and st.record["status"] in ACTIVE)
 
-    async def create(self, owner: str, config: dict, name: str | None, seeded: bool) -> dict:
+    async def create(self, owner: str, config: dict, name: str | None,
+                     seeded: bool) -> SimulationRecord:
         """Store and queue a validated config; ``seeded``: the config fixes its own seed."""
         if self.active_count(owner) >= self.max_active_per_key:
             raise TooManyRuns(f"at most {self.max_active_per_key} queued or running simulations "
@@ -153,7 +221,7 @@ class RunManager:
         log.info("simulation %s queued", sim_id)
         return rec
 
-    async def get(self, owner: str, sim_id: str) -> dict:
+    async def get(self, owner: str, sim_id: str) -> SimulationRecord:
         st = self.states.get(sim_id)
         rec = st.record if st else await self._db(self.store.get, sim_id)
         if rec is None or rec["owner"] != owner:
@@ -165,7 +233,7 @@ class RunManager:
 
     async def result(self, owner: str, sim_id: str) -> str:
         rec = await self.get(owner, sim_id)
-        if rec["status"] != "completed":
+        if rec["status"] != Status.COMPLETED:
             raise Conflict(f"simulation is {rec['status']}, not completed")
         st = self.states.get(sim_id)
         if st is not None and st.result_text is not None:
@@ -175,15 +243,15 @@ class RunManager:
             raise Conflict("the result is not stored yet")
         return text
 
-    async def cancel(self, owner: str, sim_id: str) -> dict:
+    async def cancel(self, owner: str, sim_id: str) -> SimulationRecord:
         rec = await self.get(owner, sim_id)
-        if rec["status"] not in ACTIVE:
+        if rec["status"] in FINISHED:
             raise Conflict(f"simulation is already {rec['status']}")
         st = self.states[sim_id]
-        if rec["status"] == "queued":
-            self._finish(st, "cancelled", "cancelled")
+        if rec["status"] == Status.QUEUED:
+            self._conclude(st, Status.CANCELLED, CANCELLED)
         elif st.cancel is not None:
-            st.cancel.cancel()  # the engine stops at its next stage; _run records the end
+            st.cancel.cancel()  # the engine stops at its next stage; its end concludes the run
         return st.record
 
     async def delete(self, owner: str, sim_id: str) -> None:
@@ -192,10 +260,8 @@ class RunManager:
         if st is not None and rec["status"] in ACTIVE:
             if st.cancel is not None:
                 st.cancel.cancel()
-            if st.final is None:  # subscribers learn the run ended, as for a cancel
-                self._broadcast(st, end_message(sim_id, "cancelled"))
-            st.subscribers.clear()
-            st.record["status"] = "cancelled"
+            # subscribers learn the run ended, as for a cancel; the record goes just below
+            self._conclude(st, Status.CANCELLED, CANCELLED, persist=False)
         await self._db(self.store.delete, sim_id)
 
     # ------------------------------------------------------------------ subscriptions
@@ -205,6 +271,8 @@ class RunManager:
         st = self.states.get(sim_id)
         if st is None:  # finished before this server started: replay from the store
             rec = await self._db(self.store.get, sim_id)
+            if rec is None:  # deleted meanwhile
+                raise NotFound(sim_id)
             saved = await self._db(self.store.load_events, sim_id) or {}
             st = self.states.setdefault(sim_id, RunState(rec, saved.get("log", []),
                                                          saved.get("progress"), saved.get("final")))
@@ -223,17 +291,17 @@ class RunManager:
             st.subscribers.discard(sub)
 
     def queue_depth(self) -> int:
-        return sum(1 for st in self.states.values() if st.record["status"] == "queued")
+        return sum(1 for st in self.states.values() if st.record["status"] == Status.QUEUED)
 
     def running_count(self) -> int:
-        return sum(1 for st in self.states.values() if st.record["status"] == "running")
+        return sum(1 for st in self.states.values() if st.record["status"] == Status.RUNNING)
 
     # ------------------------------------------------------------------ running
     async def _worker(self) -> None:
         while True:
             sim_id = await self.queue.get()
             st = self.states.get(sim_id)
-            if st is None or st.record["status"] != "queued":
+            if st is None or st.record["status"] != Status.QUEUED:
                 continue  # cancelled or deleted while queued
             try:
                 await self._run(st)
@@ -247,10 +315,10 @@ class RunManager:
         sim_id = rec["id"]
         st.log, st.progress, st.final = [], None, None
         st.cancel = CancelToken()
-        started = utc_now()
-        rec.update(status="running", started_at=started, progress=0.0)
-        await self._db(self.store.update, sim_id, status="running", started_at=started,
-                       progress=0.0)
+        transition(rec, Status.RUNNING)
+        rec["started_at"], rec["progress"] = utc_now(), 0.0
+        await self._db(self.store.update, sim_id, status=Status.RUNNING,
+                       started_at=rec["started_at"], progress=0.0)
         loop = asyncio.get_running_loop()
 
         def emit(event: dict) -> None:  # engine thread -> loop
@@ -263,63 +331,82 @@ class RunManager:
             await loop.run_in_executor(self.run_pool, job)
         except SimulationCancelled:
             if not self.stopping:  # when stopping, it stays unfinished: re-run at next start
-                self._finish(st, "cancelled", "cancelled")
+                self._conclude(st, Status.CANCELLED, CANCELLED)
         except SimulationError as exc:
-            self._finish(st, "failed", str(exc))
+            self._conclude(st, Status.FAILED, str(exc))
         except Exception as exc:  # an engine bug: report it as a failure of the run
             log.exception("simulation %s: engine failure", sim_id)
-            self._finish(st, "failed", f"internal error: {exc}")
-        else:
-            self._finish(st, "completed", None)
+            self._conclude(st, Status.FAILED, f"internal error: {exc}")
+        else:  # its result event has concluded it; if it never came, that is a failure
+            self._conclude(st, Status.FAILED, "internal error: the run ended without a result")
         finally:
             st.cancel = None
 
     def _on_event(self, st: RunState, event: dict) -> None:
         """One engine event, on the loop: record it for replay and fan it out."""
-        if st.record["status"] not in ACTIVE:
-            return  # deleted or cancelled meanwhile
+        if st.record["status"] in FINISHED:
+            return  # ended meanwhile (cancelled or deleted)
         if self.stopping and event["type"] == "error":
             return  # shutting down: the run is not over, it resumes at the next start
         msg = wire(st.record["id"], event)
         kind = msg["type"]
         if kind == "result":
-            st.result_text = dumps(msg["result"])
-        text = dumps(msg)
+            st.result_text = json_text(msg["result"])
+            text = json_text_with(msg, "result", st.result_text)
+            self._conclude(st, Status.COMPLETED, None, text, msg.get("execution_time"),
+                           msg["timestamp"])
+            return
+        text = json_text(msg)
+        if kind == "error":
+            status = Status.CANCELLED if msg["error"] == CANCELLED else Status.FAILED
+            self._conclude(st, status, msg["error"], text, finished_at=msg["timestamp"])
+            return
         if kind == "progress":
             st.progress = text
             st.record["progress"] = msg["progress"]
         elif kind in REPLAYED or (kind == "intermediate_result"
                                   and msg.get("module") == "waterfall_engine"):
             st.log.append(text)
-        elif kind == "result":
-            st.final = text
-            self._end(st, "completed", None, msg.get("execution_time"), msg["timestamp"])
-        elif kind == "error":
-            st.final = text
-            self._end(st, "cancelled" if msg["error"] == "cancelled" else "failed",
-                      msg["error"], None, msg["timestamp"])
         self._broadcast(st, text)
 
     def _broadcast(self, st: RunState, text: str) -> None:
         for sub in list(st.subscribers):
             sub.send_text(text)
 
-    def _end(self, st: RunState, status: str, error: str | None,
-             execution_time: float | None = None, finished_at: str | None = None) -> None:
-        """Record a run's end in memory and queue its writes, before its last message is sent.
+    def _conclude(self, st: RunState, status: Status, error: str | None,
+                  final: str | None = None, execution_time: float | None = None,
+                  finished_at: str | None = None, persist: bool = True) -> None:
+        """End a run: the one path to a final status, whoever ends it. A no-op once ended.
 
-        The single db thread runs writes in order, so a client that saw the last message and
-        then asks (list, get, result) finds the run finished. A crash before the write leaves
-        the run unfinished in the store, so it is re-run at the next start.
+        The end is recorded in memory and its store write queued (unless ``persist`` is
+        false: the record is being deleted) before the final message (``final``, or an
+        ``error`` without a module) goes to the subscribers. The single db thread runs
+        writes in order, so a client that saw the last message and then asks (list, get,
+        result) finds the run finished. A crash before the write leaves the run unfinished
+        in the store, so it is re-run at the next start.
         """
         rec = st.record
-        sim_id = rec["id"]
-        rec.update(status=status, finished_at=finished_at or utc_now(), error=error,
-                   execution_time=execution_time)
-        if status == "completed":
+        if rec["status"] in FINISHED:
+            return  # already ended: by its own result or error, a cancel or a delete
+        transition(rec, status)
+        rec["finished_at"] = finished_at or utc_now()
+        rec["error"], rec["execution_time"] = error, execution_time
+        if status == Status.COMPLETED:
             rec["progress"] = 100.0
-        result_text = st.result_text if status == "completed" else None
-        events = {"log": list(st.log), "progress": st.progress, "final": st.final}
+        st.final = final if final is not None else end_message(rec["id"], error)
+        if persist:
+            self._persist_end(st)
+        log.info("simulation %s %s", rec["id"], status)
+        self._broadcast(st, st.final)
+        st.subscribers.clear()
+        self._evict()
+
+    def _persist_end(self, st: RunState) -> None:
+        """Queue the writes of a run's end: its result, its replay state, its record."""
+        rec = st.record
+        sim_id = rec["id"]
+        result_text = st.result_text if rec["status"] == Status.COMPLETED else None
+        events = st.events()
         fields = {k: rec[k] for k in ("status", "progress", "finished_at", "execution_time",
                                       "error")}
 
@@ -330,27 +417,11 @@ class RunManager:
                 self.store.save_events(sim_id, events)
                 self.store.update(sim_id, **fields)
             except StoreError:
-                if sim_id in self.states:
+                if self.store.get(sim_id) is not None:
                     raise
                 # deleted while its end was being written: nothing left to record
 
-        try:
-            self.db_pool.submit(write)
-        except RuntimeError:  # shutting down: the run stays unfinished and is re-run
-            pass
-        log.info("simulation %s %s", sim_id, status)
-
-    def _finish(self, st: RunState, status: str, error: str | None) -> None:
-        """After the engine returned: end a run it did not end with an event, then tidy up."""
-        if st.record["status"] in ACTIVE and st.record["id"] in self.states:
-            if status == "completed":  # the engine returned without its result event
-                status, error = "failed", "internal error: the run ended without a result"
-            text = end_message(st.record["id"], error)
-            st.final = text
-            self._end(st, status, error)
-            self._broadcast(st, text)
-        st.subscribers.clear()
-        self._evict()
+        self._write_later(write, f"the end of simulation {sim_id} ({rec['status']})")
 
     def _evict(self) -> None:
         """Forget the oldest finished runs beyond KEEP_FINISHED (the store still has them)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import math
 import os
@@ -18,9 +19,10 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-RECORD_FIELDS = ("id", "owner", "name", "status", "progress", "config", "seed", "created_at",
-                 "started_at", "finished_at", "execution_time", "error")
+from .lifecycle import ACTIVE, RECORD_FIELDS, STATUSES, EventState, SimulationRecord, Status, as_status
+
+__all__ = ["COMPRESS_OVER", "MIGRATIONS", "RECORD_FIELDS", "STATUSES", "Store", "StoreError", "utc_now"]
+
 UPDATABLE = frozenset({"status", "progress", "started_at", "finished_at", "execution_time", "error", "seed"})
 COMPRESS_OVER = 64 * 1024  # bytes of UTF-8 JSON text above which a result is stored zlib-compressed
 
@@ -68,13 +70,12 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
 
 
-def _check_status(status: Any) -> str:
-    if status not in STATUSES:
-        raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
-    return status
-
-
 def _dumps(value: Any) -> str:
+    """Compact JSON that refuses NaN and Infinity (ValueError) rather than change them.
+
+    Not ``equihome.result.dumps``, which turns them into null: what the store is given is
+    stored exactly or refused, never silently altered.
+    """
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
@@ -161,20 +162,21 @@ class Store:
     _SELECT = f"SELECT {', '.join(RECORD_FIELDS)}, seq FROM simulations"
 
     @staticmethod
-    def _record(row: tuple) -> dict[str, Any]:
+    def _record(row: tuple) -> SimulationRecord:
         record = dict(zip(RECORD_FIELDS, row[:-1], strict=True))  # the last column is seq
         record["config"] = json.loads(record["config"])
-        return record
+        record["status"] = Status(record["status"])
+        return record  # type: ignore[return-value]
 
-    def _get(self, db: sqlite3.Connection, sim_id: str) -> dict[str, Any] | None:
+    def _get(self, db: sqlite3.Connection, sim_id: str) -> SimulationRecord | None:
         row = db.execute(f"{self._SELECT} WHERE id = ?", (sim_id,)).fetchone()
         return None if row is None else self._record(row)
 
     def create(self, sim_id: str, owner: str, config: dict, name: str | None = None,
-               seed: int | None = None, status: str = "queued") -> dict[str, Any]:
+               seed: int | None = None, status: Status | str = Status.QUEUED) -> SimulationRecord:
         """Insert a simulation (progress 0, ``created_at`` now) and return its record. ``StoreError`` if
         ``sim_id`` exists; ``ValueError`` for a bad status or a config with NaN/inf."""
-        _check_status(status)
+        status = as_status(status)
         if not isinstance(config, dict):
             raise TypeError("config must be a dict")
         body = _dumps(config)
@@ -188,19 +190,19 @@ class Store:
                 raise StoreError(f"simulation {sim_id!r} already exists") from None
             return self._get(db, sim_id)  # type: ignore[return-value]
 
-    def get(self, sim_id: str) -> dict[str, Any] | None:
+    def get(self, sim_id: str) -> SimulationRecord | None:
         """The record (config parsed to a dict), or None if there is no such simulation."""
         with self._read() as db:
             return self._get(db, sim_id)
 
-    def update(self, sim_id: str, **fields: Any) -> dict[str, Any] | None:
+    def update(self, sim_id: str, **fields: Any) -> SimulationRecord | None:
         """Set some of status, progress (percent 0-100), started_at, finished_at, execution_time
         (seconds), error, seed; return the updated record, or None if there is no such simulation."""
         for key in fields:
             if key not in UPDATABLE:
                 raise ValueError(f"{key}: not an updatable field (allowed: {', '.join(sorted(UPDATABLE))})")
         if "status" in fields:
-            _check_status(fields["status"])
+            fields["status"] = as_status(fields["status"])
         progress = fields.get("progress", 0.0)
         if not isinstance(progress, (int, float)) or not (math.isfinite(progress) and 0 <= progress <= 100):
             raise ValueError(f"progress: {progress!r} is not a number in [0, 100]")
@@ -211,13 +213,14 @@ class Store:
             return self._get(db, sim_id)
 
     def list(self, owner: str, status: str | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+             cursor: str | None = None) -> tuple[builtins.list[SimulationRecord], str | None]:
         """One page of ``owner``'s simulations, newest first, and the cursor of the next page (or None)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit: {limit!r} is not a positive integer")
-        where, params = "owner = ?", [owner]
+        where = "owner = ?"
+        params: builtins.list[Any] = [owner]
         if status is not None:
-            where, params = f"{where} AND status = ?", [*params, _check_status(status)]
+            where, params = f"{where} AND status = ?", [*params, as_status(status)]
         if cursor is not None:
             where, params = f"{where} AND seq < ?", [*params, _decode_cursor(cursor)]
         with self._read() as db:
@@ -256,7 +259,7 @@ class Store:
             raise StoreError(f"result of {sim_id!r} has unknown encoding {encoding!r}")
         return bytes(body).decode("utf-8")
 
-    def save_events(self, sim_id: str, state: dict) -> None:
+    def save_events(self, sim_id: str, state: EventState | dict) -> None:
         """Store (or replace) the replayable event state of a simulation."""
         self._upsert("INSERT INTO events (simulation_id, body) VALUES (?, ?) ON CONFLICT (simulation_id) "
                      "DO UPDATE SET body = excluded.body", (sim_id, _dumps(state)))
@@ -274,20 +277,16 @@ class Store:
             except sqlite3.IntegrityError:
                 raise StoreError(f"unknown simulation {params[0]!r}") from None
 
-    def unfinished(self) -> list[dict[str, Any]]:
+    def unfinished(self) -> builtins.list[SimulationRecord]:
         """All queued or running simulations, oldest first (to resume or fail after a restart)."""
+        active = sorted(ACTIVE)
         with self._read() as db:
-            rows = db.execute(f"{self._SELECT} WHERE status IN ('queued', 'running') ORDER BY seq").fetchall()
+            rows = db.execute(f"{self._SELECT} WHERE status IN ({', '.join('?' * len(active))}) "
+                              "ORDER BY seq", active).fetchall()
         return [self._record(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """Number of simulations per status, every status present."""
         with self._read() as db:
             rows = db.execute("SELECT status, COUNT(*) FROM simulations GROUP BY status").fetchall()
-        return {status: 0 for status in STATUSES} | dict(rows)
-
-    def queued_count(self, owner: str) -> int:
-        """Number of ``owner``'s simulations that are queued or running."""
-        with self._read() as db:
-            return db.execute("SELECT COUNT(*) FROM simulations WHERE owner = ? "
-                              "AND status IN ('queued', 'running')", (owner,)).fetchone()[0]
+        return dict.fromkeys(STATUSES, 0) | dict(rows)
