@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 import equihome  # noqa: E402
 from equihome import engine  # noqa: E402
-from equihome.distributed import TaskSpec, require, run_task  # noqa: E402
+from equihome.run.distributed import TaskSpec, require, run_task  # noqa: E402
 
 PRESET = "100m"
 SEED = 42

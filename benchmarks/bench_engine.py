@@ -40,8 +40,8 @@ if str(ROOT) not in sys.path:
 
 import equihome  # noqa: E402
 from equihome import loan_generator  # noqa: E402
-from equihome.config import FundConfig  # noqa: E402
-from equihome.layout import ZONES  # noqa: E402
+from equihome.io.config import FundConfig  # noqa: E402
+from equihome.model.layout import ZONES  # noqa: E402
 
 PRESET = "100m"
 SEED = 42

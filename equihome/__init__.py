@@ -14,29 +14,29 @@ In a notebook, ``equihome.simulate(..., display=True)`` shows the run live (ipyw
 
 from typing import Any
 
-from .config import PRESETS, ConfigError, FundConfig, config_json_schema, load_config
-from .engine import (
+from equihome.io.config import PRESETS, ConfigError, FundConfig, config_json_schema, load_config
+from equihome.io.result import SimulationResult
+from equihome.run.engine import (
     STAGES,
     CancelToken,
     SimulationCancelled,
     SimulationError,
 )
-from .engine import simulate as _run
-from .result import SimulationResult
-from .sweep import SweepResult, efficient_frontier, sweep
+from equihome.run.engine import simulate as _run
+from equihome.run.sweep import SweepResult, efficient_frontier, sweep
 
 __version__ = "0.1.0"
 
 
 def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> Any:
-    """Run a Monte Carlo simulation; see :func:`equihome.engine.simulate` for the arguments.
+    """Run a Monte Carlo simulation; see :func:`equihome.run.engine.simulate` for the arguments.
 
     display=True (in a notebook): run in a background thread and show it live in a
-    :class:`equihome.widgets.SimulationView`; returns a handle with ``.result()`` and
+    :class:`equihome.ui.widgets.SimulationView`; returns a handle with ``.result()`` and
     ``.cancel()`` at once. Otherwise runs here and returns the SimulationResult.
     """
     if display:
-        from .widgets import simulate as show  # widgets are optional (equihome[lab])
+        from equihome.ui.widgets import simulate as show  # widgets are optional (equihome[lab])
 
         return show(config, display=True, **kwargs)
     return _run(config, **kwargs)
@@ -44,15 +44,15 @@ def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> A
 
 def connect(url: str | None = None, key: str | None = None, token: str | None = None) -> Any:
     """Connect to a server (default: the Jupyter server this kernel runs under); see
-    :func:`equihome.remote.connect`."""
-    from .remote import connect as open_connection
+    :func:`equihome.ui.remote.connect`."""
+    from equihome.ui.remote import connect as open_connection
 
     return open_connection(url, key, token)
 
 
 def compare(results: Any, names: Any = None) -> Any:
     """A side-by-side table of the key numbers of several results (a notebook widget)."""
-    from .widgets import compare as table
+    from equihome.ui.widgets import compare as table
 
     return table(results, names)
 

@@ -1,7 +1,7 @@
 # The kernel contract of equihome/_core.pyx: its types and the structures the ledger kernel
-# reads and writes, declared once. equihome/reference.py mirrors them field for field (its
+# reads and writes, declared once. equihome/model/reference.py mirrors them field for field (its
 # LedgerInputs/LedgerRun are the same names on the Python side, built by
-# equihome/exit_simulator.py for production and tests alike).
+# equihome/model/exit_simulator.py for production and tests alike).
 
 ctypedef double f8
 ctypedef int i4

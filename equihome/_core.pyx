@@ -1,7 +1,7 @@
 """Cython kernels for the hot loops of the engine.
 
 Each public function here has a twin with the same name and signature in
-``equihome/reference.py`` (plain numpy); the tests hold the two against each other.
+``equihome/model/reference.py`` (plain numpy); the tests hold the two against each other.
 Conventions shared by both:
 
 * months are integer offsets from the fund's month 0; ``M`` is the last month;
@@ -25,8 +25,8 @@ cdef inline f8 fmax(f8 a, f8 b) noexcept nogil:
     """Larger of two finite numbers (inlined; libm's fmax is a call)."""
     return a if a > b else b
 
-# The ledger's rows and the exit kinds come from one source, equihome/layout.py.
-from .layout import COL as _COL, ExitKind as _ExitKind, check_ledger_shapes
+# The ledger's rows and the exit kinds come from one source, equihome/model/layout.py.
+from equihome.model.layout import COL as _COL, ExitKind as _ExitKind, check_ledger_shapes
 
 cdef Py_ssize_t C_CALLS = _COL["calls"], C_DIST = _COL["distributions"], C_NAV = _COL["nav"]
 cdef Py_ssize_t C_ADV = _COL["advances"], C_PROC = _COL["proceeds"]

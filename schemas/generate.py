@@ -7,9 +7,9 @@ The documents describe the standalone server (``equihome serve``): REST under ``
 the earlier engine's root-level ``/simulations/`` routes (OpenAPI 3.1), and the WebSocket at
 ``/ws`` and ``/ws/simulations/{simulation_id}`` (AsyncAPI 3.0), as fixed by
 ``shared/design/PROTOCOL.md``. Everything that the code already states is taken from it, so
-the YAML cannot drift: the result schema (``equihome.schemas.RESULT_SCHEMA``, embedded
+the YAML cannot drift: the result schema (``equihome.io.schemas.RESULT_SCHEMA``, embedded
 verbatim), the config schema (``equihome.config_json_schema()``, its ``$defs`` moved to
-``components/schemas``), the stage names (``equihome.engine.STAGES``), the statuses, the
+``components/schemas``), the stage names (``equihome.run.engine.STAGES``), the statuses, the
 limits and the version. ``tests/test_schemas.py`` checks that the committed files equal this
 script's output and holds both documents against a running server.
 """
@@ -30,8 +30,8 @@ if str(HERE.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(HERE.parent))
 
 from equihome import __version__, config_json_schema  # noqa: E402
-from equihome.engine import STAGES  # noqa: E402
-from equihome.schemas import RESULT_SCHEMA  # noqa: E402
+from equihome.io.schemas import RESULT_SCHEMA  # noqa: E402
+from equihome.run.engine import STAGES  # noqa: E402
 from equihome.server.handlers import MAX_BODY, MAX_LIMIT, MAX_MESSAGE, MAX_SUBSCRIPTIONS  # noqa: E402
 from equihome.server.store import STATUSES  # noqa: E402
 

@@ -17,8 +17,8 @@ MAX_LINES = 650  # "no file over ~600 lines"
 ENGINE = {"engine", "backends", "loan_generator", "price_path_simulator", "exit_simulator",
           "cashflow_aggregator", "fee_engine", "waterfall_engine", "metrics",
           "guardrail_monitor", "config", "layout", "kernels", "reference", "result"}
-FORBIDDEN_FOR_ENGINE = ("equihome.server", "equihome.widgets", "equihome.explorer",
-                        "equihome.remote", "equihome.distributed", "tornado", "ipywidgets",
+FORBIDDEN_FOR_ENGINE = ("equihome.server", "equihome.ui.widgets", "equihome.ui.explorer",
+                        "equihome.ui.remote", "equihome.run.distributed", "tornado", "ipywidgets",
                         "sqlite3", "IPython")
 
 

@@ -1,4 +1,4 @@
-"""Tests of equihome.config: defaults, preset, overrides, JSON loading and error messages."""
+"""Tests of equihome.io.config: defaults, preset, overrides, JSON loading and error messages."""
 
 import json
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import BaseModel
 
-from equihome.config import (
+from equihome.io.config import (
     PRESETS,
     ConfigError,
     CorrelationMatrix,
@@ -20,7 +20,7 @@ from equihome.config import (
     load_config,
     validate_config,
 )
-from equihome.layout import zone_array
+from equihome.model.layout import zone_array
 
 TRANCHE = {"name": "senior", "type": "senior_debt", "size": 1e7, "interest_rate": 0.06,
            "priority": 1}

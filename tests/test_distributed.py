@@ -23,9 +23,9 @@ from waiting import wait_until
 
 import equihome
 from equihome import STAGES
-from equihome import distributed as eq_dask
 from equihome.cli import main as cli_main
-from equihome.engine import SimulationError
+from equihome.run import distributed as eq_dask
+from equihome.run.engine import SimulationError
 
 SEED = 17
 RUN_DEADLINE = 60.0  # s for any one Dask run
@@ -138,7 +138,7 @@ def test_a_failing_task_reports_its_stage(client):
     """A stage that raises on the workers fails the run naming the stage, as locally."""
 
     def break_waterfall() -> None:
-        from equihome import waterfall_engine as w
+        from equihome.model import waterfall_engine as w
 
         def boom(*args, **kwargs):
             raise ValueError("synthetic failure")
@@ -146,7 +146,7 @@ def test_a_failing_task_reports_its_stage(client):
         w._saved_run, w.run = w.run, boom
 
     def restore() -> None:
-        from equihome import waterfall_engine as w
+        from equihome.model import waterfall_engine as w
 
         w.run = w._saved_run
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import equihome
-from equihome import engine
-from equihome.engine import STAGES
+from equihome.run import engine
+from equihome.run.engine import STAGES
 
 SMALL = {"fund_size": 10_000_000}
 
@@ -61,7 +61,7 @@ def test_tiny_pool_is_extended_until_the_budget_is_spent():
     plan = engine.make_plan("100m", num_simulations=4, seed=5)
     full = engine.compute_chunk(plan, 0, 4)
     plan.n_blocks = 1
-    from equihome import loan_generator
+    from equihome.model import loan_generator
 
     orig = loan_generator.block_size
     try:
@@ -235,7 +235,7 @@ def test_invalid_config_raises_before_any_event():
 
 
 def test_stage_failure_reports_module_and_cause(monkeypatch):
-    from equihome import waterfall_engine
+    from equihome.model import waterfall_engine
 
     def boom(*a, **k):
         raise ValueError("synthetic failure")
@@ -257,7 +257,7 @@ def test_reference_and_cython_engines_agree():
 
 
 def test_missing_compiled_core_warns_and_falls_back(monkeypatch):
-    from equihome import kernels, reference
+    from equihome.model import kernels, reference
 
     monkeypatch.setattr(kernels, "_core", None)
     monkeypatch.setattr(kernels, "_IMPORT_ERROR", ImportError("no module named equihome._core"))
@@ -291,14 +291,15 @@ def test_default_seed_repeats_a_seedless_run():
 
 
 def test_both_kernel_sets_expose_every_kernel():
-    from equihome import _core, reference
-    from equihome.kernels import KERNEL_NAMES
+    from equihome import _core
+    from equihome.model import reference
+    from equihome.model.kernels import KERNEL_NAMES
 
     for name in KERNEL_NAMES:
         assert callable(getattr(_core, name)) and callable(getattr(reference, name)), name
-    from equihome import layout
+    from equihome.model import layout
 
-    # one source for the ledger's layout: both kernel sets take it from equihome.layout
+    # one source for the ledger's layout: both kernel sets take it from equihome.model.layout
     assert _core._COL is layout.COL and reference.COL is layout.COL
 
 

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_invariants import fund_configs
+from test_invariants import chunk, fund_configs
 
 import equihome
-from equihome import _core, engine, guardrail_monitor, reference
-from equihome.layout import COL
-from equihome.metrics import irr_annual, risk, tail_mean
+from equihome import _core
+from equihome.model import guardrail_monitor, reference
+from equihome.model.layout import COL
+from equihome.model.metrics import irr_annual, risk, tail_mean
+from equihome.run import engine
 
 KERNELS = [pytest.param(_core, id="cython"), pytest.param(reference, id="reference")]
 CENT = 0.01
@@ -43,7 +45,7 @@ OUT_OF_COMMITMENTS = {
 @pytest.mark.parametrize("kernels", ["cython", "reference"])
 def test_fund_out_of_commitments_holds_back_what_falls_due(kernels):
     plan = engine.make_plan(OUT_OF_COMMITMENTS, num_simulations=1, seed=1, kernels=kernels)
-    led = engine.compute_chunk(plan, 0, 1).run.ledger[0]
+    led = engine.computechunk(plan, 0, 1).run.ledger[0]
     calls, unpaid, dist = led[COL["calls"]], led[COL["unpaid_fees"]], led[COL["distributions"]]
     # month 0: $6,000 of fees, then the $900,000 advance, both called; months 1..15 call
     # $6,000 each (called $996,000); month 16 calls the last $4,000 and owes $2,000
@@ -184,15 +186,10 @@ def test_full_catch_up_ties_clear_the_hurdle_on_the_preset():
 # --------------------------------------------------------------------------- invariants
 
 
-def _chunk(cfg: dict, seed: int, n: int = 3):
-    plan = engine.make_plan(cfg, num_simulations=n, seed=seed)
-    return plan, engine.compute_chunk(plan, 0, n)
-
-
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=fund_configs(), seed=st.integers(0, 2**32))
 def test_money_owed_never_vanishes(cfg, seed):
-    plan, s = _chunk(cfg, seed)
+    plan, s = chunk(cfg, seed)
     led = s.run.ledger
     col = {name: led[:, i] for name, i in COL.items()}
     charged = (col["management_fees"] + col["expenses"] + col["transaction_fees"]
@@ -217,7 +214,7 @@ def test_money_owed_never_vanishes(cfg, seed):
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=fund_configs(), seed=st.integers(0, 2**32))
 def test_carry_is_capped_by_whole_life_profit(cfg, seed):
-    plan, s = _chunk(cfg, seed)
+    plan, s = chunk(cfg, seed)
     c, wf = plan.cfg, s.waterfall
     tol = 1e-6 * c.fund_size
     carry = wf.gp_carry.sum(1)
@@ -248,7 +245,7 @@ def _rules(violations):
 
 def test_portfolio_guardrails_do_not_depend_on_the_number_of_scenarios():
     """The same scenarios repeated k times give the same violations, shares and values."""
-    plan, s = _chunk({"fund_size": 5e6, "loan_term": 12}, seed=7, n=12)
+    plan, s = chunk({"fund_size": 5e6, "loan_term": 12}, seed=7, n=12)
     stats = s.loans
     unpaid = s.metrics.metrics["unpaid_fees"]
     base = guardrail_monitor.loan_checks(plan.cfg, stats, unpaid)

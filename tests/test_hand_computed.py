@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import equihome
-from equihome import _core, exit_simulator, loan_generator, reference
-from equihome.config import load_config
-from equihome.layout import COL, ExitKind
+from equihome import _core
+from equihome.io.config import load_config
+from equihome.model import exit_simulator, loan_generator, reference
+from equihome.model.layout import COL, ExitKind
 
 KERNELS = [pytest.param(_core, id="cython"), pytest.param(reference, id="reference")]
 

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from equihome import engine
-from equihome.layout import COL
+from equihome.model.layout import COL
+from equihome.run import engine
 
 TOL = 1e-6  # $ per $1 of commitments: float noise on sums of ~1e8
 

@@ -189,7 +189,7 @@ async def test_connect_watches_a_run_over_the_jupyter_websocket(jp_serverapp, ht
                                                                 jp_base_url):
     """equihome.connect against the extension: REST submit, WebSocket watch, same numbers."""
     import equihome
-    from equihome.remote import Connection
+    from equihome.ui.remote import Connection
 
     conn = Connection(f"http://127.0.0.1:{jp_http_port}{jp_base_url}equihome/",
                       token=jp_serverapp.identity_provider.token)
@@ -205,7 +205,7 @@ def test_dask_scheduler_setting_sends_runs_to_the_cluster():
     """`EquihomeExtension.dask_scheduler` makes the run manager submit Dask runs."""
     from equihome_jupyter.app import EquihomeExtension
 
-    from equihome import engine
+    from equihome.run import engine
 
     ext = EquihomeExtension(db_path=":memory:", dask_scheduler="tcp://127.0.0.1:8786")
     plain = EquihomeExtension(db_path=":memory:")

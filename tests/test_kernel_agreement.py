@@ -1,4 +1,4 @@
-"""The Cython kernels (``equihome._core``) against their numpy twins (``equihome.reference``).
+"""The Cython kernels (``equihome._core``) against their numpy twins (``equihome.model.reference``).
 
 Both modules are fed identical inputs -- random ones drawn from seeded generators, and
 ones the engine itself produces -- and write into separate, pre-poisoned output arrays.
@@ -14,10 +14,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from equihome import _core, exit_simulator, loan_generator, price_path_simulator, reference
-from equihome.config import FundConfig, load_config
-from equihome.layout import COL, LEDGER_COLUMNS, ExitKind
-from equihome.waterfall_engine import pref_growth
+from equihome import _core
+from equihome.io.config import FundConfig, load_config
+from equihome.model import exit_simulator, loan_generator, price_path_simulator, reference
+from equihome.model.layout import COL, LEDGER_COLUMNS, ExitKind
+from equihome.model.waterfall_engine import pref_growth
 
 RTOL = 1e-10
 ATOL_LOG = 1e-12   # log indices and per-month rates: O(1) numbers, some exactly 0

@@ -1,7 +1,7 @@
 """schemas/openapi.yaml and schemas/asyncapi.yaml against the code and a running server.
 
 * The committed YAML equals ``schemas/generate.py``'s output, and its result schema equals
-  ``equihome.schemas.RESULT_SCHEMA`` (so neither can drift from the code).
+  ``equihome.io.schemas.RESULT_SCHEMA`` (so neither can drift from the code).
 * Every route of ``app.routes()`` is documented, with exactly the methods its handler
   implements, and every documented path is served.
 * A full REST scenario against a real ``equihome serve``: every response is validated
@@ -34,9 +34,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 import equihome
-from equihome.config import PRESETS
-from equihome.engine import STAGES
-from equihome.schemas import RESULT_SCHEMA
+from equihome.io.config import PRESETS
+from equihome.io.schemas import RESULT_SCHEMA
+from equihome.run.engine import STAGES
 from equihome.server.app import routes
 from equihome.server.handlers import MAX_BODY, Services
 

@@ -17,9 +17,10 @@ import math
 import numpy as np
 import pytest
 
-from equihome import _core, exit_simulator, loan_generator, price_path_simulator
-from equihome.config import load_config
-from equihome.layout import ExitKind
+from equihome import _core
+from equihome.io.config import load_config
+from equihome.model import exit_simulator, loan_generator, price_path_simulator
+from equihome.model.layout import ExitKind
 
 Z_CRIT = 6.0
 DT = 1.0 / 12.0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from equihome.engine import SimulationError
+from equihome.run.engine import SimulationError
 from equihome.server import store as store_module
 from equihome.server.lifecycle import MOVES, IllegalTransition, Status, transition
 from equihome.server.runs import Conflict, RunManager, make_run_manager

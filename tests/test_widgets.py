@@ -9,8 +9,8 @@ from waiting import wait_until
 
 pytest.importorskip("ipywidgets")
 import equihome  # noqa: E402
-from equihome.engine import STAGES  # noqa: E402
-from equihome.widgets import SimulationView, ViewState, compare, fmt  # noqa: E402
+from equihome.run.engine import STAGES  # noqa: E402
+from equihome.ui.widgets import SimulationView, ViewState, compare, fmt  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_draws_on_the_loop_thread_from_a_worker(recorded):
 
 
 def test_simulate_with_display_returns_at_once(recorded):
-    from equihome.widgets import Run, simulate
+    from equihome.ui.widgets import Run, simulate
 
     events, result = recorded
     run = simulate("100m", num_simulations=200, seed=3)
@@ -161,7 +161,7 @@ def test_simulate_with_display_returns_at_once(recorded):
 
 
 def test_cancel_a_displayed_run():
-    from equihome.widgets import simulate
+    from equihome.ui.widgets import simulate
 
     run = simulate("100m", num_simulations=20_000, seed=1)
     run.cancel()
@@ -173,7 +173,7 @@ def test_cancel_a_displayed_run():
 
 def test_explorer_debounces_and_overlays():
 
-    from equihome.explorer import Explorer
+    from equihome.ui.explorer import Explorer
 
     ex = Explorer("100m", num_simulations=128, seed=1, debounce=0.2)
     first = ex.run_now()
@@ -192,7 +192,7 @@ def test_explorer_debounces_and_overlays():
 
 def test_top_level_entry_points_reach_the_widgets():
     import equihome
-    from equihome.widgets import Comparison, Run
+    from equihome.ui.widgets import Comparison, Run
 
     run = equihome.simulate("100m", num_simulations=40, seed=5, display=True)
     assert isinstance(run, Run)

@@ -15,8 +15,8 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from .auth import ApiKeys, collect_keys, generate_key, is_loopback
-from .handlers import (
+from equihome.server.auth import ApiKeys, collect_keys, generate_key, is_loopback
+from equihome.server.handlers import (
     MAX_BODY,
     MAX_MESSAGE,
     CancelHandler,
@@ -30,7 +30,7 @@ from .handlers import (
     SimulationsHandler,
     SimulationSocket,
 )
-from .runs import make_run_manager
+from equihome.server.runs import make_run_manager
 
 log = logging.getLogger("equihome.server")
 ID = r"([^/]+)"
@@ -146,7 +146,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
         log.error("--no-auth refuses to bind to %s: only loopback addresses are allowed", host)
         return 2
     if dask_scheduler:
-        from ..distributed import require
+        from equihome.run.distributed import require
 
         try:
             require()

@@ -18,13 +18,13 @@ import tornado.ioloop
 import tornado.web
 import tornado.websocket
 
-from .. import __version__, config_json_schema
-from ..config import PRESETS, ConfigError, load_config
-from ..engine import check_size
-from ..schemas import RESULT_SCHEMA
-from .auth import ApiKeys
-from .lifecycle import STATUSES, SimulationRecord
-from .runs import Conflict, NotFound, RunManager, TooManyRuns, json_text, wire
+from equihome import __version__, config_json_schema
+from equihome.io.config import PRESETS, ConfigError, load_config
+from equihome.io.schemas import RESULT_SCHEMA
+from equihome.run.engine import check_size
+from equihome.server.auth import ApiKeys
+from equihome.server.lifecycle import STATUSES, SimulationRecord
+from equihome.server.runs import Conflict, NotFound, RunManager, TooManyRuns, json_text, wire
 
 log = logging.getLogger("equihome.server")
 

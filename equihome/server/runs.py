@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..engine import CancelToken, SimulationCancelled, SimulationError, simulate
-from ..result import dumps
-from .lifecycle import ACTIVE, FINISHED, EventState, SimulationRecord, Status, transition
-from .store import Store, StoreError, utc_now
+from equihome.io.result import dumps
+from equihome.run.engine import CancelToken, SimulationCancelled, SimulationError, simulate
+from equihome.server.lifecycle import ACTIVE, FINISHED, EventState, SimulationRecord, Status, transition
+from equihome.server.store import Store, StoreError, utc_now
 
 log = logging.getLogger("equihome.server")
 
@@ -41,7 +41,7 @@ REPLAYED = ("module_started", "module_completed", "guardrail_violation")
 KEEP_FINISHED = 256  # finished runs kept in memory for fast replay; older ones reload from the db
 CANCELLED = "cancelled"  # the error text of a cancelled run (PROTOCOL.md)
 
-#: JSON text as the server sends and stores it: ``equihome.result.dumps`` (finite: NaN and
+#: JSON text as the server sends and stores it: ``equihome.io.result.dumps`` (finite: NaN and
 #: Infinity become null), compact.
 json_text = functools.partial(dumps, separators=(",", ":"))
 

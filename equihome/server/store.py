@@ -19,7 +19,15 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from .lifecycle import ACTIVE, RECORD_FIELDS, STATUSES, EventState, SimulationRecord, Status, as_status
+from equihome.server.lifecycle import (
+    ACTIVE,
+    RECORD_FIELDS,
+    STATUSES,
+    EventState,
+    SimulationRecord,
+    Status,
+    as_status,
+)
 
 __all__ = ["COMPRESS_OVER", "MIGRATIONS", "RECORD_FIELDS", "STATUSES", "Store", "StoreError", "utc_now"]
 
@@ -73,7 +81,7 @@ def _statements(script: str) -> Iterator[str]:
 def _dumps(value: Any) -> str:
     """Compact JSON that refuses NaN and Infinity (ValueError) rather than change them.
 
-    Not ``equihome.result.dumps``, which turns them into null: what the store is given is
+    Not ``equihome.io.result.dumps``, which turns them into null: what the store is given is
     stored exactly or refused, never silently altered.
     """
     return json.dumps(value, separators=(",", ":"), allow_nan=False)

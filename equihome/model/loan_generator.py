@@ -16,8 +16,8 @@ from math import ceil
 
 import numpy as np
 
-from .config import FundConfig
-from .layout import zone_array
+from equihome.io.config import FundConfig
+from equihome.model.layout import zone_array
 
 BLOCK_ROUNDING = 64  # block sizes are multiples of this
 

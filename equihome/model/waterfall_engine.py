@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import FundConfig
-from .exit_simulator import LedgerRun
-from .layout import COL
+from equihome.io.config import FundConfig
+from equihome.model.exit_simulator import LedgerRun
+from equihome.model.layout import COL
 
 COMPOUNDING = {
     "annual": lambda h: (1.0 + h) ** (1.0 / 12.0),

@@ -1,6 +1,6 @@
 """Watch simulations on a server (standalone or the Jupyter extension) in a SimulationView.
 
->>> import equihome.remote as eqc
+>>> import equihome.ui.remote as eqc
 >>> server = eqc.connect()                         # the Jupyter server this kernel runs under
 >>> server = eqc.connect("http://127.0.0.1:8000", key="...")   # an `equihome serve`
 >>> run = server.run("100m", overrides={"num_simulations": 2000})
@@ -21,9 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .engine import SimulationCancelled, SimulationError
-from .result import SimulationResult
-from .widgets import Run, SimulationView
+from equihome.io.result import SimulationResult
+from equihome.run.engine import SimulationCancelled, SimulationError
+from equihome.ui.widgets import Run, SimulationView
 
 
 class ServerError(RuntimeError):

@@ -20,11 +20,11 @@ from math import ceil
 
 import numpy as np
 
-from .cashflow_aggregator import CashFlows, year_ends
-from .config import MONTHS_PER_YEAR, FundConfig
-from .exit_simulator import LedgerRun
-from .layout import COL, EXIT_NAMES, ExitKind
-from .waterfall_engine import Waterfall
+from equihome.io.config import MONTHS_PER_YEAR, FundConfig
+from equihome.model.cashflow_aggregator import CashFlows, year_ends
+from equihome.model.exit_simulator import LedgerRun
+from equihome.model.layout import COL, EXIT_NAMES, ExitKind
+from equihome.model.waterfall_engine import Waterfall
 
 METRICS = (
     "lp_irr", "gross_irr", "fund_irr", "lp_tvpi", "lp_dpi", "lp_rvpi", "equity_multiple", "roi",

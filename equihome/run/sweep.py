@@ -28,9 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import deep_merge
-from .engine import CancelToken, SimulationCancelled, Source, make_plan, run_plan
-from .result import finite_json
+from equihome.io.config import deep_merge
+from equihome.io.result import finite_json
+from equihome.run.engine import CancelToken, SimulationCancelled, Source, make_plan, run_plan
 
 MAX_CONCURRENT = 8  # strategies in flight at once on Dask (each already spans the cluster)
 STAT_COLUMNS = ("irr_p50", "irr_p5", "irr_p95", "tvpi_p50", "roi_p50",

@@ -11,10 +11,10 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from . import reference
+from equihome.model import reference
 
 try:
-    from . import _core
+    from equihome import _core
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
     _core = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc

@@ -6,7 +6,7 @@ real results by the tests; the config schema comes from the pydantic models.
 
 from __future__ import annotations
 
-from .metrics import METRICS, STATS
+from equihome.model.metrics import METRICS, STATS
 
 _NUM = {"type": ["number", "null"]}
 _STAT = {"type": "object", "required": list(STATS), "additionalProperties": False,

@@ -4,7 +4,7 @@ A run is a pure function of (config, seed). Scenario ``i`` draws its loans from
 ``SeedSequence(seed, spawn_key=(i, 0))`` and its prices from ``(i, 1)``, so the numbers
 do not depend on chunk size, thread count or backend. Chunks run on a thread pool (the
 kernels release the GIL) or, with ``backend="dask"``, as tasks on a Dask cluster
-(``equihome.distributed``, found through ``equihome.backends``: the engine imports no
+(``equihome.run.distributed``, found through ``equihome.run.backends``: the engine imports no
 backend); per-scenario summaries are kept, paths are not (except the first
 ``sample_paths`` scenarios), so memory grows only with the summaries.
 Both backends feed one :class:`RunTracker`, which owns the events, progress and the result.
@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from . import (
-    backends,
+from equihome.io.config import ConfigError, FundConfig, load_config
+from equihome.io.result import SimulationResult
+from equihome.model import (
     cashflow_aggregator,
     exit_simulator,
     fee_engine,
@@ -38,11 +39,10 @@ from . import (
     price_path_simulator,
     waterfall_engine,
 )
-from .backends import Backend
-from .config import ConfigError, FundConfig, load_config
-from .kernels import get_kernels
-from .layout import EXIT_NAMES, ZONES
-from .result import SimulationResult
+from equihome.model.kernels import get_kernels
+from equihome.model.layout import EXIT_NAMES, ZONES
+from equihome.run import backends
+from equihome.run.backends import Backend
 
 STAGES = (
     "loan_generator", "price_path_simulator", "exit_simulator", "cashflow_aggregator",
@@ -333,7 +333,7 @@ class _Progress:
 class RunTracker:
     """The bookkeeping every backend shares: events, progress, running statistics, the result.
 
-    A backend (:func:`run_local`, ``equihome.distributed.run_dask``) calls :meth:`split`, then,
+    A backend (:func:`run_local`, ``equihome.run.distributed.run_dask``) calls :meth:`split`, then,
     from the caller's thread, :meth:`stage_started`/:meth:`stage_done` and :meth:`chunk_done`
     (a run_chunk summary) -- or :meth:`chunk_finished` for a chunk run elsewhere -- and
     :meth:`fail`; it returns once every chunk is in or the run failed. :meth:`finish` ends it.

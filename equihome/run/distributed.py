@@ -14,7 +14,7 @@ worker rebuilds the plan once per spec. Scenario ``i`` draws from the same
 scenario index, so the result is bit-identical to the local backend.
 
 Finished tasks come back through ``distributed.as_completed`` and feed the engine's
-:class:`~equihome.engine.RunTracker` (progress, running statistics, module events). A
+:class:`~equihome.run.engine.RunTracker` (progress, running statistics, module events). A
 cancel releases the outstanding futures at once. A task whose worker dies is rescheduled
 by the scheduler (up to ``distributed.scheduler.allowed-failures`` times) and a task that
 raises is retried ``retries`` times; tasks are deterministic, so a re-run changes nothing.
@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import backends
-from .backends import Backend
-from .engine import (
+from equihome.model.metrics import ChunkMetrics
+from equihome.run import backends
+from equihome.run.backends import Backend
+from equihome.run.engine import (
     CHUNK_STAGES,
     CancelToken,
     Plan,
@@ -44,7 +45,6 @@ from .engine import (
     make_plan,
     run_chunk,
 )
-from .metrics import ChunkMetrics
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -189,7 +189,7 @@ def concat_chunks(parts: list[dict]) -> dict:
 
 def backend(client: Client | str | None = None, task_size: int | None = None,
             retries: int = DEFAULT_RETRIES) -> Backend:
-    """The Dask backend for :func:`equihome.engine.run_plan` (checks Dask is installed)."""
+    """The Dask backend for :func:`equihome.run.engine.run_plan` (checks Dask is installed)."""
     require()
     if task_size is not None and task_size < 1:
         raise ValueError(f"task_size: must be at least 1, got {task_size}")

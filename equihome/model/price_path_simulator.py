@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import FundConfig
-from .layout import ZONES, zone_array
+from equihome.io.config import FundConfig
+from equihome.model.layout import ZONES, zone_array
 
 MODELS = {"gbm": 0, "mean_reversion": 1, "regime_switching": 2}
 

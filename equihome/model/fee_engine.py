@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import FundConfig
-from .layout import COL
+from equihome.io.config import FundConfig
+from equihome.model.layout import COL
 
 FEE_BASES = {"committed_capital": 0, "invested_capital": 1, "net_asset_value": 2}
 

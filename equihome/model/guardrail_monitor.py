@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .config import FundConfig
-from .layout import SHARE_METHODS, ZONES, ExitKind, base_share, zone_array
-from .loan_generator import LoanPool
+from equihome.io.config import FundConfig
+from equihome.model.layout import SHARE_METHODS, ZONES, ExitKind, base_share, zone_array
+from equihome.model.loan_generator import LoanPool
 
 SHARE_TOLERANCE = 1e-3  # shares compared at 0.1 % precision
 STRESS_FALL = 0.20

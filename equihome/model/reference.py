@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .layout import COL, ExitKind, base_share, check_ledger_shapes
+from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
 
 DT = 1.0 / 12.0
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import FundConfig
-from .layout import COL
+from equihome.io.config import FundConfig
+from equihome.model.layout import COL
 
 EVERY = {"monthly": 1, "quarterly": 3, "annual": 12}
 

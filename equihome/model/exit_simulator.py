@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cashflow_aggregator, fee_engine, loan_generator
-from .config import FundConfig
-from .layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
-from .loan_generator import LoanPool
-from .price_path_simulator import PricePaths
+from equihome.io.config import FundConfig
+from equihome.model import cashflow_aggregator, fee_engine, loan_generator
+from equihome.model.layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
+from equihome.model.loan_generator import LoanPool
+from equihome.model.price_path_simulator import PricePaths
 
 
 @dataclass

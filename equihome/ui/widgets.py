@@ -7,7 +7,7 @@ any thread: it only records the event; drawing happens on the kernel's thread (t
 event loop, ``call_soon_threadsafe``), at most 10 times a second, and at once for the final
 ``result`` or ``error``.
 
->>> from equihome.widgets import simulate
+>>> from equihome.ui.widgets import simulate
 >>> run = simulate("100m", num_simulations=2000, seed=42)   # shows the view, returns at once
 >>> result = run.result()                                      # waits (drawing meanwhile)
 """
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from .engine import STAGES, CancelToken, SimulationCancelled, SimulationError
-from .engine import simulate as _simulate
-from .result import SimulationResult, fmt, labelled
+from equihome.io.result import SimulationResult, fmt, labelled
+from equihome.run.engine import STAGES, CancelToken, SimulationCancelled, SimulationError
+from equihome.run.engine import simulate as _simulate
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -408,7 +408,7 @@ def simulate(config: Any = "100m", *, display: bool = True, title: str | None = 
     """
     if not display:
         return _simulate(config, **kwargs)
-    from .engine import make_plan, run_plan
+    from equihome.run.engine import make_plan, run_plan
 
     plan_keys = ("num_simulations", "seed", "overrides", "threads", "chunk_size", "kernels",
                  "default_seed")

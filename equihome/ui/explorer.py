@@ -3,7 +3,7 @@
 Each change (debounced) re-runs a few hundred scenarios in a background thread, cancels the
 run it supersedes, and overlays the new LP IRR distribution on the previous one.
 
->>> from equihome.explorer import Explorer
+>>> from equihome.ui.explorer import Explorer
 >>> ex = Explorer("100m", num_simulations=300, seed=1)
 >>> ex                     # the sliders, the key numbers and the overlaid distributions
 >>> ex.set(hurdle_rate=0.06).run_now()   # from code: apply and re-run in the foreground
@@ -20,10 +20,10 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from .config import load_config
-from .engine import CancelToken, SimulationCancelled, simulate
-from .result import SimulationResult
-from .widgets import fmt
+from equihome.io.config import load_config
+from equihome.io.result import SimulationResult
+from equihome.run.engine import CancelToken, SimulationCancelled, simulate
+from equihome.ui.widgets import fmt
 
 DEBOUNCE = 0.4  # s of quiet after the last change before re-running
 ZONES = ("green", "orange", "red")
