@@ -45,7 +45,7 @@ OUT_OF_COMMITMENTS = {
 @pytest.mark.parametrize("kernels", ["cython", "reference"])
 def test_fund_out_of_commitments_holds_back_what_falls_due(kernels):
     plan = engine.make_plan(OUT_OF_COMMITMENTS, num_simulations=1, seed=1, kernels=kernels)
-    led = engine.computechunk(plan, 0, 1).run.ledger[0]
+    led = engine.compute_chunk(plan, 0, 1).run.ledger[0]
     calls, unpaid, dist = led[COL["calls"]], led[COL["unpaid_fees"]], led[COL["distributions"]]
     # month 0: $6,000 of fees, then the $900,000 advance, both called; months 1..15 call
     # $6,000 each (called $996,000); month 16 calls the last $4,000 and owes $2,000
