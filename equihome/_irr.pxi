@@ -71,18 +71,61 @@ cdef inline f8 fabs_(f8 v) noexcept nogil:
     return -v if v < 0.0 else v
 
 
-cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexcept nogil:
-    """Per-period IRR of flows c[0..n-1]; NaN with flag 2 when none exists.
+cdef void scan_roots(const f8* c, Py_ssize_t n, f8 lo, f8 hi, f8* best, int* roots) noexcept nogil:
+    """Every root in x of the NPV polynomial on the grid of IRR_GRID equal intervals of
+    (lo, hi] where the sign changes; keeps in ``best`` the rate closest to zero and counts
+    the roots found in ``roots`` (both carried in from the caller)."""
+    cdef f8 a = lo, fa, b, fb, d, x, rate
+    cdef int i
+    fa = npv_x(c, n, a, &d)
+    for i in range(1, IRR_GRID + 1):
+        b = lo + (hi - lo) * i / IRR_GRID
+        fb = npv_x(c, n, b, &d)
+        if fb == 0.0 or (fa != 0.0 and (fb < 0.0) != (fa < 0.0)):
+            x = b if fb == 0.0 else solve_bracket(c, n, a, b, fa)
+            rate = 1.0 / x - 1.0
+            roots[0] += 1
+            if roots[0] == 1 or fabs_(rate) < fabs_(best[0]):
+                best[0] = rate
+        a = b
+        fa = fb
 
-    One sign change in the flows or in their running sum (Norstrom) means one root,
-    bracketed on x in (0, inf). Otherwise the rate range -99.9 %..+1000 % a year
-    (``periods_per_year`` periods a year) is scanned and the root closest to zero kept
-    (flag 1 when several were found).
+
+cdef f8 grow_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, int* found) noexcept nogil:
+    """The first root in x beyond ``a``, doubling ``b`` until the NPV changes sign (at most
+    IRR_MAX_DOUBLINGS times; an NPV that overflows to NaN ends the search); ``found`` is 0
+    when there is none."""
+    cdef f8 d, fa = npv_x(c, n, a, &d), fb = npv_x(c, n, b, &d)
+    cdef int i = 0
+    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
+        a = b
+        fa = fb
+        b = b * 2.0
+        fb = npv_x(c, n, b, &d)
+        i += 1
+    found[0] = 1
+    if fb == 0.0:
+        return b
+    if (fb < 0.0) == (fa < 0.0) or fb != fb:  # no sign change, or the NPV overflowed to NaN
+        found[0] = 0
+        return NAN
+    return solve_bracket(c, n, a, b, fa)
+
+
+cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexcept nogil:
+    """Per-period IRR of flows c[0..n-1]: the root closest to zero; NaN with flag 2 when none.
+
+    One sign change in the flows (Descartes) means one root in x = 1 / (1 + rate) > 0. One
+    sign change in their running sum (Norstrom) means one root with a positive rate
+    (x < 1); roots with negative rates are then looked for on a grid of x in (1, x_max].
+    Otherwise x in [x_min, x_max] is scanned (x_min: +1000 % a year, x_max: -99.9 % a
+    year, with ``periods_per_year`` periods a year), and only when that finds nothing, the
+    rates beyond both ends. Flag 1 when several roots were found.
     """
     cdef Py_ssize_t t, sc = 0, scc = 0
     cdef int sg = 0, sgc = 0, st
-    cdef f8 cum = 0.0, a, b, fa, fb, d, best = NAN, rate, x
-    cdef int roots = 0, i
+    cdef f8 cum = 0.0, d, best = NAN, x, x_min, x_max, fx
+    cdef int roots = 0, found
     for t in range(n):
         if c[t] != 0.0:
             st = 1 if c[t] > 0.0 else -1
@@ -102,41 +145,30 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
     if sc == 0:
         flag[0] = 2
         return NAN
+    x_min = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
+    x_max = 1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year)
     if sc == 1 or scc == 1:
-        # one root in x > 0: f(0) = c[0]-side sign; grow b until the sign flips
-        a = 0.0
-        fa = c[0]
-        b = 1.0
-        fb = npv_x(c, n, b, &d)
-        i = 0
-        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
-            a = b
-            fa = fb
-            b = b * 2.0
-            fb = npv_x(c, n, b, &d)
-            i += 1
-        if fb == 0.0:
-            return 1.0 / b - 1.0
-        if (fb < 0.0) == (fa < 0.0):
+        x = grow_bracket(c, n, 0.0, 1.0, &found)
+        if not found:
             flag[0] = 2
             return NAN
-        x = solve_bracket(c, n, a, b, fa)
-        return 1.0 / x - 1.0
-    # several sign changes: scan the plausible range of rates
-    a = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
-    fa = npv_x(c, n, a, &d)
-    for i in range(1, IRR_GRID + 1):
-        b = (1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year) * i / IRR_GRID
-             + a * (IRR_GRID - i) / IRR_GRID)
-        fb = npv_x(c, n, b, &d)
-        if fb == 0.0 or (fb < 0.0) != (fa < 0.0):
-            x = b if fb == 0.0 else solve_bracket(c, n, a, b, fa)
-            rate = 1.0 / x - 1.0
-            roots += 1
-            if roots == 1 or fabs_(rate) < fabs_(best):
-                best = rate
-        a = b
-        fa = fb
+        if sc == 1 or x >= 1.0:
+            return 1.0 / x - 1.0  # the only root, or a rate of 0 (none is closer to zero)
+        best = 1.0 / x - 1.0
+        roots = 1
+        scan_roots(c, n, 1.0, x_max, &best, &roots)
+    else:
+        scan_roots(c, n, x_min, x_max, &best, &roots)
+        if roots == 0:  # none in the plausible range: rates beyond it, above then below
+            fx = npv_x(c, n, x_min, &d)
+            if fx == 0.0 or (fx < 0.0) != (c[0] < 0.0):
+                best = 1.0 / (x_min if fx == 0.0 else solve_bracket(c, n, 0.0, x_min, c[0])) - 1.0
+                roots = 1
+            x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
+            if found:
+                roots += 1
+                if roots == 1 or fabs_(1.0 / x - 1.0) < fabs_(best):
+                    best = 1.0 / x - 1.0
     if roots == 0:
         flag[0] = 2
     elif roots > 1:

@@ -3,6 +3,9 @@
 # --------------------------------------------------------------------------- ledger
 # The structures (LedgerParams, Tables, Pool, Book, Fund) are declared in _core.pxd.
 
+cdef double CENT_SLACK = 1e-6  # of a cent: a sum a few ulps above a whole cent is that cent
+
+
 cdef struct LoanExit:
     int month                   # event month (exit or default)
     int receipt                 # month the cash arrives
@@ -412,10 +415,12 @@ cdef void distribute(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
     else:
         # the fees and expenses due until the next distribution, or what the live book at
         # fair value cannot cover of those due until fund end if more, less what uncalled
-        # commitments can still pay; rounded up to the cent
+        # commitments can still pay; rounded up to the cent (a sum that rounding put a few
+        # ulps above a whole cent stays that cent)
         owed = fmax(owed_between(t, f.basis, m, t.next_dist[m]),
                     owed_between(t, f.basis, m, M) - f.nav_loans[m])
-        hold = ceil(100.0 * fmax(owed - fmax(p.fund_size - f.called, 0.0), 0.0)) / 100.0
+        hold = fmax(ceil(100.0 * fmax(owed - fmax(p.fund_size - f.called, 0.0), 0.0)
+                         - CENT_SLACK), 0.0) / 100.0
     free = f.cash - f.earmark - hold
     for tt in range(t.NT):
         if free <= 0.0:

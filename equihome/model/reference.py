@@ -16,6 +16,7 @@ import numpy as np
 from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
 
 DT = 1.0 / 12.0
+CENT_SLACK = 1e-6  # of a cent; see ``_core`` (_ledger.pxi)
 
 
 def price_paths(eps, u_regime, mu, sigma, model, kappa, regime, out):
@@ -348,7 +349,8 @@ def distribute(p, tab, f, o):
     else:
         owed = max(_owed_between(tab, f.basis, m, tab.next_dist[m]),
                    _owed_between(tab, f.basis, m, M) - f.nav_loans[m])
-        hold = np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)) / 100.0
+        hold = max(np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)
+                           - CENT_SLACK), 0.0) / 100.0
     free = f.cash - f.earmark - hold
     for t in range(len(tab.tranche_size)):
         if free <= 0.0:
@@ -552,39 +554,67 @@ def _sign_changes(v):
     return int(np.count_nonzero(s[1:] != s[:-1]))
 
 
-def irr_one(c, periods_per_year=12.0):
-    """Per-period IRR and flag of one flow vector; see ``_core.irr_one``."""
-    c = [float(v) for v in np.trim_zeros(np.asarray(c, dtype=float), "f")]
-    arr = np.asarray(c)
-    if arr.size == 0 or _sign_changes(arr) == 0:
-        return np.nan, 2
-    if _sign_changes(arr) == 1 or _sign_changes(np.cumsum(arr)) == 1:
-        a, fa, b = 0.0, c[0], 1.0
-        fb, _ = _npv_x(c, b)
-        i = 0
-        while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
-            a, fa, b = b, fb, b * 2.0
-            fb, _ = _npv_x(c, b)
-            i += 1
-        if fb == 0.0:
-            return 1.0 / b - 1.0, 0
-        if (fb < 0.0) == (fa < 0.0):
-            return np.nan, 2
-        return 1.0 / _solve_bracket(c, a, b, fa) - 1.0, 0
-    a = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
+def _scan_roots(c, lo, hi, best, roots):
+    """Roots on a grid of (lo, hi]; returns (best, roots); see ``_core.scan_roots``."""
+    a = lo
     fa, _ = _npv_x(c, a)
-    best, roots = np.nan, 0
     for i in range(1, IRR_GRID + 1):
-        b = (1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year) * i / IRR_GRID
-             + a * (IRR_GRID - i) / IRR_GRID)
+        b = lo + (hi - lo) * i / IRR_GRID
         fb, _ = _npv_x(c, b)
-        if fb == 0.0 or (fb < 0.0) != (fa < 0.0):
+        if fb == 0.0 or (fa != 0.0 and (fb < 0.0) != (fa < 0.0)):
             x = b if fb == 0.0 else _solve_bracket(c, a, b, fa)
             rate = 1.0 / x - 1.0
             roots += 1
             if roots == 1 or abs(rate) < abs(best):
                 best = rate
         a, fa = b, fb
+    return best, roots
+
+
+def _grow_bracket(c, a, b):
+    """The first root beyond ``a`` (doubling ``b``), or None; see ``_core.grow_bracket``."""
+    fa, _ = _npv_x(c, a)
+    fb, _ = _npv_x(c, b)
+    i = 0
+    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
+        a, fa, b = b, fb, b * 2.0
+        fb, _ = _npv_x(c, b)
+        i += 1
+    if fb == 0.0:
+        return b
+    if (fb < 0.0) == (fa < 0.0) or fb != fb:
+        return None
+    return _solve_bracket(c, a, b, fa)
+
+
+def irr_one(c, periods_per_year=12.0):
+    """Per-period IRR (the root closest to zero) and flag; see ``_core.irr_one``."""
+    c = [float(v) for v in np.trim_zeros(np.asarray(c, dtype=float), "f")]
+    arr = np.asarray(c)
+    if arr.size == 0 or _sign_changes(arr) == 0:
+        return np.nan, 2
+    x_min = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
+    x_max = 1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year)
+    best, roots = np.nan, 0
+    if _sign_changes(arr) == 1 or _sign_changes(np.cumsum(arr)) == 1:
+        x = _grow_bracket(c, 0.0, 1.0)
+        if x is None:
+            return np.nan, 2
+        if _sign_changes(arr) == 1 or x >= 1.0:
+            return 1.0 / x - 1.0, 0
+        best, roots = _scan_roots(c, 1.0, x_max, 1.0 / x - 1.0, 1)
+    else:
+        best, roots = _scan_roots(c, x_min, x_max, best, roots)
+        if roots == 0:
+            fx, _ = _npv_x(c, x_min)
+            if fx == 0.0 or (fx < 0.0) != (c[0] < 0.0):
+                best = 1.0 / (x_min if fx == 0.0 else _solve_bracket(c, 0.0, x_min, c[0])) - 1.0
+                roots = 1
+            x = _grow_bracket(c, x_max, 2.0 * x_max)
+            if x is not None:
+                roots += 1
+                if roots == 1 or abs(1.0 / x - 1.0) < abs(best):
+                    best = 1.0 / x - 1.0
     return best, (2 if roots == 0 else 1 if roots > 1 else 0)
 
 
