@@ -3,9 +3,15 @@ skipped when nothing changed, and every message appears once, in plain numbers."
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+
+from equihome.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
@@ -102,3 +108,57 @@ def test_the_wheel_excludes_the_generated_c():
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert tool["exclude-package-data"]["equihome"] == ["*.c"]
     assert {"*.pyx", "*.pxd", "*.pxi"} <= set(tool["package-data"]["equihome"])
+
+
+# --------------------------------------------------------------------------- 5. guardrails once
+
+
+@pytest.mark.parametrize(("tty", "quiet"), [(True, False), (False, False), (False, True)],
+                         ids=["terminal", "pipe", "quiet"])
+def test_each_guardrail_violation_is_printed_once(tty, quiet, capsys, monkeypatch):
+    """Live on stderr or (``--quiet``) in the summary, never both."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    args = ["run", "--simulations", "300", "--seed", "7", "--threads", "1"]
+    assert main(args + (["--quiet"] if quiet else [])) == 0
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    lines = re.findall(r"\[(?:info|warning|error|critical)\] \w+: [^\r\n\033]*", text)
+    assert len(lines) >= 2 and "[info] min_simulations: " in text
+    assert sorted(set(lines)) == sorted(lines), "a violation printed twice"
+    assert all(line in (captured.out if quiet else captured.err) for line in lines)
+
+
+# --------------------------------------------------------------------------- 7. --out
+
+
+def out_cases(tmp_path: Path) -> list[tuple[Path, str]]:
+    """(--out path, what its error must say): none of them can take the result."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    return [(tmp_path / "missing" / "deeper" / "r.json", "does not exist"),
+            (a_file / "r.json", "is not a directory"),
+            (tmp_path, "is a directory"),
+            (Path("/proc/r.json"), "is not writable")]  # unwritable even for root
+
+
+def test_out_is_checked_before_the_run(tmp_path, capsys):
+    """Exit 2 and one error naming the path, before anything runs; no directory made."""
+    for out, reason in out_cases(tmp_path):
+        code = main(["run", "--simulations", "20000", "--seed", "1", "--out", str(out)])
+        captured = capsys.readouterr()
+        assert code == 2, (out, captured)
+        assert captured.out == ""  # no summary: nothing ran
+        assert captured.err.startswith(f"error: --out {out}: ") and reason in captured.err
+        assert captured.err.count("\n") == 1  # no guardrail lines: the run never started
+    assert not (tmp_path / "missing").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_out_into_an_existing_directory_and_over_a_file(tmp_path, capsys):
+    """A writable directory or an existing file takes the result (no probe file left)."""
+    out = tmp_path / "r.json"
+    for _ in range(2):  # creates, then overwrites
+        assert main(["run", "--simulations", "50", "--seed", "1", "--quiet",
+                     "--out", str(out)]) == 0
+    assert f"result written to {out}" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
