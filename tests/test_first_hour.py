@@ -3,10 +3,16 @@ skipped when nothing changed, and every message appears once, in plain numbers."
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -162,3 +168,180 @@ def test_out_into_an_existing_directory_and_over_a_file(tmp_path, capsys):
                      "--out", str(out)]) == 0
     assert f"result written to {out}" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+# --------------------------------------------------------------------------- a notebook kernel
+
+
+KERNEL_CELLS = [
+    # 6: the widget Run in a kernel
+    'import equihome\nfrom equihome.widgets import Run\n'
+    'run = equihome.simulate("100m", num_simulations=40, seed=5, display=True)\n'
+    'print(type(run).__name__, isinstance(run, Run), run.result().metrics["irr"])',
+    # 6: a kernel no Jupyter server runs (nbclient's own): no server is guessed
+    'try:\n    equihome.connect()\nexcept RuntimeError as exc:\n    print(exc)',
+    # 10: the sweep plot as a cell's last line; 8: the frontier as one
+    '%matplotlib inline\n'
+    'table = equihome.sweep("100m", grid={"hurdle_rate": [0.06, 0.08]}, num_simulations=32, seed=3)\n'
+    'table.plot()',
+    'table.frontier()',
+]
+
+
+@pytest.fixture(scope="module")
+def kernel_outputs() -> list[list[dict]]:
+    """The outputs of KERNEL_CELLS run in a real IPython kernel (as nbclient runs notebooks)."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in KERNEL_CELLS])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    return [cell.outputs for cell in nb.cells]
+
+
+@contextmanager
+def jupyter_server(tmp_path: Path, runtime: Path) -> Iterator[tuple[str, str]]:
+    """A real Jupyter server with the equihome extension (isolated dirs): (base URL, token)."""
+    token = "first-hour-test-token"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "jupyter_server", "--ServerApp.port=0", "--ServerApp.ip=127.0.0.1",
+           f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
+           f"--ServerApp.root_dir={tmp_path}", "--ServerApp.allow_root=True",
+           "--ServerApp.jpserver_extensions={'equihome_jupyter': True}",
+           f"--EquihomeExtension.db_path={tmp_path / 'equihome.db'}"]
+    log = tmp_path / "jupyter.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        yield wait_for_server(runtime, proc, log, token), token
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def wait_for_server(runtime: Path, proc: subprocess.Popen, log: Path, token: str) -> str:
+    """The base URL from the server's runtime file, once it answers."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        files = [f for f in runtime.glob("jpserver-*.json") if f.name != "jpserver-1.json"]
+        if files:
+            base = json.loads(files[0].read_text())["url"].rstrip("/")
+            try:
+                rest(base, token, "GET", "api/status")
+                return base
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise RuntimeError("Jupyter server did not start:\n" + log.read_text())
+
+
+def rest(base: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    """A Jupyter REST call with the token; the JSON answer."""
+    req = urllib.request.Request(f"{base}/{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def run_in_kernel(connection_file: Path, code: str) -> str:
+    """Run ``code`` in a running kernel (by its connection file); what it printed."""
+    from jupyter_client import BlockingKernelClient
+
+    deadline = time.monotonic() + 60
+    while not connection_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    client = BlockingKernelClient(connection_file=str(connection_file))
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        shown: list[str] = []
+
+        def keep(msg: dict) -> None:
+            content = msg["content"]
+            shown.append(content.get("text", "") + "".join(content.get("traceback", [])))
+
+        reply = client.execute_interactive(code, output_hook=keep, timeout=60)
+        assert reply["content"]["status"] == "ok", "".join(shown)
+        return "".join(shown)
+    finally:
+        client.stop_channels()
+
+
+def texts(outputs: list[dict]) -> str:
+    """Everything a cell showed as text (streams and text/plain results)."""
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
+
+
+# --------------------------------------------------------------------------- 6. connect, display
+
+
+def test_connect_without_a_url_outside_a_notebook_says_what_to_do():
+    import equihome
+
+    with pytest.raises(RuntimeError) as err:
+        equihome.connect()
+    msg = str(err.value)
+    assert "not a notebook kernel" in msg
+    assert 'connect("http://127.0.0.1:8000", key="...")' in msg
+
+
+def test_connect_without_a_url_in_a_kernel_no_server_started(kernel_outputs):
+    """nbclient's kernel belongs to no Jupyter server: an error, not the first server found."""
+    shown = texts(kernel_outputs[1])
+    assert "this kernel was not started by a Jupyter server" in shown
+    assert 'connect("http://127.0.0.1:8000", key="...")' in shown
+
+
+def test_connect_without_a_url_finds_the_server_of_its_kernel(tmp_path):
+    """A kernel a real Jupyter server started connects to that server's equihome endpoint,
+    past a decoy runtime file (same root, alive pid, nothing listening) listed alongside."""
+    runtime = tmp_path / "runtime"
+    with jupyter_server(tmp_path, runtime) as (base, token):
+        decoy = {"url": "http://127.0.0.1:9/", "token": "decoy", "pid": os.getpid(),
+                 "root_dir": str(tmp_path), "port": 9, "base_url": "/", "secure": False}
+        (runtime / "jpserver-1.json").write_text(json.dumps(decoy))
+        kid = rest(base, token, "POST", "api/kernels", {"name": "python3"})["id"]
+        code = ('import equihome\nc = equihome.connect()\n'
+                'print(c.base, c.health()["status"])')
+        shown = run_in_kernel(runtime / f"kernel-{kid}.json", code)
+    assert shown.strip() == f"{base}/equihome/ ok"
+
+
+def test_display_in_a_notebook_is_the_widget_view(kernel_outputs):
+    out = kernel_outputs[0]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in out)
+    printed = "".join(o.get("text", "") for o in out if o.get("output_type") == "stream")
+    assert printed.startswith("Run True ")
+
+
+def test_display_outside_jupyter_is_a_text_progress_bar(capsys, monkeypatch):
+    """On a terminal: the CLI's bar on stderr, no widget repr; the handle's result is the run's."""
+    import equihome
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    run = equihome.simulate("100m", num_simulations=300, seed=5, display=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no "VBox(children=..." repr
+    assert "\r[" in captured.err and "100.0%" in captured.err and captured.err.endswith("\n")
+    assert "[info] min_simulations:" in captured.err
+    assert run.done()
+    assert run.result().to_json() == equihome.simulate("100m", num_simulations=300,
+                                                         seed=5).to_json()
+
+
+def test_watching_a_server_outside_jupyter_is_a_text_progress_bar(server, capsys, monkeypatch):
+    from server_util import KEY_A
+
+    import equihome
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    run = equihome.connect(server.base, key=KEY_A).run(
+        "100m", overrides={"num_simulations": 300, "monte_carlo_seed": 5})
+    result = run.result(timeout=60)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "100.0%" in captured.err and "[info] min_simulations:" in captured.err
+    assert result.metrics == equihome.simulate("100m", num_simulations=300, seed=5).metrics
