@@ -345,3 +345,94 @@ def test_watching_a_server_outside_jupyter_is_a_text_progress_bar(server, capsys
     assert captured.out == ""
     assert "100.0%" in captured.err and "[info] min_simulations:" in captured.err
     assert result.metrics == equihome.simulate("100m", num_simulations=300, seed=5).metrics
+
+
+# --------------------------------------------------------------------------- 8. plain numbers
+
+
+def non_plain(value: object, path: str = "event") -> list[str]:
+    """Where ``value`` holds anything but plain JSON types (numpy scalars included: an
+    np.float64 *is* a float, so the check is on the exact type)."""
+    if type(value) is dict:
+        return [p for k, v in value.items()
+                for p in ([f"{path} key {k!r}"] if type(k) is not str else [])
+                + non_plain(v, f"{path}.{k}")]
+    if type(value) is list:
+        return [p for i, v in enumerate(value) for p in non_plain(v, f"{path}[{i}]")]
+    if type(value) in (str, int, float, bool) or value is None:
+        return []
+    return [f"{path}: {type(value).__module__}.{type(value).__name__}"]
+
+
+def test_events_carry_plain_python_numbers():
+    """Every event of a real run (every type, guardrails in all stages) is plain JSON."""
+    import json
+
+    import equihome
+
+    events: list[dict] = []
+    strict = {"guardrails": {"var_99": 0.0, "cvar_99": 0.0, "max_ltv": 0.1, "irr_p5": 0.0,
+                             "weighted_average_life": 0.5, "hurdle_clear_probability": 1.0}}
+    equihome.simulate("100m", num_simulations=300, seed=3, overrides=strict, threads=2,
+                      chunk_size=64, on_event=events.append)
+    kinds = {e["type"] for e in events}
+    assert kinds == {"module_started", "progress", "module_completed", "intermediate_result",
+                     "guardrail_violation", "result"}
+    assert sum(e["type"] == "guardrail_violation" for e in events) >= 5
+    assert [p for e in events for p in non_plain(e)] == []
+    for e in events:
+        assert json.loads(json.dumps(e, allow_nan=False)) == e
+    assert "np." not in "".join(map(str, events))  # what on_event=print shows
+
+
+def test_the_frontier_prints_as_a_table():
+    import equihome
+
+    table = equihome.sweep("100m", grid={"hurdle_rate": [0.06, 0.08],
+                                         "avg_loan_ltv": [0.3, 0.4]}, num_simulations=32, seed=3)
+    front = table.frontier()
+    assert isinstance(front, list) and all(type(r) is dict for r in front)  # still the rows
+    lines = repr(front).splitlines()
+    assert lines[0].split() == table.columns
+    assert len(lines) == 1 + len(front) and str(front) == repr(front)
+    assert "{" not in repr(front) and "np." not in repr(front)
+    assert repr(table).splitlines()[1:] == str(table).splitlines()
+
+
+def test_the_frontier_is_a_table_in_a_notebook(kernel_outputs):
+    shown = texts(kernel_outputs[3])
+    assert shown.split("\n")[0].split()[:2] == ["hurdle_rate", "irr_p50"]
+    assert "{" not in shown
+
+
+# --------------------------------------------------------------------------- 10. plot, notebook
+
+
+def test_the_sweep_plot_labels_every_strategy_even_overlapping_ones():
+    """guardrail thresholds change no number: those strategies coincide, and share a label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import equihome
+
+    table = equihome.sweep("100m", grid={"avg_loan_ltv": [0.3, 0.45],
+                                         "guardrails.min_simulations": [100, 200, 300]},
+                           num_simulations=32, seed=3)
+    _, ax = plt.subplots()
+    assert table.plot(ax=ax) is None
+    labels = [t.get_text() for t in ax.texts]
+    assert len(labels) == 2  # one per distinct point
+    for row in table.rows:
+        line = f"avg_loan_ltv={row['avg_loan_ltv']:.4f}, min_simulations={row['guardrails.min_simulations']}"
+        assert sum(line in label.splitlines() for label in labels) == 1, line
+    assert all(label.startswith("3 strategies:") for label in labels)
+    plt.close("all")
+
+
+def test_the_sweep_plot_prints_no_axes_line_in_a_notebook(kernel_outputs):
+    out = kernel_outputs[2]
+    assert [o["output_type"] for o in out] == ["display_data"]  # the figure, no execute_result
+    assert "image/png" in out[0]["data"]
+    assert "<Axes" not in texts(out)
