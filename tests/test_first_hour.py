@@ -37,6 +37,99 @@ def copy_build_inputs(dest: Path) -> Path:
     return dest
 
 
+README = (ROOT / "README.md").read_text()
+VENV_COMMANDS = ("equihome", "pip", "python", "jupyter", "dask")
+ACTIVATE = ". .venv/bin/activate"
+
+
+def bash_blocks(text: str = README) -> list[str]:
+    """The README's ```bash blocks, in order."""
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def section(title: str, text: str = README) -> str:
+    """The README text under ``## title`` up to the next ``## `` heading."""
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+# --------------------------------------------------------------------------- 1-3. the README
+
+
+def test_readme_names_every_prerequisite_the_commands_use():
+    """Python and the C compiler, Node and npm, chromium through apt-get (sudo when not root),
+    with the versions the project itself requires."""
+    intro = README.split("\n## ", 1)[0]
+    python = re.search(r'requires-python = ">=([\d.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert f"Python ≥ {python.group(1)} with `venv` and a C compiler" in intro
+    ci = (ROOT / "sdk/typescript/scripts/ci.sh").read_text()
+    node = re.search(r"Node >= (\d+)", ci).group(1)
+    assert "command -v node" in ci and "command -v npm" in ci
+    assert f"Node ≥ {node} with npm" in intro
+    test_sh = (ROOT / "scripts/test.sh").read_text()
+    assert "apt-get install -y chromium" in test_sh and 'SUDO="sudo"' in test_sh
+    assert "apt-get update && apt-get install -y chromium" in intro
+    assert "`sudo` when not run as root" in intro
+
+
+def test_readme_activates_the_venv_before_its_commands():
+    """Every ```bash line that runs a .venv command comes after ``. .venv/bin/activate`` in
+    its block (or names .venv/bin/ itself); the intro says to activate."""
+    assert f"(`{ACTIVATE}`)" in README.split("## What it is", 1)[0]
+    for block in bash_blocks():
+        active = False
+        for line in block.splitlines():
+            words = line.split()
+            active = active or ACTIVATE in line
+            if words and words[0] in VENV_COMMANDS:
+                assert active, f"README runs {line!r} without activating .venv"
+    assert "`python benchmarks/" not in README
+
+
+def test_readme_command_line_block_runs(tmp_path):
+    """The Command line section's block, as written (activation path made absolute), in a
+    temporary directory holding a my_fund.json."""
+    import equihome
+
+    block = bash_blocks(section("Command line"))[0]
+    assert block.startswith(ACTIVATE)
+    (tmp_path / "my_fund.json").write_text(json.dumps(equihome.PRESETS["100m"]))
+    script = "set -euo pipefail\n" + block.replace(ACTIVATE, f". {VENV}/bin/activate", 1)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "result.json").read_text())["num_simulations"] == 1000
+    assert "100m" in done.stdout.split() and '"$schema"' in done.stdout
+
+
+def test_every_api_path_the_readme_names_answers(server):
+    """Each ``/api/...`` path in the README, on a real ``equihome serve`` (ids filled in)."""
+    from server_util import KEY_A
+
+    assert not re.search(r"(?<![\w/])/health", README), "the health check is /api/health"
+    paths = {p for p in re.findall(r"/api(?:/[\w{}.]+)+", README) if not p.endswith("/...")}
+    assert {"/api/health", "/api/simulations", "/api/simulations/{id}/cancel"} <= paths
+    status, rec = server.request("POST", "/simulations", {
+        "preset": "100m", "overrides": {"num_simulations": 64, "monte_carlo_seed": 1}})
+    assert status == 201
+    wait_done(server, rec["id"])
+    for path in sorted(paths):
+        concrete = path.replace("6f1c...", rec["id"]).replace("{id}", rec["id"])
+        method = "POST" if concrete.endswith("/cancel") else "GET"
+        status, body = server.request(method, concrete[len("/api"):], key=KEY_A)
+        assert status != 404 and status < 500, (path, status, body)
+        assert method == "POST" or status == 200, (path, status, body)
+
+
+def wait_done(server, sim_id: str, timeout: float = 60.0) -> None:
+    """Poll the simulation until it has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.request("GET", f"/simulations/{sim_id}")[1]["status"] == "completed":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"simulation {sim_id} did not complete")
+
+
 # --------------------------------------------------------------------------- 4. setup skip
 
 
@@ -102,6 +195,18 @@ def test_setup_enables_the_jupyter_extension_in_an_editable_install():
     line = next(ln for ln in listing.stderr.splitlines() + listing.stdout.splitlines()
                 if "equihome_jupyter" in ln and "enabled" in ln.lower())
     assert "disabled" not in line
+
+
+def test_readme_says_how_to_enable_the_extension_without_the_scripts():
+    """The lab extra brings Jupyter; the enable command names the installed extension."""
+    import equihome_jupyter
+
+    lab = section("Notebooks")
+    assert '"equihome[lab]"' in lab and "JupyterLab, ipywidgets and matplotlib" in lab
+    assert any("\njupyter server extension enable equihome_jupyter\n" in b
+               for b in bash_blocks(lab))
+    assert [p["module"] for p in equihome_jupyter._jupyter_server_extension_points()] == [
+        "equihome_jupyter"]
 
 
 def test_the_wheel_excludes_the_generated_c():
