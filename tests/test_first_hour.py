@@ -29,7 +29,7 @@ def run_setup(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           text=True, timeout=900)
 
 
-def copy_build_inputs(dest: Path) -> Path:
+def copy_sources(dest: Path) -> Path:
     """A copy of the repository's sources (no .venv, build products or .git) under ``dest``."""
     ignore = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "*.so", "*.c",
                                     "node_modules", "__pycache__", ".*_cache", ".hypothesis")
@@ -147,7 +147,7 @@ def test_setup_skips_the_install_when_nothing_changed():
 
 def test_the_setup_hash_covers_exactly_the_build_inputs(tmp_path):
     """Editing a .pxi, .pxd, .pyx, setup.py or pyproject.toml changes the hash; a .py does not."""
-    copy = copy_build_inputs(tmp_path / "repo")
+    copy = copy_sources(tmp_path / "repo")
     base = run_setup("--hash", cwd=copy).stdout.strip()
     assert base == run_setup("--hash").stdout.strip() and len(base) == 64
     (copy / "equihome" / "engine.py").write_text("# not a build input\n")
@@ -164,7 +164,7 @@ def test_the_setup_hash_covers_exactly_the_build_inputs(tmp_path):
 
 def test_a_fresh_clone_never_skips(tmp_path):
     """No .venv (a fresh clone), a stale stamp, or a core that does not import: install."""
-    copy = copy_build_inputs(tmp_path / "repo")
+    copy = copy_sources(tmp_path / "repo")
     fresh = run_setup("--check", cwd=copy)
     assert fresh.returncode == 1 and "install needed (no .venv yet)" in fresh.stdout
     assert not (copy / ".venv").exists()  # --check only looks
