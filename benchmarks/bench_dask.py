@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import equihome  # noqa: E402
-from equihome import engine  # noqa: E402
+from equihome.run import engine  # noqa: E402
 from equihome.run.distributed import TaskSpec, require, run_task  # noqa: E402
 
 PRESET = "100m"

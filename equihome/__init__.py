@@ -31,11 +31,20 @@ __version__ = "0.1.0"
 def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> Any:
     """Run a Monte Carlo simulation; see :func:`equihome.run.engine.simulate` for the arguments.
 
-    display=True (in a notebook): run in a background thread and show it live in a
-    :class:`equihome.ui.widgets.SimulationView`; returns a handle with ``.result()`` and
-    ``.cancel()`` at once. Otherwise runs here and returns the SimulationResult.
+    display=True: in a notebook, run in a background thread and show it live in a
+    :class:`equihome.ui.widgets.SimulationView`, returning a handle with ``.result()`` and
+    ``.cancel()`` at once; elsewhere (a terminal, a script) run here with a text progress bar
+    on stderr, as ``equihome run`` draws it, and return a finished handle
+    (:class:`equihome.ui.console.FinishedRun`). display=False: run here and return the
+    SimulationResult.
     """
     if display:
+        from equihome.ui.console import in_notebook
+
+        if not in_notebook():
+            from equihome.ui.console import simulate as run_in_terminal
+
+            return run_in_terminal(config, **kwargs)
         from equihome.ui.widgets import simulate as show  # widgets are optional (equihome[lab])
 
         return show(config, display=True, **kwargs)
@@ -43,8 +52,9 @@ def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> A
 
 
 def connect(url: str | None = None, key: str | None = None, token: str | None = None) -> Any:
-    """Connect to a server (default: the Jupyter server this kernel runs under); see
-    :func:`equihome.ui.remote.connect`."""
+    """Connect to a server: ``url`` and ``key`` for ``equihome serve``; with no url, inside a
+    notebook only, the Jupyter server this kernel runs under (elsewhere a RuntimeError says
+    to give the url); see :func:`equihome.ui.remote.connect`."""
     from equihome.ui.remote import connect as open_connection
 
     return open_connection(url, key, token)

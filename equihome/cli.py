@@ -3,10 +3,11 @@
 ``equihome run [CONFIG.json | --preset NAME]`` simulates a fund and prints the summary
 table, the execution time and the throughput; ``--out`` also writes the full result as
 finite JSON. Progress is drawn as a one-line bar on stderr when stderr is a terminal;
-guardrail violations are printed to stderr as they arrive either way.
+guardrail violations are printed to stderr as they arrive either way (and then not again in
+the summary; with ``--quiet`` they are listed in the summary instead).
 
-Exit codes: 0 success, 1 simulation failure or unwritable output, 2 invalid input
-(bad config or arguments), 130 cancelled with Ctrl-C.
+Exit codes: 0 success, 1 simulation failure, 2 invalid input (bad config or arguments, or
+an ``--out`` path that cannot be written: checked before the run), 130 cancelled with Ctrl-C.
 
 Subcommands are registered in :data:`COMMANDS` (name -> parser builder, handler).
 """
@@ -15,72 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import signal
+import os
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
 
 import equihome
 from equihome import CancelToken, ConfigError, SimulationCancelled, SimulationError
+from equihome.ui.console import EventPrinter, cancel_on_sigint
 
 DEFAULT_PRESET = "100m"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-BAR_WIDTH = 30
 
 
 # --------------------------------------------------------------------------- output
-
-
-class EventPrinter:
-    """Listener for ``simulate(on_event=...)``: progress bar and live guardrail lines.
-
-    The bar is drawn (``\\r`` redraw) only when ``tty`` is true; violations are always
-    printed as ``[severity] rule: message`` unless ``quiet``.
-    """
-
-    def __init__(self, stream: TextIO, tty: bool, quiet: bool = False) -> None:
-        self.stream = stream
-        self.bar = tty and not quiet
-        self.quiet = quiet
-        self.drawn = ""  # the bar currently on screen, "" if none
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "progress" and self.bar:
-            self._draw(float(event["progress"]), str(event.get("module", "")),
-                       str(event.get("message", "")))
-        elif kind == "guardrail_violation" and not self.quiet:
-            v = event["violation"]
-            self._clear()
-            print(f"[{v['severity']}] {v['rule']}: {v['message']}", file=self.stream)
-            self._redraw()
-
-    def _draw(self, pct: float, module: str, message: str) -> None:
-        filled = int(round(BAR_WIDTH * pct / 100.0))
-        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {pct:5.1f}%  {module}: {message}"
-        width = shutil.get_terminal_size((100, 24)).columns - 1
-        self.drawn = line[:width]
-        self._redraw()
-
-    def _redraw(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + self.drawn + "\033[K")
-            self.stream.flush()
-
-    def _clear(self) -> None:
-        if self.drawn:
-            self.stream.write("\r\033[K")
-
-    def close(self) -> None:
-        """End the bar's line (call once the run has finished, failed or been cancelled)."""
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = ""
 
 
 def _error(message: str) -> None:
@@ -89,35 +39,48 @@ def _error(message: str) -> None:
         print(f"error: {line}", file=sys.stderr)
 
 
-@contextmanager
-def _cancel_on_sigint(token: CancelToken) -> Iterator[None]:
-    """While active, the first Ctrl-C cancels ``token``; a second one interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 # --------------------------------------------------------------------------- commands
+
+
+def out_problem(out: Path) -> str | None:
+    """Why the result cannot be written to ``out`` (checked before the run), or None.
+
+    The directory must exist (none is created) and accept a new file (a real probe: a
+    temporary file made and removed), or ``out`` must be a writable existing file.
+    """
+    parent = out.parent
+    if out.is_dir():
+        return f"--out {out}: is a directory"
+    if not parent.exists():
+        return f"--out {out}: directory {parent} does not exist"
+    if not parent.is_dir():
+        return f"--out {out}: {parent} is not a directory"
+    try:
+        if out.exists():
+            with open(out, "ab"):  # opened for appending, nothing written
+                pass
+        else:
+            fd, probe = tempfile.mkstemp(dir=parent, prefix=".equihome-probe-")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError:
+        what = f"file {out}" if out.exists() else f"directory {parent}"
+        return f"--out {out}: {what} is not writable"
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a simulation; print its summary, time and throughput; optionally write JSON."""
+    out = Path(args.out) if args.out else None
+    problem = out_problem(out) if out else None
+    if problem:
+        _error(problem)
+        return EXIT_USAGE
     config: str | Path = Path(args.config) if args.config else (args.preset or DEFAULT_PRESET)
     printer = EventPrinter(sys.stderr, sys.stderr.isatty(), args.quiet)
     token = CancelToken()
     try:
-        with _cancel_on_sigint(token):
+        with cancel_on_sigint(token):
             result = equihome.simulate(
                 config, num_simulations=args.simulations, seed=args.seed,
                 threads=args.threads, kernels=args.kernels, on_event=printer, cancel=token)
@@ -139,20 +102,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         _error(f"simulation failed in {exc}")
         return EXIT_FAILURE
     printer.close()
+    print_outcome(result, live_guardrails=printer.printed == len(result.guardrails))
+    return write_result(result, out) if out else EXIT_OK
 
+
+def print_outcome(result: equihome.SimulationResult, live_guardrails: bool) -> None:
+    """The summary (its guardrail lines only if they were not printed live), time, rate."""
     n, seconds = result.data["num_simulations"], result.execution_time
-    print(result.summary())
+    print(result.summary(guardrails=not live_guardrails))
     rate = f"{n / seconds:,.0f}" if seconds > 0 else "n/a"
     print(f"execution time {seconds:.3f} s ({rate} scenarios/s, {result.kernels} kernels)")
-    if args.out:
-        out = Path(args.out)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            _error(f"cannot write {out}: {exc.strerror or exc}")
-            return EXIT_FAILURE
-        print(f"result written to {out}")
+
+
+def write_result(result: equihome.SimulationResult, out: Path) -> int:
+    """Write the result JSON to ``out`` (checked writable before the run)."""
+    try:
+        out.write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:  # it changed during the run
+        _error(f"--out {out}: cannot write the result: {exc.strerror or exc}")
+        return EXIT_FAILURE
+    print(f"result written to {out}")
     return EXIT_OK
 
 

@@ -43,7 +43,7 @@ def expected_irr() -> float:
 
 
 def test_run_preset_writes_finite_json(tmp_path, capsys, expected_irr):
-    out = tmp_path / "tmp" / "result.json"
+    out = tmp_path / "result.json"
     code = main(["run", "--preset", "100m", "--simulations", "200", "--seed", "7",
                  "--out", str(out)])
     captured = capsys.readouterr()

@@ -353,9 +353,12 @@ def test_sweep_plot_draws_every_strategy_and_the_frontier():
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     res = equihome.sweep("100m", grid={"hurdle_rate": [0.06, 0.08],
                                        "avg_loan_ltv": [0.3, 0.4]}, num_simulations=32, seed=3)
-    ax = res.plot()
+    _, ax = plt.subplots()
+    assert res.plot(ax=ax) is None  # no <Axes ...> line under a notebook cell
     scatter, = ax.collections
     assert len(scatter.get_offsets()) == 4
     frontier_line = [ln for ln in ax.get_lines() if ln.get_label() == "efficient frontier"]

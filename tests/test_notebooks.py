@@ -1,4 +1,5 @@
-"""Every notebook in notebooks/ runs without error, each in under a minute, outputs cleared."""
+"""Every notebook in notebooks/ runs without error or stderr, each in under a minute, outputs
+cleared."""
 
 from __future__ import annotations
 
@@ -37,4 +38,8 @@ def test_notebook_runs(path, tmp_path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+    # nothing lands in a cell as stderr (e.g. a server subprocess's log in later cells)
+    stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert stderr == []
     print(f"{path.name}: {time.monotonic() - t0:.1f} s")

@@ -107,8 +107,8 @@ class SimulationResult:
             rows.append((label, fmt(st["p5"], kind), fmt(st["p50"], kind), fmt(st["p95"], kind)))
         return rows
 
-    def summary(self) -> str:
-        """A plain-text table of the key numbers, exit mix and guardrails."""
+    def summary(self, guardrails: bool = True) -> str:
+        """A plain-text table of the key numbers, exit mix and (``guardrails``) violations."""
         lines = [f"{self.data['num_simulations']:,} scenarios, seed {self.seed}",
                  f"{'metric':<24}{'P5':>12}{'median':>12}{'P95':>12}"]
         lines += [f"{a:<24}{b:>12}{c:>12}{d:>12}" for a, b, c, d in self.summary_rows()]
@@ -117,7 +117,7 @@ class SimulationResult:
                      f"VaR99 {fmt(r['var_99'], '%')}   CVaR99 {fmt(r['cvar_99'], '%')}")
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"exit mix: {mix}")
-        for v in self.guardrails:
+        for v in self.guardrails if guardrails else ():
             lines.append(f"[{v['severity']}] {v['rule']}: {v['message']}")
         return "\n".join(lines)
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from equihome.io.config import ConfigError, FundConfig, load_config
-from equihome.io.result import SimulationResult
+from equihome.io.result import SimulationResult, finite_json
 from equihome.model import (
     cashflow_aggregator,
     exit_simulator,
@@ -330,6 +330,17 @@ class _Progress:
                    "message": "Simulation complete"})
 
 
+def plain_events(emit: Callable[[dict], None]) -> Callable[[dict], None]:
+    """``emit`` behind a filter that makes every event plain JSON data: Python numbers (never
+    numpy scalars, however deep), NaN/Infinity as None, so ``print`` and ``json.dumps`` work.
+    A ``result`` event passes as is: its payload is already ``SimulationResult.data``."""
+
+    def send(event: dict) -> None:
+        emit(event if event.get("type") == "result" else finite_json(event))
+
+    return send
+
+
 class RunTracker:
     """The bookkeeping every backend shares: events, progress, running statistics, the result.
 
@@ -340,6 +351,7 @@ class RunTracker:
     """
 
     def __init__(self, plan: Plan, emit: Callable[[dict], None], cancel: CancelToken):
+        emit = plain_events(emit)
         self.plan, self.emit, self.cancel = plan, emit, cancel
         self.t_start = time.perf_counter()
         self.config_violations = guardrail_monitor.config_checks(

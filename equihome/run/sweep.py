@@ -4,7 +4,7 @@
 ...                                      "price_path.model_type": ["gbm", "regime_switching"]},
 ...                        num_simulations=2000, seed=7)
 >>> table.rows[0]        # {"avg_loan_ltv": 0.3, "price_path.model_type": "gbm", "irr_p50": ...}
->>> table.frontier()     # the strategies no other beats on both risk and return
+>>> table.frontier()     # the strategies no other beats on both risk and return (a table)
 
 Every strategy runs with the same seed (common random numbers: scenario ``i`` sees the
 same draws in every strategy), so differences between rows come from the strategy, not
@@ -37,7 +37,24 @@ STAT_COLUMNS = ("irr_p50", "irr_p5", "irr_p95", "tvpi_p50", "roi_p50",
                 "hurdle_clear_probability", "var_99", "cvar_99")
 
 
-@dataclass
+class Table(list):
+    """Rows (dicts) that print as an aligned text table of ``columns``, not a raw list."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+        super().__init__(rows)
+        self.columns = list(columns)
+
+    def __repr__(self) -> str:
+        return format_table(self, self.columns)
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the table too (its list printer would otherwise take over)."""
+        printer.text(repr(self))
+
+
+@dataclass(repr=False)
 class SweepResult:
     """The sweep's tidy table: one dict per strategy, in grid order (last key fastest)."""
 
@@ -47,9 +64,10 @@ class SweepResult:
     num_simulations: int
     columns: list[str] = field(default_factory=list)
 
-    def frontier(self, risk: str = "cvar_99", ret: str = "irr_p50") -> list[dict[str, Any]]:
-        """The efficient strategies (see :func:`efficient_frontier`), by rising risk."""
-        return efficient_frontier(self.rows, risk=risk, ret=ret)
+    def frontier(self, risk: str = "cvar_99", ret: str = "irr_p50") -> Table:
+        """The efficient strategies (see :func:`efficient_frontier`), by rising risk; a list
+        of row dicts that prints as a table."""
+        return Table(efficient_frontier(self.rows, risk=risk, ret=ret), self.columns)
 
     def to_dict(self) -> dict[str, Any]:
         return finite_json({"seed": self.seed, "num_simulations": self.num_simulations,
@@ -60,40 +78,77 @@ class SweepResult:
         """The table as finite JSON (identical for the same inputs and seed)."""
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
-    def plot(self, risk: str = "cvar_99", ret: str = "irr_p50", ax=None):
-        """Risk/return scatter of every strategy with the efficient frontier drawn through it.
+    def plot(self, risk: str = "cvar_99", ret: str = "irr_p50", ax: Any = None) -> None:
+        """Draw every strategy's risk and return, with the efficient frontier through them.
 
-        Needs matplotlib (``pip install equihome[lab]``); returns the matplotlib Axes, so a
-        notebook shows it. Points are labelled with their grid values.
+        Needs matplotlib (``pip install equihome[lab]``). Draws on ``ax`` or a new pyplot
+        figure (which a notebook shows) and returns None, so no ``<Axes ...>`` line is
+        printed. Strategies at (nearly) the same point share one marker and one label
+        listing all of them, so none is hidden behind another.
         """
         import matplotlib.pyplot as plt  # optional: only notebooks plot
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6.5, 4.5))
-        pts = [(r.get(risk), r.get(ret), r) for r in self.rows]
-        pts = [(x, y, r) for x, y, r in pts if _number(x) and _number(y)]
+        pts = [(float(r[risk]), float(r[ret]), r) for r in self.rows
+               if _number(r.get(risk)) and _number(r.get(ret))]
         ax.scatter([x for x, _, _ in pts], [y for _, y, _ in pts], color="#9aa5b1",
                    label="strategies")
         front = [(r[risk], r[ret]) for r in self.frontier(risk, ret)]
         if front:
             ax.plot(*zip(*front, strict=True), marker="o", color="#1f6feb",
                     label="efficient frontier")
-        for x, y, r in pts:
-            label = ", ".join(f"{k.split('.')[-1]}={_cell(r[k])}" for k in self.grid_keys)
-            ax.annotate(label, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        for x, y, rows in overlapping_groups(pts):
+            ax.annotate(self.point_label(rows), (x, y), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points", va="bottom")
         ax.set_xlabel(f"{risk} (lower is better)")
         ax.set_ylabel(f"{ret} (higher is better)")
         ax.set_title(f"{len(self.rows)} strategies, {self.num_simulations:,} scenarios each")
         ax.legend(loc="best", fontsize=8)
-        return ax
+
+    def point_label(self, rows: Sequence[dict[str, Any]]) -> str:
+        """The grid values of the strategies at one point, a line each (with their count)."""
+        lines = [", ".join(f"{k.split('.')[-1]}={_cell(r[k])}" for k in self.grid_keys)
+                 for r in rows]
+        return "\n".join(lines if len(lines) == 1 else [f"{len(lines)} strategies:", *lines])
 
     def __str__(self) -> str:
-        cols = self.columns
-        text = [[_cell(r.get(c)) for c in cols] for r in self.rows]
-        widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(cols)]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
-        lines += ["  ".join(v.rjust(w) for v, w in zip(t, widths, strict=True)) for t in text]
-        return "\n".join(lines)
+        return format_table(self.rows, self.columns)
+
+    def __repr__(self) -> str:
+        return (f"<SweepResult {len(self.rows)} strategies, {self.num_simulations:,} scenarios "
+                f"each, seed {self.seed}>\n{self}")
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as aligned text: a header of ``columns``, then one line per row."""
+    text = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(t, widths, strict=True)) for t in text]
+    return "\n".join(lines)
+
+
+def overlapping_groups(points: Sequence[tuple[float, float, dict[str, Any]]],
+                       tolerance: float = 0.02) -> list[tuple[float, float, list[dict[str, Any]]]]:
+    """Points closer than ``tolerance`` of the data's span on both axes, grouped (in order).
+
+    Each group is (x, y of its first point, its rows): one label for points a reader could
+    not tell apart on the chart.
+    """
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    span_x = (max(xs) - min(xs)) if xs else 0.0
+    span_y = (max(ys) - min(ys)) if ys else 0.0
+    tol_x, tol_y = tolerance * (span_x or 1.0), tolerance * (span_y or 1.0)
+    groups: list[tuple[float, float, list[dict[str, Any]]]] = []
+    for x, y, row in points:
+        near = next((g for g in groups if abs(g[0] - x) <= tol_x and abs(g[1] - y) <= tol_y),
+                    None)
+        if near is None:
+            groups.append((x, y, [row]))
+        else:
+            near[2].append(row)
+    return groups
 
 
 def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None = None, *,

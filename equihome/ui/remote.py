@@ -1,7 +1,7 @@
 """Watch simulations on a server (standalone or the Jupyter extension) in a SimulationView.
 
 >>> import equihome.ui.remote as eqc
->>> server = eqc.connect()                         # the Jupyter server this kernel runs under
+>>> server = eqc.connect()            # in a notebook: the Jupyter server this kernel runs under
 >>> server = eqc.connect("http://127.0.0.1:8000", key="...")   # an `equihome serve`
 >>> run = server.run("100m", overrides={"num_simulations": 2000})
 >>> result = run.result()
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +22,7 @@ from typing import Any
 
 from equihome.io.result import SimulationResult
 from equihome.run.engine import SimulationCancelled, SimulationError
+from equihome.ui.console import TextView, in_notebook
 from equihome.ui.widgets import Run, SimulationView
 
 
@@ -102,14 +102,15 @@ class Connection:
         query = urllib.parse.urlencode({"api_key": self.key}) if self.key else ""
         return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path, query, ""))
 
-    def watch(self, sim_id: str, display: bool = True, view: SimulationView | None = None
-              ) -> ServerRun:
-        """Watch a simulation over the WebSocket into a view; returns a handle at once."""
-        view = view or SimulationView(f"Equihome (server): {sim_id}")
-        if display:
-            from IPython.display import display as show
+    def watch(self, sim_id: str, display: bool = True,
+              view: SimulationView | TextView | None = None) -> ServerRun:
+        """Watch a simulation over the WebSocket into a view; returns a handle at once.
 
-            show(view.widget)
+        display=True shows the widget view in a notebook and a text progress bar on stderr
+        elsewhere (a terminal, a script).
+        """
+        if view is None:
+            view = default_view(f"Equihome (server): {sim_id}", display)
         return ServerRun(self, sim_id, view)._start(self._watch_blocking, sim_id, view)
 
     def run(self, config: str | dict = "100m", overrides: dict | None = None,
@@ -118,10 +119,10 @@ class Connection:
         rec = self.submit(config, overrides, name)
         return self.watch(rec["id"], display=display)
 
-    def _watch_blocking(self, sim_id: str, view: SimulationView) -> SimulationResult:
+    def _watch_blocking(self, sim_id: str, view: SimulationView | TextView) -> SimulationResult:
         return asyncio.run(self._watch(sim_id, view))
 
-    async def _watch(self, sim_id: str, view: SimulationView) -> SimulationResult:
+    async def _watch(self, sim_id: str, view: SimulationView | TextView) -> SimulationResult:
         import tornado.httpclient
         import tornado.websocket
 
@@ -150,10 +151,23 @@ class Connection:
             ws.close()
 
 
+def default_view(title: str, display: bool) -> SimulationView | TextView:
+    """Where a watched run is shown: the widget view (displayed now if ``display``) in a
+    notebook or when not displayed, a text progress bar on stderr elsewhere."""
+    if display and not in_notebook():
+        return TextView()
+    view = SimulationView(title)
+    if display:
+        from IPython.display import display as show
+
+        show(view.widget)
+    return view
+
+
 class ServerRun(Run):
     """A server simulation watched over the WebSocket (``.result()``, ``.cancel()``)."""
 
-    def __init__(self, conn: Connection, sim_id: str, view: SimulationView):
+    def __init__(self, conn: Connection, sim_id: str, view: SimulationView | TextView):
         super().__init__(view)
         self.conn, self.simulation_id = conn, sim_id
 
@@ -161,29 +175,64 @@ class ServerRun(Run):
         self.conn.cancel(self.simulation_id)
 
 
-def find_jupyter_server() -> dict:
-    """The running Jupyter server this kernel belongs to (by its root dir), else the first."""
+NO_URL = ("connect() needs a url here: {why}. Only in a notebook does connect() without one "
+          "find the Jupyter server the kernel runs under. Give the server's address: "
+          "connect(\"http://127.0.0.1:8000\", key=\"...\") for `equihome serve` (it prints its "
+          "URL and key), or connect(\"http://host:8888/equihome/\", token=\"...\") for a "
+          "Jupyter server")
+
+
+def kernel_id() -> str | None:
+    """The id a Jupyter server gave the kernel this code runs in (its connection file is
+    ``kernel-<id>.json``), or None outside a kernel or in one no server started."""
+    if not in_notebook():
+        return None
+    from ipykernel import get_connection_file
+
+    name = Path(get_connection_file()).stem
+    return name[len("kernel-"):] if name.startswith("kernel-") else None
+
+
+def owns_kernel(info: dict, kid: str, timeout: float = 5.0) -> bool:
+    """Whether the Jupyter server described by ``info`` (a runtime file) runs kernel ``kid``."""
+    url = f"{info['url'].rstrip('/')}/api/kernels/{urllib.parse.quote(kid)}"
+    headers = {"Authorization": f"token {info['token']}"} if info.get("token") else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=timeout) as r:
+            return r.status == 200
+    except OSError:  # refused, 404 (not its kernel), 403 (password login), gone
+        return False
+
+
+def find_jupyter_server(kernel: str | None = None) -> dict:
+    """The running Jupyter server that runs kernel ``kernel`` (default: this one), asked of
+    each server in turn; never merely the first one found.
+
+    Raises RuntimeError outside a notebook, or when no running server owns the kernel.
+    """
+    if kernel is None and not in_notebook():
+        raise RuntimeError(NO_URL.format(why="this is not a notebook kernel"))
+    kernel = kernel or kernel_id()
+    if kernel is None:
+        raise RuntimeError(NO_URL.format(why="this kernel was not started by a Jupyter server"))
     from jupyter_server.serverapp import list_running_servers
 
-    servers = list(list_running_servers())
-    if not servers:
-        raise RuntimeError("no running Jupyter server found: give connect() a url and key")
-    here = Path(os.getcwd()).resolve()
-    for info in servers:
-        root = Path(info.get("root_dir") or info.get("notebook_dir") or "/").resolve()
-        if here == root or root in here.parents:
+    for info in list_running_servers():
+        if owns_kernel(info, kernel):
             return info
-    return servers[0]
+    raise RuntimeError(NO_URL.format(
+        why=f"no running Jupyter server answers for this kernel ({kernel}) with its token"))
 
 
 def connect(url: str | None = None, key: str | None = None, token: str | None = None
             ) -> Connection:
     """A connection to an Equihome server.
 
-    url=None: the Jupyter server this kernel runs under (its ``equihome/`` endpoint, with its
-    token). Otherwise the server's root URL (``equihome serve``: ``http://host:8000``; a
-    Jupyter server: ``http://host:8888/base/equihome/``) and its API ``key`` or Jupyter
-    ``token``.
+    url=None (in a notebook only): the Jupyter server this kernel runs under (its
+    ``equihome/`` endpoint, with its token); elsewhere RuntimeError, saying to give the url.
+    Otherwise the server's root URL (``equihome serve``: ``http://host:8000``; a Jupyter
+    server: ``http://host:8888/base/equihome/``) and its API ``key`` or Jupyter ``token``.
     """
     if url is None:
         info = find_jupyter_server()
@@ -191,4 +240,4 @@ def connect(url: str | None = None, key: str | None = None, token: str | None = 
     return Connection(url, key=key, token=token)
 
 
-__all__ = ["Connection", "ServerError", "ServerRun", "connect", "find_jupyter_server"]
+__all__ = ["Connection", "ServerError", "ServerRun", "connect", "find_jupyter_server", "kernel_id"]

@@ -27,6 +27,7 @@ import ipywidgets as w
 from equihome.io.result import SimulationResult, fmt, labelled
 from equihome.run.engine import STAGES, CancelToken, SimulationCancelled, SimulationError
 from equihome.run.engine import simulate as _simulate
+from equihome.ui.console import TextView
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -348,7 +349,7 @@ def charts_png(result: dict) -> bytes:
 class Run:
     """A simulation running in a background thread, shown in a :class:`SimulationView`."""
 
-    def __init__(self, view: SimulationView, cancel: CancelToken | None = None):
+    def __init__(self, view: SimulationView | TextView, cancel: CancelToken | None = None):
         self.view = view
         self.token = cancel or CancelToken()
         self._result: SimulationResult | None = None
@@ -392,7 +393,10 @@ class Run:
         return self._result
 
     def _ipython_display_(self) -> None:
-        self.view._ipython_display_()
+        if isinstance(self.view, SimulationView):
+            self.view._ipython_display_()
+        else:  # a text view prints as events arrive: only the handle is left to show
+            print(repr(self))
 
     def __repr__(self) -> str:
         return f"<equihome Run {'done' if self.done() else 'running'}>"
