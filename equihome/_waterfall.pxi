@@ -28,6 +28,18 @@ cdef inline f8 carry_cap(f8 npv, f8 called, f8 entitled, f8 offset_fees) noexcep
     return fmax(entitled - offset_fees, 0.0)
 
 
+cdef inline f8 settle(f8 over, int clawback, f8* lp_last, f8* gp_last) noexcept nogil:
+    """Claw ``over`` ($ of carry above the cap) back in the last month and return 0, or,
+    without clawback, return it as excess carry (nothing to settle when over <= 0)."""
+    if over <= 0.0:
+        return 0.0
+    if not clawback:
+        return over
+    gp_last[0] = gp_last[0] - over
+    lp_last[0] = lp_last[0] + over
+    return 0.0
+
+
 def waterfall_european(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:, ::1] fees,
                        f8 lp_share, f8 growth_m, f8 catch_up, f8 carry, f8 offset, int clawback,
                        f8[:, ::1] lp_dist, f8[:, ::1] gp_carry, f8[::1] excess):
@@ -83,13 +95,7 @@ def waterfall_european(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
                 gp_carry[s, m] = gp
             over = paid - carry_cap(npv, Ccum, entitlement(Dcum - Ccum, pref, catch_up, carry),
                                     offset * fcum)
-            excess[s] = 0.0
-            if over > 0.0:
-                if clawback:
-                    gp_carry[s, N - 1] = gp_carry[s, N - 1] - over
-                    lp_dist[s, N - 1] = lp_dist[s, N - 1] + over
-                else:
-                    excess[s] = over
+            excess[s] = settle(over, clawback, &lp_dist[s, N - 1], &gp_carry[s, N - 1])
 
 
 def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:, ::1] fees,
@@ -172,10 +178,4 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
                 lp_dist[s, m] = D - gp
                 gp_carry[s, m] = gp
             over = paid - carry_cap(npv, called, carry * (total_d - called), offset * fcum)
-            excess[s] = 0.0
-            if over > 0.0:
-                if clawback:
-                    gp_carry[s, N - 1] = gp_carry[s, N - 1] - over
-                    lp_dist[s, N - 1] = lp_dist[s, N - 1] + over
-                else:
-                    excess[s] = over
+            excess[s] = settle(over, clawback, &lp_dist[s, N - 1], &gp_carry[s, N - 1])

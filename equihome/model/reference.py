@@ -401,7 +401,8 @@ def carry_cap(npv, called, entitled, offset_fees):
 
 
 def _settle(over, clawback, lp_row, gp_row):
-    """Claw ``over`` back in the last month (returns 0), or return it as excess carry."""
+    """Claw ``over`` back in the last month (returns 0), or return it as excess carry; see
+    ``_core.settle``."""
     if over <= 0.0:
         return 0.0
     if not clawback:

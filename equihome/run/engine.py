@@ -296,8 +296,8 @@ class Accumulator:
         irr = irr[np.isfinite(irr)]
         tvpi = self.metrics["lp_tvpi"][self.done]
         out: dict[str, int | float] = {"completed_scenarios": int(self.done.sum())}
-        if irr.size:  # plain Python numbers: events print and serialise as numbers
-            p5, p50, p95 = (float(q) for q in np.percentile(irr, [5, 50, 95]))
+        if irr.size:
+            p5, p50, p95 = np.percentile(irr, [5, 50, 95])
             out.update(irr_p50=p50, irr_p5=p5, irr_p95=p95)
         if np.isfinite(tvpi).any():
             out["equity_multiple_p50"] = float(np.nanmedian(tvpi))
