@@ -61,6 +61,7 @@ cdef struct Tables:
     const f8* tr_size           # (NT,) debt tranche sizes, $, in priority order
     const f8* tr_rate           # (NT,) their monthly interest rates
     Py_ssize_t NT
+    const f8* hazard_mult       # (M+1, 3) sale, refinance, default hazard multiples by month
 
 
 cdef struct Pool:

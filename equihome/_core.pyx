@@ -97,26 +97,34 @@ def price_paths(const f8[:, :, ::1] eps, const f8[:, ::1] u_regime, const f8[::1
 
 
 def index_levels(const f8[:, :, ::1] zone_log, const f8[:, :, ::1] sub_eps,
-                 const i4[::1] zone_of, f8 sigma_sub, f8[:, :, ::1] out):
-    """Suburb price levels ``out[s, m, j] = exp(zone_log[s, m, zone_of[j]] + W_j(m))``.
+                 const i4[::1] zone_of, f8 sigma_sub, const f8[:, ::1] shock,
+                 f8[:, :, ::1] out):
+    """Suburb price levels ``out[s, m, j] = exp(zone_log[s, m, z] + W_j(m)) * shock[m, z]``,
+    z = zone_of[j].
 
     W_j is the suburb's cumulative random walk with the Ito term, so E[exp(W_j)] = 1.
     IN zone_log: (S, M+1, Z) from price_paths; sub_eps: (S, M, J) standard normals;
-    zone_of: (J,) zone of each suburb; sigma_sub: annual volatility of the walk.
+    zone_of: (J,) zone of each suburb; sigma_sub: annual volatility of the walk; shock:
+    (M+1, Z) the deterministic price-shock overlay S(m) (ones: no shock, the same bits).
     OUT out: (S, M+1, J) price levels (1 at month 0 for a flat zone).
     """
     cdef Py_ssize_t S = sub_eps.shape[0], M = sub_eps.shape[1], J = sub_eps.shape[2]
     cdef Py_ssize_t s, m, j
     cdef f8 step = -0.5 * sigma_sub * sigma_sub * DT, vol = sigma_sub * sqrt(DT)
     cdef f8 acc
+    cdef i4 z
+    if shock.shape[0] != M + 1 or shock.shape[1] != zone_log.shape[2]:
+        raise ValueError(f"index_levels: shock must be ({M + 1}, {zone_log.shape[2]}), "
+                         f"got ({shock.shape[0]}, {shock.shape[1]})")
     with nogil:
         for s in range(S):
             for j in range(J):
                 acc = 0.0
-                out[s, 0, j] = exp(zone_log[s, 0, zone_of[j]])
+                z = zone_of[j]
+                out[s, 0, j] = exp(zone_log[s, 0, z]) * shock[0, z]
                 for m in range(M):
                     acc = acc + (step + vol * sub_eps[s, m, j])
-                    out[s, m + 1, j] = exp(zone_log[s, m + 1, zone_of[j]] + acc)
+                    out[s, m + 1, j] = exp(zone_log[s, m + 1, z] + acc) * shock[m + 1, z]
 
 
 # --------------------------------------------------------------------------- loan book

@@ -50,7 +50,8 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     The exit is an exponential race: the loan leaves in the first month whose
     cumulative annual hazard, summed monthly, reaches 12 x its Exp(1) draw ``e_exit`` (the
     same law as a monthly exit probability 1 - exp(-h/12)); ``u_cause`` picks the cause in
-    proportion to the hazards. z_home: normals of the home's own walk to exit and over
+    proportion to the hazards. Each month's hazards are scaled by that month's row of
+    t.hazard_mult (sale, refinance, default; ones unless a market stress sets them). z_home: normals of the home's own walk to exit and over
     the foreclosure delay. OUT: ``out`` and the loan's part of f.nav_loans and f.cost_at.
     """
     cdef Py_ssize_t J = pool.J, j = pool.suburb[k]
@@ -73,6 +74,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     cdef int m = m0, q, tau, r, kind = EXIT_NONE
     cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv, hh, hh2, vr, proceeds
     cdef f8 s2 = p.home_sigma * p.home_sigma
+    cdef const f8* hm = t.hazard_mult
     nav_loans[m0] += L
     cost_at[m0] += L
     for m in range(m0 + 1, last + 1):
@@ -80,11 +82,12 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         ratio = lev[m * J + j] * inv0
         claim = claim_value(p, t, L, accrual, V0, share_v0, ratio, tau)
         gain = ratio - 1.0
-        hd = hd0 - hdc * gain if gain < 0.0 else hd0
+        hd = (hd0 - hdc * gain if gain < 0.0 else hd0) * hm[3 * m + 2]
         if tau >= p.min_hold_months:
-            hs = p.sale_hazard + hsa * gain if gain > 0.0 else p.sale_hazard
+            hs = (p.sale_hazard + hsa * gain if gain > 0.0 else p.sale_hazard) * hm[3 * m]
             lv = claim / (V0 * ratio)
-            hr = p.refi_hazard + hrb * (p.refi_threshold - lv) if lv < p.refi_threshold else p.refi_hazard
+            hr = (p.refi_hazard + hrb * (p.refi_threshold - lv) if lv < p.refi_threshold
+                  else p.refi_hazard) * hm[3 * m + 1]
         else:
             hs = 0.0
             hr = 0.0
@@ -190,7 +193,8 @@ def run_ledger(LedgerParams p, inp, out):
     (S, K, 2), levels (S, M+1, J), and the run's monthly tables (M+1,): schedule ($ of
     initial origination made available), fee_rate (annual management-fee rate), expense
     ($, setup included), dist_mask (1 = distribution month), plus per-zone default_rate
-    and recovery, the tier table, cap_factor and the tranches in priority order).
+    and recovery, the tier table, cap_factor, the tranches in priority order and
+    hazard_mult (M+1, 3), the month's sale, refinance and default hazard multiples).
     OUT out: an ``exit_simulator.LedgerRun``: ledger (S, len(LEDGER_COLUMNS), M+1);
     debt_flows (S, NT, M+1) from each lender's side (draws negative); per-loan months,
     exit kind, reinvested flag and proceeds ($, at the receipt month; -1 months for loans
@@ -214,6 +218,7 @@ def run_ledger(LedgerParams p, inp, out):
     cdef const f8[::1] tier_thr = inp.tier_thr, tier_share = inp.tier_share
     cdef const f8[::1] cap_factor = inp.cap_factor, tranche_size = inp.tranche_size
     cdef const f8[::1] tranche_rate_m = inp.tranche_rate_m
+    cdef const f8[:, ::1] hazard_mult = inp.hazard_mult
     cdef f8[:, :, ::1] ledger = out.ledger, debt_flows = out.debt_flows
     cdef i4[:, ::1] orig_month = out.orig_month, exit_month = out.exit_month
     cdef i4[:, ::1] receipt_month = out.receipt_month
@@ -244,6 +249,7 @@ def run_ledger(LedgerParams p, inp, out):
     t.tr_size = &tranche_size[0] if NT else NULL
     t.tr_rate = &tranche_rate_m[0] if NT else NULL
     t.NT = NT
+    t.hazard_mult = &hazard_mult[0, 0]
     cdef Pool pool
     cdef Book o
     pool.K = K

@@ -139,6 +139,7 @@ def index_level_inputs(seed: int, S: int = 5, M: int = 60, Z: int = 3, J: int = 
         sub_eps=g.standard_normal((S, M, J)),
         zone_of=g.integers(0, Z, J).astype(np.intc),
         sigma_sub=float(g.uniform(0.0, 0.3)),
+        shock=g.uniform(0.4, 1.2, (M + 1, Z)),
     )
 
 
@@ -146,7 +147,7 @@ def index_level_inputs(seed: int, S: int = 5, M: int = 60, Z: int = 3, J: int = 
 def test_index_levels_agree(seed: int) -> None:
     x = index_level_inputs(seed)
     S, M, J = x["sub_eps"].shape
-    args = (x["zone_log"], x["sub_eps"], x["zone_of"], x["sigma_sub"])
+    args = (x["zone_log"], x["sub_eps"], x["zone_of"], x["sigma_sub"], x["shock"])
     (c,), (r,) = run_both("index_levels", args, lambda: (poisoned((S, M + 1, J)),))
     assert_no_poison(c, r)
     assert np.all(c > 0.0)
@@ -154,14 +155,17 @@ def test_index_levels_agree(seed: int) -> None:
 
 
 def test_index_levels_zero_walk_is_zone_index() -> None:
-    """With sigma_sub = 0 both kernels return exactly exp(zone_log) of the suburb's zone."""
+    """With sigma_sub = 0 both kernels return exactly exp(zone_log) of the suburb's zone, times
+    the shock overlay (ones: the very same bits)."""
     x = index_level_inputs(7)
     S, M, J = x["sub_eps"].shape
-    args = (x["zone_log"], x["sub_eps"], x["zone_of"], 0.0)
-    (c,), (r,) = run_both("index_levels", args, lambda: (poisoned((S, M + 1, J)),))
-    expected = np.exp(x["zone_log"][:, :, x["zone_of"]])
-    assert_same_floats(c, expected, 0.0, "cython vs exp(zone_log)")
-    assert_same_floats(r, expected, 0.0, "reference vs exp(zone_log)")
+    Z = x["zone_log"].shape[2]
+    for shock in (np.ones((M + 1, Z)), x["shock"]):
+        args = (x["zone_log"], x["sub_eps"], x["zone_of"], 0.0, shock)
+        (c,), (r,) = run_both("index_levels", args, lambda: (poisoned((S, M + 1, J)),))
+        expected = np.exp(x["zone_log"][:, :, x["zone_of"]]) * shock[:, x["zone_of"]]
+        assert_same_floats(c, expected, 0.0, "cython vs exp(zone_log) x shock")
+        assert_same_floats(r, expected, 0.0, "reference vs exp(zone_log) x shock")
 
 
 # --------------------------------------------------------------------------- assign zones

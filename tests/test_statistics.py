@@ -192,7 +192,8 @@ def test_suburb_walk_is_a_martingale_with_linear_variance() -> None:
     zone_of = np.repeat(np.arange(3, dtype=np.intc), 10)
     zone_log = zone_log_paths(g.standard_normal((S, M, 3)), GBM_MU, GBM_SIGMA, 0)
     levels = np.empty((S, M + 1, zone_of.size))
-    _core.index_levels(zone_log, g.standard_normal((S, M, zone_of.size)), zone_of, sigma, levels)
+    _core.index_levels(zone_log, g.standard_normal((S, M, zone_of.size)), zone_of, sigma,
+                       np.ones((M + 1, 3)), levels)
     ratio = levels / np.exp(zone_log[:, :, zone_of])
     np.testing.assert_allclose(ratio[:, 0], 1.0, rtol=1e-12)
     for years in (1, 4, 10):

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from equihome.io.stress import MarketStress
+
 Loc = tuple[str | int, ...]
 Entry = dict[str, Any]  # {"loc": [...], "msg": "...", "value": ...}
 ZONES: tuple[str, str, str] = ("green", "orange", "red")
@@ -379,6 +381,9 @@ class FundConfig(_Base):
     sample_paths: int = Field(20, ge=0, le=1000, description="Scenarios keeping full paths.")
     guardrails: GuardrailConfig = Field(
         default_factory=GuardrailConfig, description="Guardrail thresholds, {rule: threshold}.")
+    market_stress: MarketStress | None = Field(
+        None, description="A price shock and exit-hazard multipliers applied inside the run "
+        "(ANALYSES.md); null: none.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "FundConfig":
@@ -412,8 +417,11 @@ class FundConfig(_Base):
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible nested dict of every parameter."""
-        return self.model_dump(mode="json")
+        """JSON-compatible nested dict of every parameter (``market_stress`` only when set)."""
+        data = self.model_dump(mode="json")
+        if data["market_stress"] is None:
+            del data["market_stress"]
+        return data
 
     # The calendar: every stage counts months from these, never from the years itself.
     @property

@@ -7,7 +7,8 @@ Each month a live loan faces competing annual hazards (DOMAIN.md):
   * max(0, refinance_ltv_threshold - claim / value)),
 * default = default_rate[zone] * (1 + economic_factor_default_multiplier * max(-gain, 0)),
 
-(weights' normalised to sum to 1; no voluntary exit before min_hold_period). The kernel
+(weights' normalised to sum to 1; no voluntary exit before min_hold_period), each scaled
+in a market stress's window by its multipliers (:func:`hazard_multipliers`). The kernel
 draws the exit as an exponential race, the same law as a monthly probability
 1 - exp(-h/12), split by the hazards' ratio. Loans mature at loan_term and are liquidated
 at fund end at fair value less liquidation_discount. Proceeds:
@@ -74,6 +75,7 @@ class StaticInputs:
     cap_factor: np.ndarray      # (M+1,) growth of the advance at the return cap, by age
     tranche_size: np.ndarray    # (NT,) $, in priority order
     tranche_rate_m: np.ndarray  # (NT,) monthly interest rates
+    hazard_mult: np.ndarray     # (M+1, 3) sale, refinance, default hazard multiples by month
 
 
 @dataclass
@@ -155,7 +157,20 @@ def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
         cap_factor=(1.0 + (cap or 0.0)) ** (np.arange(cfg.months + 1) / 12.0),
         tranche_size=np.array([t.size for t in tranches], dtype=float),
         tranche_rate_m=np.array([(1.0 + t.interest_rate) ** (1.0 / 12.0) - 1.0 for t in tranches]),
+        hazard_mult=hazard_multipliers(cfg),
     )
+
+
+def hazard_multipliers(cfg: FundConfig) -> np.ndarray:
+    """(M+1, 3) multiples of the sale, refinance and default hazards in each month: the
+    market stress's multipliers in its window [start_month, start_month + months), 1
+    elsewhere (all ones without one)."""
+    out = np.ones((cfg.months + 1, 3))
+    stress = cfg.market_stress
+    hm = stress.hazard_multipliers if stress is not None else None
+    if hm is not None:
+        out[hm.start_month:hm.start_month + hm.months] = (hm.sale, hm.refinance, hm.default)
+    return out
 
 
 def simulate(cfg: FundConfig, pool: LoanPool, paths: PricePaths,

@@ -65,7 +65,8 @@ def check_ledger_shapes(months: int, n_tiers: int, inp, out) -> None:
     want = {
         "ltv": (S, K), "zone": (S, K), "suburb": (S, K), "e_exit": (S, K), "u_cause": (S, K),
         "z_home": (S, K, 2), "levels": (S, N, J), "schedule": (N,), "fee_rate": (N,),
-        "expense": (N,), "dist_mask": (N,), "cap_factor": (N,), "tier_thr": (n_tiers + 1,),
+        "expense": (N,), "dist_mask": (N,), "cap_factor": (N,), "hazard_mult": (N, 3),
+        "tier_thr": (n_tiers + 1,),
         "tier_share": (n_tiers + 1,), "default_rate": (len(ZONES),),
         "recovery": (len(ZONES),), "tranche_rate_m": (NT,),
         "ledger": (S, len(LEDGER_COLUMNS), N), "debt_flows": (S, NT, N), "orig_month": (S, K),

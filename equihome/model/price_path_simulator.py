@@ -16,7 +16,9 @@ Zones move together through correlated shocks (``correlation_matrix``); ``gbm`` 
   exp(0.6) = 1.822, 3.7 % above.
 
 Each suburb adds a cumulative random walk (``suburb_variation``) to its zone's index;
-the ledger reads the resulting levels (S, M+1, J), J = 3 zones x suburbs_per_zone.
+the ledger reads the resulting levels (S, M+1, J), J = 3 zones x suburbs_per_zone. A
+``market_stress.price_shock`` multiplies the levels by its deterministic overlay S(m) per
+zone (:func:`overlay`), inside the kernel; without one S = 1 and nothing changes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from equihome.io.config import FundConfig
+from equihome.io.stress import PriceShock
 from equihome.model.layout import ZONES, zone_array
 
 MODELS = {"gbm": 0, "mean_reversion": 1, "regime_switching": 2}
@@ -33,10 +36,12 @@ MODELS = {"gbm": 0, "mean_reversion": 1, "regime_switching": 2}
 
 @dataclass
 class PricePaths:
-    """Zone log indices (S, M+1, Z) and suburb levels (S, M+1, J), both 1 at month 0."""
+    """Zone log indices (S, M+1, Z) before any shock, suburb levels (S, M+1, J) after it, and
+    the shock overlay (M+1, Z) (ones without one)."""
 
     zone_log: np.ndarray
     levels: np.ndarray
+    overlay: np.ndarray
 
 
 def correlation_factor(cfg: FundConfig) -> np.ndarray:
@@ -61,6 +66,32 @@ def zone_of_suburb(cfg: FundConfig) -> np.ndarray:
     return np.repeat(np.arange(len(ZONES), dtype=np.intc), cfg.price_path.suburbs_per_zone)
 
 
+def shock_curve(shock: PriceShock, months: int, severity: float) -> np.ndarray:
+    """S(m) for m = 0..months of one zone of ``severity`` (ANALYSES.md): 1 before the start,
+    1 + immediate*sev at it, linear to the trough 1 + decline*sev over decline_months, then
+    linear back to 1 over recovery_months (or held at the trough when None)."""
+    m = np.arange(months + 1, dtype=float)
+    k = m - shock.start_month
+    top, trough = 1.0 + shock.immediate * severity, 1.0 + shock.decline * severity
+    D = shock.decline_months
+    falling = top + (trough - top) * (k / D if D else np.ones_like(k))
+    out = np.where(k < 0, 1.0, np.where(k <= D, falling, trough))
+    if shock.recovery_months is not None:
+        up = trough + (1.0 - trough) * np.minimum((k - D) / shock.recovery_months, 1.0)
+        out = np.where(k > D, up, out)
+    return out
+
+
+def overlay(cfg: FundConfig) -> np.ndarray:
+    """The price-shock overlay (M+1, Z) of the config's market stress; ones without one."""
+    stress = cfg.market_stress
+    shock = stress.price_shock if stress is not None else None
+    if shock is None:
+        return np.ones((cfg.months + 1, len(ZONES)))
+    sev = shock.zone_severity
+    return np.stack([shock_curve(shock, cfg.months, getattr(sev, z)) for z in ZONES], axis=1)
+
+
 def simulate(cfg: FundConfig, seeds: list[np.random.SeedSequence], kernels) -> PricePaths:
     """Draw and build the price paths of a chunk of scenarios (one seed each)."""
     pp = cfg.price_path
@@ -81,6 +112,7 @@ def simulate(cfg: FundConfig, seeds: list[np.random.SeedSequence], kernels) -> P
                         zone_array(pp.volatility), MODELS[pp.model_type],
                         float(pp.mean_reversion_params.speed), regime_vector(cfg), zone_log)
     levels = np.empty((S, M + 1, J))
+    shock = overlay(cfg)
     kernels.index_levels(zone_log, sub_eps, zone_of_suburb(cfg), float(pp.suburb_variation),
-                         levels)
-    return PricePaths(zone_log, levels)
+                         shock, levels)
+    return PricePaths(zone_log, levels, shock)

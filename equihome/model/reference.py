@@ -47,15 +47,16 @@ def price_paths(eps, u_regime, mu, sigma, model, kappa, regime, out):
             bear = np.where(bear, ~(u < regime[3]), u < regime[2])
 
 
-def index_levels(zone_log, sub_eps, zone_of, sigma_sub, out):
+def index_levels(zone_log, sub_eps, zone_of, sigma_sub, shock, out):
     """Suburb price levels; see ``_core.index_levels``."""
     zone_log = np.asarray(zone_log)
     step = -0.5 * sigma_sub * sigma_sub * DT
     vol = sigma_sub * np.sqrt(DT)
     walk = np.cumsum(step + vol * np.asarray(sub_eps), axis=1)
     zl = zone_log[:, :, np.asarray(zone_of)]
-    out[:, 0, :] = np.exp(zl[:, 0, :])
-    out[:, 1:, :] = np.exp(zl[:, 1:, :] + walk)
+    sh = np.asarray(shock)[:, np.asarray(zone_of)]
+    out[:, 0, :] = np.exp(zl[:, 0, :]) * sh[0]
+    out[:, 1:, :] = np.exp(zl[:, 1:, :] + walk) * sh[1:]
 
 
 def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
@@ -124,14 +125,16 @@ def walk_loan(p, tab, pool, k, m0, f):
     ratio = lev[ms, j] * inv0
     claim = claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau)
     gain = ratio - 1.0
-    hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0)
+    hm = tab.hazard_mult[ms]
+    hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0) * hm[:, 2]
     held = tau >= p["min_hold_months"]
     with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
         lv = claim / (V0 * ratio)
-    hs = np.where(held, np.where(gain > 0.0, p["sale_hazard"] + hsa * gain, p["sale_hazard"]), 0.0)
+    hs = np.where(held, np.where(gain > 0.0, p["sale_hazard"] + hsa * gain, p["sale_hazard"])
+                  * hm[:, 0], 0.0)
     hr = np.where(held, np.where(lv < p["refi_threshold"],
                                  p["refi_hazard"] + hrb * (p["refi_threshold"] - lv),
-                                 p["refi_hazard"]), 0.0)
+                                 p["refi_hazard"]) * hm[:, 1], 0.0)
     ht = hs + hr + hd
     H = np.cumsum(ht)
     hit = np.flatnonzero((ht > 0.0) & (H >= 12.0 * pool.e_exit[k]))
@@ -248,7 +251,7 @@ def run_ledger(p, inp, out):
 
 
 TABLES = ("schedule", "fee_rate", "expense", "dist_mask", "default_rate", "recovery", "tier_thr",
-          "tier_share", "cap_factor", "tranche_size", "tranche_rate_m")
+          "tier_share", "cap_factor", "tranche_size", "tranche_rate_m", "hazard_mult")
 POOL = ("size", "ltv", "zone", "suburb", "e_exit", "u_cause", "z_home")
 LOANS = ("orig_month", "exit_month", "receipt_month", "exit_type", "reinvested", "proceeds")
 LOAN_START = {"exit_type": ExitKind.NONE, "reinvested": 0, "proceeds": 0.0}

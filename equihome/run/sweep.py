@@ -24,34 +24,16 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from equihome.io.config import deep_merge
 from equihome.io.result import finite_json
-from equihome.run.engine import CancelToken, SimulationCancelled, Source, make_plan, run_plan
+from equihome.run.analysis_result import Table, format_table
+from equihome.run.engine import CancelToken, Source
+from equihome.run.variants import Outcome, Stream, Variant, run_variants, setup
 
-MAX_CONCURRENT = 8  # strategies in flight at once on Dask (each already spans the cluster)
 STAT_COLUMNS = ("irr_p50", "irr_p5", "irr_p95", "tvpi_p50", "roi_p50",
                 "hurdle_clear_probability", "var_99", "cvar_99")
-
-
-class Table(list):
-    """Rows (dicts) that print as an aligned text table of ``columns``, not a raw list."""
-
-    def __init__(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-        super().__init__(rows)
-        self.columns = list(columns)
-
-    def __repr__(self) -> str:
-        return format_table(self, self.columns)
-
-    __str__ = __repr__
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        """IPython shows the table too (its list printer would otherwise take over)."""
-        printer.text(repr(self))
 
 
 @dataclass(repr=False)
@@ -63,6 +45,10 @@ class SweepResult:
     seed: int
     num_simulations: int
     columns: list[str] = field(default_factory=list)
+    base_config: dict[str, Any] = field(default_factory=dict)   # the validated base config
+    results: list[Any] = field(default_factory=list)            # each strategy's result
+    execution_time: float = 0.0                                 # s
+    analysis_data: dict[str, Any] = field(default_factory=dict)  # the analysis result payload
 
     def frontier(self, risk: str = "cvar_99", ret: str = "irr_p50") -> Table:
         """The efficient strategies (see :func:`efficient_frontier`), by rising risk; a list
@@ -120,15 +106,6 @@ class SweepResult:
                 f"each, seed {self.seed}>\n{self}")
 
 
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as aligned text: a header of ``columns``, then one line per row."""
-    text = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(t, widths, strict=True)) for t in text]
-    return "\n".join(lines)
-
-
 def overlapping_groups(points: Sequence[tuple[float, float, dict[str, Any]]],
                        tolerance: float = 0.02) -> list[tuple[float, float, list[dict[str, Any]]]]:
     """Points closer than ``tolerance`` of the data's span on both axes, grouped (in order).
@@ -156,47 +133,54 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
           overrides: dict | None = None, backend: str = "local", client: Any = None,
           task_size: int | None = None, threads: int | None = None, kernels: str = "cython",
           on_row: Callable[[dict[str, Any]], Any] | None = None,
-          cancel: CancelToken | None = None) -> SweepResult:
+          cancel: CancelToken | None = None, on_event: Callable[[dict], Any] | None = None,
+          default_seed: int | None = None) -> SweepResult:
     """Run every combination of ``grid`` over ``base_config`` and tabulate the strategies.
 
     grid: {config key (dotted for nested fields): list of values}. seed: one seed for every
     strategy (drawn once if neither it nor the config gives one; reported in the result).
     backend/client/task_size: as for :func:`equihome.simulate`; on Dask up to
-    MAX_CONCURRENT strategies run at once. on_row(row) is called as each strategy finishes;
-    ``cancel`` (a CancelToken) stops the sweep with SimulationCancelled, as does a failing
-    strategy (whose SimulationError is raised). Raises ValueError for a malformed grid and
-    ConfigError for an invalid combination before anything runs.
+    ``variants.MAX_CONCURRENT`` strategies run at once. on_row(row) is called as each strategy finishes;
+    on_event receives the analysis events (``equihome.run.variants``: module ``sweep:...``
+    per strategy); ``cancel`` (a CancelToken) stops the sweep with SimulationCancelled, as
+    does a failing strategy (whose SimulationError is raised). Raises ValueError for a
+    malformed grid and ConfigError for an invalid combination before anything runs.
     """
     keys, combos = _combinations(grid or {})
-    base = make_plan(base_config, num_simulations=num_simulations, seed=seed,
-                     overrides=overrides, threads=threads, kernels=kernels)
-    plans = [make_plan(base_config, num_simulations=base.n, seed=base.seed, threads=threads,
-                       kernels=kernels,
-                       overrides=deep_merge(overrides or {}, _nest(dict(zip(keys, values, strict=True)))))
-             for values in combos]
-    cancel = cancel or CancelToken()  # shared: a failing strategy stops the others
+    s = setup(base_config, num_simulations=num_simulations, seed=seed, overrides=overrides,
+              threads=threads, kernels=kernels, backend=backend, client=client,
+              task_size=task_size, default_seed=default_seed)
+    variants, seen = [], set()
+    for values in combos:
+        chosen = dict(zip(keys, values, strict=True))
+        module = "sweep:" + ",".join(f"{k}={_cell(v)}" for k, v in chosen.items())
+        if module in seen:
+            module += f"#{len(variants)}"
+        seen.add(module)
+        variants.append(Variant(module, _nest(chosen), chosen))
+    for v in variants:
+        s.plan(v)  # every combination valid before anything runs (ConfigError)
 
-    def run(i: int) -> dict[str, Any]:
-        result = run_plan(plans[i], cancel=cancel, backend=backend, client=client,
-                          task_size=task_size)
-        row = strategy_row(dict(zip(keys, combos[i], strict=True)), result.data)
+    def row(out: Outcome) -> dict[str, Any]:
+        assert out.result is not None
+        r = strategy_row(out.variant.info, out.result.data)
         if on_row is not None:
-            on_row(row)
-        return row
+            on_row(r)
+        return r
 
-    if backend == "dask" and len(plans) > 1:
-        with ThreadPoolExecutor(min(len(plans), MAX_CONCURRENT)) as pool:
-            futures = [pool.submit(run, i) for i in range(len(plans))]
-        errors = [e for e in (f.exception() for f in futures) if e is not None]
-        if errors:  # the real failure, not the cancellations it caused
-            raise next((e for e in errors if not isinstance(e, SimulationCancelled)), errors[0])
-        rows = [f.result() for f in futures]
-    else:
-        rows = [run(i) for i in range(len(plans))]
+    stream = Stream(on_event, len(variants))
+    outs = run_variants(s, variants, stream, cancel or CancelToken(), row)
+    rows = [stream.rows[v.module] for v in variants]
     efficient = {id(r) for r in efficient_frontier(rows)}
     for r in rows:
         r["efficient"] = id(r) in efficient
-    return SweepResult(rows, keys, base.seed, base.n, [*keys, *STAT_COLUMNS, "efficient"])
+    result = SweepResult(rows, keys, s.base.seed, s.base.n, [*keys, *STAT_COLUMNS, "efficient"],
+                         base_config=s.base.cfg.to_dict(), results=[o.result for o in outs])
+    result.analysis_data = {
+        "kind": "sweep", "params": {"grid": {k: list(grid[k]) for k in keys} if grid else {}},
+        "config": result.base_config, **result.to_dict()}
+    result.execution_time = stream.finish(result.analysis_data)
+    return result
 
 
 def strategy_row(values: dict[str, Any], data: dict) -> dict[str, Any]:

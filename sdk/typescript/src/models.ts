@@ -709,6 +709,11 @@ export interface FundConfig {
   sample_paths?: number;
   /** Guardrail thresholds, {rule: threshold}. */
   guardrails?: GuardrailConfig;
+  /**
+   * A price shock and exit-hazard multipliers applied inside the run (ANALYSES.md); null: none.
+   * @default null
+   */
+  market_stress?: MarketStress | null;
 }
 
 /** Target capital share per zone; the three shares must sum to 1. */
@@ -928,6 +933,35 @@ export interface GuardrailConfig {
   seed_missing?: boolean;
 }
 
+/** Exit hazards scaled in a window of months (1 = unchanged). */
+export interface HazardMultipliers {
+  /**
+   * First month scaled.
+   * @default 12
+   */
+  start_month?: number;
+  /**
+   * Length of the window, months.
+   * @default 36
+   */
+  months?: number;
+  /**
+   * Default hazard multiple.
+   * @default 1
+   */
+  default?: number;
+  /**
+   * Sale hazard multiple.
+   * @default 1
+   */
+  sale?: number;
+  /**
+   * Refinance hazard multiple.
+   * @default 1
+   */
+  refinance?: number;
+}
+
 /** A positive dollar amount per zone. */
 export interface LoanSizeZoneValues {
   /** Green zone amount ($). */
@@ -936,6 +970,20 @@ export interface LoanSizeZoneValues {
   orange: number;
   /** Red zone amount ($). */
   red: number;
+}
+
+/** The stress a single run applies inside its kernels (``FundConfig.market_stress``). */
+export interface MarketStress {
+  /**
+   * Overlay on the price indices.
+   * @default null
+   */
+  price_shock?: PriceShock | null;
+  /**
+   * Exit hazard scaling.
+   * @default null
+   */
+  hazard_multipliers?: HazardMultipliers | null;
 }
 
 /** Ornstein-Uhlenbeck deviation of the log price around its drift line. */
@@ -977,6 +1025,37 @@ export interface PricePathConfig {
    * @default 10
    */
   suburbs_per_zone?: number;
+}
+
+/** A deterministic overlay on the zone price indices (see the module docstring). */
+export interface PriceShock {
+  /**
+   * First shocked month.
+   * @default 12
+   */
+  start_month?: number;
+  /**
+   * Jump at start_month, a fraction.
+   * @default 0
+   */
+  immediate?: number;
+  /**
+   * Peak-to-trough change, the immediate part included.
+   * @default 0
+   */
+  decline?: number;
+  /**
+   * Months from jump to trough.
+   * @default 0
+   */
+  decline_months?: number;
+  /**
+   * Months from trough back to 1; null: no recovery.
+   * @default null
+   */
+  recovery_months?: number | null;
+  /** Multiple of the shock per zone. */
+  zone_severity?: ZoneSeverity;
 }
 
 /** One bull/bear chain shared by all zones: drift offset by regime, sigma scaled in bear. */
@@ -1030,6 +1109,25 @@ export interface UnitZoneValues {
   orange: number;
   /** Red zone value, a fraction in [0, 1]. */
   red: number;
+}
+
+/** How hard each zone is hit, a multiple of the headline shock. */
+export interface ZoneSeverity {
+  /**
+   * Green zone severity multiple.
+   * @default 1
+   */
+  green?: number;
+  /**
+   * Orange zone severity multiple.
+   * @default 1
+   */
+  orange?: number;
+  /**
+   * Red zone severity multiple.
+   * @default 1
+   */
+  red?: number;
 }
 
 // ------------------------------------------------------------ WebSocket (asyncapi.yaml)

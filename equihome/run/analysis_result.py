@@ -1,0 +1,170 @@
+"""The result of an analysis: its table for people, finite JSON for the wire, charts.
+
+``AnalysisResult.data`` is the wire ``result`` payload: ``kind`` ("stress", "tornado",
+"breakeven", "sweep"), ``num_simulations``, ``seed``, ``params``, ``config``, ``columns``
+and ``rows`` (plus ``fans`` for stress, ``x``/``value``/``bracket`` for breakeven). Rates
+print as percentages, multiples with an x, dollars in $M.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from equihome.io.result import SimulationResult, finite_json
+
+PERCENT_HINTS = ("irr", "rate", "share", "probability", "var_", "cvar", "loss", "roi", "change",
+                 "se_", "swing", "residual", "statistic", "stat_", "appreciation", "hurdle",
+                 "volatility", "ltv", "fee")
+MULTIPLE_HINTS = ("tvpi", "dpi", "multiple")
+DOLLAR_HINTS = ("carry", "unpaid_fees", "fees_paid", "deployed")
+
+
+def kind_of(column: str, statistic: str | None = None) -> str:
+    """How a column reads: "%" rates, "x" multiples, "$M" dollars, "" as is."""
+    metric = (statistic or "").partition(":")[0]
+    if column in ("statistic", "stat_low", "stat_base", "stat_high", "change", "change_se",
+                  "change_low", "change_high", "se_low", "se_high", "swing", "residual",
+                  "value", "target") and metric:
+        column = metric
+    if any(h in column for h in DOLLAR_HINTS):
+        return "$M"
+    if any(h in column for h in MULTIPLE_HINTS):
+        return "x"
+    if any(h in column for h in PERCENT_HINTS):
+        return "%"
+    return ""
+
+
+def cell(v: Any, kind: str = "") -> str:
+    """One value for a text table (n/a when missing; per-zone values as g/o/r)."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, dict) and set(v) == {"green", "orange", "red"}:
+        return "/".join(cell(v[z], kind) for z in ("green", "orange", "red"))
+    if isinstance(v, list):
+        return ", ".join(map(str, v)) or "-"
+    if isinstance(v, float):
+        if kind == "%":
+            return f"{v:.2%}"
+        if kind == "x":
+            return f"{v:.3f}x"
+        if kind == "$M":
+            return f"${v / 1e6:,.2f}M"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+                 statistic: str | None = None) -> str:
+    """Rows as aligned text: a header of ``columns``, then one line per row (numbers right-
+    aligned, text left-aligned)."""
+    kinds = [kind_of(c, statistic) for c in columns]
+    text = [[cell(r.get(c), k) for c, k in zip(columns, kinds, strict=True)] for r in rows]
+    widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
+    left = [all(isinstance(r.get(c), str) or r.get(c) is None for r in rows) for c in columns]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) if lf else v.rjust(w)
+                         for v, w, lf in zip(values, widths, left, strict=True)).rstrip()
+
+    return "\n".join([line(columns), *(line(t) for t in text)])
+
+
+class Table(list):
+    """Rows (dicts) that print as an aligned text table of ``columns``, not a raw list."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], columns: Sequence[str],
+                 statistic: str | None = None) -> None:
+        super().__init__(rows)
+        self.columns = list(columns)
+        self.statistic = statistic
+
+    def __repr__(self) -> str:
+        return format_table(self, self.columns, self.statistic)
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the table too (its list printer would otherwise take over)."""
+        printer.text(repr(self))
+
+
+def require_pandas() -> Any:
+    """pandas, or an ImportError naming the extra to install."""
+    try:
+        import pandas
+    except ImportError as exc:
+        raise ImportError('to_frame() needs pandas: pip install "equihome[lab]"') from exc
+    return pandas
+
+
+class AnalysisResult:
+    """A finished analysis. ``data``: the wire payload (finite JSON); ``results``: each
+    variant's SimulationResult, in order (in-process runs only; empty when fetched)."""
+
+    def __init__(self, data: dict[str, Any], results: Sequence[SimulationResult | None] = (),
+                 execution_time: float = 0.0) -> None:
+        self.data = finite_json(data)
+        self.results = list(results)
+        self.execution_time = execution_time
+
+    @property
+    def kind(self) -> str:
+        return self.data["kind"]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.data["rows"]
+
+    @property
+    def table(self) -> Table:
+        """The rows as a list of dicts that prints as an aligned table."""
+        return Table(self.rows, self.data["columns"], self.data.get("statistic"))
+
+    @property
+    def x(self) -> float | None:
+        """Breakeven: the input value found (None for other kinds)."""
+        return self.data.get("x")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+    def to_json(self, **kwargs: Any) -> str:
+        """Finite JSON text, identical for the same inputs and seed on any backend."""
+        return json.dumps(self.data, allow_nan=False, **kwargs)
+
+    def to_frame(self) -> Any:
+        """The rows as a pandas DataFrame (per-zone values as green/orange/red text)."""
+        pd = require_pandas()
+        cols = self.data["columns"]
+        records = [{c: (cell(r.get(c)) if isinstance(r.get(c), (dict, list)) else r.get(c))
+                    for c in cols} for r in self.rows]
+        return pd.DataFrame.from_records(records, columns=cols)
+
+    def summary(self) -> str:
+        """A header line, the table, and for breakeven the answer in words."""
+        d = self.data
+        head = f"{self.kind}: {d['num_simulations']:,} scenarios per variant, seed {d['seed']}"
+        if self.kind == "breakeven":
+            k = kind_of("value", d["statistic"])
+            answer = (f"{d['statistic']} = {cell(d['value'], k)} (target {cell(d['target'], k)}) "
+                      f"at {d['parameter']} = {cell(d['x'], kind_of(d['parameter']))} after "
+                      f"{d['iterations']} runs ({'converged' if d['converged'] else 'NOT converged'})")
+            return "\n".join([head, answer, str(self.table)])
+        return "\n".join([head, str(self.table)])
+
+    __str__ = summary
+
+    def __repr__(self) -> str:
+        return f"<AnalysisResult {self.summary()}>"
+
+    def plot(self, ax: Any = None) -> None:
+        """The analysis's chart (tornado bars, stress LP IRR ranges, breakeven search) on
+        ``ax`` or a new figure; needs matplotlib (``equihome[lab]``). Returns None."""
+        from equihome.ui.charts import plot_analysis  # optional: only notebooks plot
+
+        plot_analysis(self.data, ax)
