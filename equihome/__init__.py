@@ -7,6 +7,9 @@
 >>> equihome.simulate("100m", num_simulations=100_000, seed=42, backend="dask",
 ...                   client="tcp://scheduler:8786")   # same numbers, on a Dask cluster
 >>> equihome.sweep("100m", grid={"hurdle_rate": [0.06, 0.08]}, num_simulations=2000, seed=1)
+>>> equihome.stress("100m", seed=42).table           # base vs the built-in stress library
+>>> equihome.tornado("100m", seed=42).table          # what matters most, ranked
+>>> equihome.breakeven("100m", "appreciation_rates", bounds=(0.0, 0.15), seed=42).x
 
 In a notebook, ``equihome.simulate(..., display=True)`` shows the run live (ipywidgets),
 ``equihome.connect()`` watches runs on a server, ``equihome.compare([...])`` tabulates results.
@@ -51,6 +54,45 @@ def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> A
     return _run(config, **kwargs)
 
 
+def stress(config: Any = "100m", scenarios: Any = None, *, display: bool = False,
+           **kwargs: Any) -> Any:
+    """Base vs named stress scenarios; see :func:`equihome.run.analyses.stress`."""
+    return _analysis("stress", display, config, scenarios=scenarios, **kwargs)
+
+
+def tornado(config: Any = "100m", parameters: Any = None, *, display: bool = False,
+            **kwargs: Any) -> Any:
+    """Ranked one-at-a-time sensitivities; see :func:`equihome.run.analyses.tornado`."""
+    return _analysis("tornado", display, config, parameters=parameters, **kwargs)
+
+
+def breakeven(config: Any = "100m", parameter: str = "appreciation_rates", target: Any = None,
+              bounds: Any = None, *, display: bool = False, **kwargs: Any) -> Any:
+    """The input value at which a statistic hits a target; see
+    :func:`equihome.run.analyses.breakeven`."""
+    return _analysis("breakeven", display, config, parameter=parameter, target=target,
+                     bounds=bounds, **kwargs)
+
+
+def _analysis(kind: str, display: bool, config: Any, **kwargs: Any) -> Any:
+    """Run analysis ``kind``: here (display=False, returns the AnalysisResult), live in a
+    notebook view (a handle with ``.result()`` and ``.cancel()``), or with a text progress
+    bar elsewhere (a finished handle), as :func:`simulate` does."""
+    if display:
+        from equihome.ui.console import in_notebook
+
+        if not in_notebook():
+            from equihome.ui.console import run_analysis as run_in_terminal
+
+            return run_in_terminal(kind, config, **kwargs)
+        from equihome.ui.analysis_view import run_analysis as show  # equihome[lab]
+
+        return show(kind, config, **kwargs)
+    from equihome.run import analyses
+
+    return getattr(analyses, kind)(config, **kwargs)
+
+
 def connect(url: str | None = None, key: str | None = None, token: str | None = None) -> Any:
     """Connect to a server: ``url`` and ``key`` for ``equihome serve``; with no url, inside a
     notebook only, the Jupyter server this kernel runs under (elsewhere a RuntimeError says
@@ -70,5 +112,6 @@ def compare(results: Any, names: Any = None) -> Any:
 __all__ = [
     "PRESETS", "STAGES", "CancelToken", "ConfigError", "FundConfig", "SimulationCancelled",
     "SimulationError", "SimulationResult", "SweepResult", "compare", "config_json_schema",
-    "connect", "efficient_frontier", "load_config", "simulate", "sweep", "__version__",
+    "breakeven", "connect", "efficient_frontier", "load_config", "simulate", "stress", "sweep",
+    "tornado", "__version__",
 ]

@@ -250,15 +250,35 @@ def test_migration_current_version_opens_twice(db_path: Path) -> None:
     for _ in range(2):
         with Store(db_path) as s:
             s.create(f"x{len(s.list('alice')[0])}", "alice", {})
-    assert raw(db_path, "SELECT version FROM schema_version") == [(len(MIGRATIONS),)] == [(1,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(len(MIGRATIONS),)] == [(2,)]
     with Store(db_path) as s:
+        assert len(s.list("alice")[0]) == 2
+
+
+def test_version_1_database_gains_kinds(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database written before analyses existed opens with every run a simulation."""
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    raw(db_path, "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY, version INTEGER)")
+    for script in store_module._statements(MIGRATIONS[0]):
+        raw(db_path, script)
+    raw(db_path, "INSERT INTO schema_version VALUES (1, 1)")
+    raw(db_path, "INSERT INTO simulations (id, owner, status, config, created_at, seq) "
+                 "VALUES ('old', 'alice', 'completed', '{}', '2026-01-01T00:00:00.000Z', 1)")
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    with Store(db_path) as s:
+        old = s.get("old")
+        assert old is not None and old["kind"] == "simulation" and old["params"] is None
+        s.create("new", "alice", {"a": 1}, kind="tornado", params={"statistic": "lp_irr:p50"})
+        assert s.get("new")["params"] == {"statistic": "lp_irr:p50"}  # type: ignore[index]
+        assert [r["id"] for r in s.list("alice", kinds=("tornado",))[0]] == ["new"]
+        assert [r["id"] for r in s.list("alice", kinds=("simulation",))[0]] == ["old"]
         assert len(s.list("alice")[0]) == 2
 
 
 def test_newer_schema_version_is_refused(db_path: Path) -> None:
     Store(db_path).close()
     raw(db_path, "UPDATE schema_version SET version = 999")
-    with pytest.raises(StoreError, match=r"999.*\b1\b"):
+    with pytest.raises(StoreError, match=r"999.*\b2\b"):
         Store(db_path)
 
 
@@ -270,13 +290,13 @@ def test_later_migrations_apply_and_roll_back_atomically(db_path: Path,
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(sqlite3.OperationalError):
         Store(db_path)
-    assert raw(db_path, "SELECT version FROM schema_version") == [(1,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(2,)]
     assert raw(db_path, "SELECT name FROM sqlite_master WHERE name = 'tags'") == []
     good = "CREATE TABLE tags (simulation_id TEXT, tag TEXT); CREATE INDEX tags_tag ON tags (tag);"
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, good])
     with Store(db_path) as s:
         assert s.get("a1") is not None
-    assert raw(db_path, "SELECT version FROM schema_version") == [(2,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(3,)]
     assert raw(db_path, "SELECT count(*) FROM tags") == [(0,)]
 
 

@@ -24,10 +24,12 @@ from equihome.io.stress import LIBRARY, StressScenario
 from equihome.run.analysis_result import AnalysisResult
 from equihome.run.engine import CancelToken, SimulationCancelled, SimulationError, Source
 from equihome.run.variants import (
+    MAX_VARIANTS,
     Outcome,
     Setup,
     Stream,
     Variant,
+    check_count,
     check_statistic,
     paired_se,
     run_one,
@@ -54,7 +56,7 @@ DEFAULT_TORNADO: dict[str, Any] = {
 STRESS_FANS = ("nav", "j_curve")
 Listener = Callable[[dict], Any]
 RUN_OPTIONS = ("num_simulations", "seed", "overrides", "threads", "kernels", "backend",
-               "client", "task_size", "on_event", "cancel", "default_seed")
+               "client", "task_size", "on_event", "cancel", "default_seed", "dry_run")
 
 
 # --------------------------------------------------------------------------- config paths
@@ -159,7 +161,7 @@ def _options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Listener | None, C
     unknown = sorted(set(kwargs) - set(RUN_OPTIONS))
     if unknown:
         raise TypeError(f"unknown argument(s): {', '.join(unknown)}")
-    opts = {k: kwargs.get(k) for k in RUN_OPTIONS if k not in ("on_event", "cancel")}
+    opts = {k: kwargs.get(k) for k in RUN_OPTIONS if k not in ("on_event", "cancel", "dry_run")}
     opts["kernels"] = opts["kernels"] or "cython"
     opts["backend"] = opts["backend"] or "local"
     return opts, kwargs.get("on_event"), kwargs.get("cancel") or CancelToken()
@@ -211,7 +213,7 @@ def scenarios_from(items: Sequence[Any] | None) -> list[StressScenario]:
 
 
 def stress(config: Source = "100m", scenarios: Sequence[Any] | None = None,
-           statistic: str = DEFAULT_STATISTIC, **kwargs: Any) -> AnalysisResult:
+           statistic: str = DEFAULT_STATISTIC, **kwargs: Any) -> Any:
     """Base vs named stress scenarios, side by side, with common random numbers.
 
     scenarios: names from the built-in library (``equihome.io.stress.LIBRARY``) and/or
@@ -220,7 +222,8 @@ def stress(config: Source = "100m", scenarios: Sequence[Any] | None = None,
     share, DPI at year 5, GP carry, unpaid fees, the change of ``statistic`` vs the base
     with its paired standard error, and the guardrails broken. Options as for
     ``equihome.simulate`` (num_simulations, seed, overrides, backend, client, threads,
-    on_event, cancel). Raises ConfigError before anything runs when an input is invalid.
+    on_event, cancel). Raises ConfigError before anything runs when an input is invalid;
+    ``dry_run=True`` validates everything, runs nothing and returns None (as every analysis).
     """
     opts, on_event, cancel = _options(kwargs)
     spec = check_statistic(statistic)
@@ -233,8 +236,11 @@ def stress(config: Source = "100m", scenarios: Sequence[Any] | None = None,
         if market is not None:
             over["market_stress"] = market
         variants.append(Variant(f"stress:{sc.name}", over, {"scenario": sc.name}))
+    check_count(len(variants))
     for v in variants[1:]:
         s.plan(v)  # every scenario valid before anything runs (ConfigError)
+    if kwargs.get("dry_run"):
+        return None
     stream = Stream(on_event, len(variants))
     base = run_variants(s, variants[:1], stream, cancel, lambda o: stress_row(o, None, spec))
     outs = base + run_variants(s, variants[1:], stream, cancel,
@@ -272,7 +278,7 @@ def tornado_inputs(s: Setup, parameters: Mapping[str, Any] | None) -> list[tuple
 
 
 def tornado(config: Source = "100m", parameters: Mapping[str, Any] | None = None,
-            statistic: str = DEFAULT_STATISTIC, **kwargs: Any) -> AnalysisResult:
+            statistic: str = DEFAULT_STATISTIC, **kwargs: Any) -> Any:
     """One-at-a-time sensitivity: each input bumped down and up, the change in a statistic.
 
     parameters: {config path: bump}; a bump is absolute (``{"appreciation_rates": 0.01}``
@@ -290,6 +296,9 @@ def tornado(config: Source = "100m", parameters: Mapping[str, Any] | None = None
     for path, low, high in inputs:
         variants += [Variant(f"tornado:{path}:{side}", nest(path, value), {"path": path})
                      for side, value in (("low", low), ("high", high))]
+    check_count(len(variants))
+    if kwargs.get("dry_run"):
+        return None
     stream = Stream(on_event, len(variants))
     base = run_variants(s, variants[:1], stream, cancel, lambda o: {"parameter": "base"})[0]
     assert base.result is not None
@@ -363,7 +372,7 @@ def _target(target: Any, spec: str | None, cfg: FundConfig) -> tuple[str, float]
 def breakeven(config: Source = "100m", parameter: str = "appreciation_rates",
               target: Any = None, bounds: Sequence[float] | None = None,
               statistic: str | None = None, xtol: float = 1e-5, ftol: float = 1e-5,
-              max_iterations: int = 30, **kwargs: Any) -> AnalysisResult:
+              max_iterations: int = 30, **kwargs: Any) -> Any:
     """The value x of ``parameter`` at which a statistic equals ``target``.
 
     target: a number (of ``statistic``, default ``lp_irr:p50``) or ``{"statistic":
@@ -393,6 +402,15 @@ def breakeven(config: Source = "100m", parameter: str = "appreciation_rates",
 
     for x in (a, b):
         s.plan(variant(0, x))  # both ends valid before anything runs (ConfigError)
+    for name, v in (("xtol", xtol), ("ftol", ftol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise ValueError(f"{name}: must be a number between 0 and 1 (exclusive), got {v!r}")
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or not (
+            1 <= max_iterations <= MAX_VARIANTS - 2):
+        raise ValueError(f"max_iterations: must be an integer from 1 to {MAX_VARIANTS - 2}, "
+                         f"got {max_iterations!r}")
+    if kwargs.get("dry_run"):
+        return None
     stream = Stream(on_event, EXPECTED_EVALUATIONS)
     evals: list[tuple[float, float]] = []
 
@@ -501,17 +519,20 @@ def brent(f: Callable[[float], float], a: float, b: float, xtol: float, ftol: fl
 
 
 def sweep_analysis(config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None = None,
-                   **kwargs: Any) -> AnalysisResult:
+                   **kwargs: Any) -> Any:
     """A strategy sweep (``equihome.sweep``) as an analysis result, with the same events."""
     from equihome.run.sweep import sweep as run_sweep
 
     table = run_sweep(config, grid, **kwargs)
+    if table is None:  # dry_run
+        return None
     return AnalysisResult(table.analysis_data, table.results, table.execution_time)
 
 
-def _kind_call(kind: str) -> Callable[..., AnalysisResult]:
-    return {"stress": stress, "tornado": tornado, "breakeven": breakeven,
-            "sweep": sweep_analysis}[kind]
+def _kind_call(kind: str) -> Callable[..., Any]:
+    calls: dict[str, Callable[..., Any]] = {"stress": stress, "tornado": tornado,
+                                            "breakeven": breakeven, "sweep": sweep_analysis}
+    return calls[kind]
 
 
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -523,7 +544,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def analysis_call(request: Mapping[str, Any]) -> tuple[Callable[..., AnalysisResult], Source,
+def analysis_call(request: Mapping[str, Any]) -> tuple[Callable[..., Any], Source,
                                                        dict[str, Any]]:
     """(function, config source, keyword arguments) of an analysis request
     ``{"kind", "preset" | "config", "overrides", "params"}`` (ValueError naming the field)."""
@@ -548,6 +569,16 @@ def run_analysis(request: Mapping[str, Any], **options: Any) -> AnalysisResult:
     threads, default_seed, backend, client, kernels."""
     fn, source, kwargs = analysis_call(request)
     return fn(source, **kwargs, **options)
+
+
+def validate_request(request: Mapping[str, Any]) -> None:
+    """Check an analysis request completely without running it (ConfigError for config
+    fields, ValueError for the rest; both name the field)."""
+    fn, source, kwargs = analysis_call(request)
+    try:
+        fn(source, **kwargs, dry_run=True)
+    except TypeError as exc:  # a params field of the wrong shape reaching a signature
+        raise ValueError(f"params: {exc}") from None
 
 
 def _finish(stream: Stream, data: dict[str, Any], outs: list[Outcome]) -> AnalysisResult:

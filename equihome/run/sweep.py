@@ -30,7 +30,7 @@ from typing import Any
 from equihome.io.result import finite_json
 from equihome.run.analysis_result import Table, format_table
 from equihome.run.engine import CancelToken, Source
-from equihome.run.variants import Outcome, Stream, Variant, run_variants, setup
+from equihome.run.variants import Outcome, Stream, Variant, check_count, run_variants, setup
 
 STAT_COLUMNS = ("irr_p50", "irr_p5", "irr_p95", "tvpi_p50", "roi_p50",
                 "hurdle_clear_probability", "var_99", "cvar_99")
@@ -134,7 +134,7 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
           task_size: int | None = None, threads: int | None = None, kernels: str = "cython",
           on_row: Callable[[dict[str, Any]], Any] | None = None,
           cancel: CancelToken | None = None, on_event: Callable[[dict], Any] | None = None,
-          default_seed: int | None = None) -> SweepResult:
+          default_seed: int | None = None, dry_run: bool = False) -> Any:
     """Run every combination of ``grid`` over ``base_config`` and tabulate the strategies.
 
     grid: {config key (dotted for nested fields): list of values}. seed: one seed for every
@@ -144,13 +144,15 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
     on_event receives the analysis events (``equihome.run.variants``: module ``sweep:...``
     per strategy); ``cancel`` (a CancelToken) stops the sweep with SimulationCancelled, as
     does a failing strategy (whose SimulationError is raised). Raises ValueError for a
-    malformed grid and ConfigError for an invalid combination before anything runs.
+    malformed grid and ConfigError for an invalid combination before anything runs;
+    ``dry_run=True`` only validates (returns None).
     """
     keys, combos = _combinations(grid or {})
     s = setup(base_config, num_simulations=num_simulations, seed=seed, overrides=overrides,
               threads=threads, kernels=kernels, backend=backend, client=client,
               task_size=task_size, default_seed=default_seed)
-    variants, seen = [], set()
+    variants: list[Variant] = []
+    seen: set[str] = set()
     for values in combos:
         chosen = dict(zip(keys, values, strict=True))
         module = "sweep:" + ",".join(f"{k}={_cell(v)}" for k, v in chosen.items())
@@ -158,8 +160,11 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
             module += f"#{len(variants)}"
         seen.add(module)
         variants.append(Variant(module, _nest(chosen), chosen))
+    check_count(len(variants))
     for v in variants:
         s.plan(v)  # every combination valid before anything runs (ConfigError)
+    if dry_run:
+        return None
 
     def row(out: Outcome) -> dict[str, Any]:
         assert out.result is not None

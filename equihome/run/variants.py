@@ -46,6 +46,7 @@ RISK_STATISTICS = ("hurdle_clear_probability", "var_95", "var_99", "cvar_95", "c
 BOOTSTRAP_SAMPLES = 200   # resamples behind each standard error
 BOOTSTRAP_SEED = 20260    # fixed: the same inputs give the same standard errors
 MAX_CONCURRENT = 8        # variants in flight at once on Dask (each already spans the cluster)
+MAX_VARIANTS = 200        # runs in one analysis (a grid or list beyond it is refused)
 Listener = Callable[[dict], Any]
 
 
@@ -127,6 +128,13 @@ def unpaired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndar
 
 
 # --------------------------------------------------------------------------- variants
+
+
+def check_count(n: int) -> None:
+    """ValueError when an analysis would need more than MAX_VARIANTS runs."""
+    if n > MAX_VARIANTS:
+        raise ValueError(f"an analysis runs at most {MAX_VARIANTS} variants; this one needs {n} "
+                         "(fewer scenarios, parameters or grid values)")
 
 
 @dataclass

@@ -19,12 +19,14 @@ import tornado.web
 import tornado.websocket
 
 from equihome import __version__, config_json_schema
-from equihome.io.config import PRESETS, ConfigError, load_config
+from equihome.io.config import PRESETS, ConfigError, FundConfig, load_config
 from equihome.io.schemas import RESULT_SCHEMA
+from equihome.run.analyses import KINDS, validate_request
 from equihome.run.engine import check_size
 from equihome.server.auth import ApiKeys
 from equihome.server.lifecycle import STATUSES, SimulationRecord
 from equihome.server.runs import Conflict, NotFound, RunManager, TooManyRuns, json_text, wire
+from equihome.server.store import SIMULATION
 
 log = logging.getLogger("equihome.server")
 
@@ -67,6 +69,33 @@ def record_view(rec: SimulationRecord) -> PublicRecord:
         "started_at": rec["started_at"], "finished_at": rec["finished_at"],
         "execution_time": rec["execution_time"], "error": rec["error"], "config": rec["config"],
     }
+
+
+class AnalysisRecord(TypedDict):
+    """An analysis record as the API answers it: a simulation record's fields (its id also
+    as ``analysis_id``) plus ``kind`` and ``params``."""
+
+    id: str
+    analysis_id: str
+    simulation_id: str
+    kind: str
+    name: str | None
+    status: str
+    progress: float
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    execution_time: float | None
+    error: str | None
+    config: dict[str, Any]
+    params: dict[str, Any]
+
+
+def analysis_view(rec: SimulationRecord) -> AnalysisRecord:
+    """The public analysis record: the simulation fields, ``analysis_id``, kind and params."""
+    view = record_view(rec)
+    return {**view, "analysis_id": rec["id"], "kind": rec["kind"],
+            "params": rec["params"] or {}}
 
 
 def valid_uuid(text: Any) -> bool:
@@ -148,23 +177,27 @@ class BaseHandler(tornado.web.RequestHandler):
         if not isinstance(value, ApiError):
             super().log_exception(typ, value, tb)
 
+    #: the run kinds these routes serve: simulations, or the analysis kinds
+    KINDS: tuple[str, ...] = (SIMULATION,)
+    NOUN = "simulation"
+
+    def view(self, rec: SimulationRecord) -> Any:
+        return record_view(rec)
+
     async def simulation_call(self, fn, *args: Any) -> Any:
-        """Run a run-manager request, turning its exceptions into HTTP answers."""
+        """Run a run-manager request on a run of this route's kinds, turning its exceptions
+        into HTTP answers."""
         try:
-            return await fn(*args)
+            return await fn(*args, self.KINDS)
         except NotFound:
-            raise ApiError(404, "not_found", "unknown simulation") from None
+            raise ApiError(404, "not_found", f"unknown {self.NOUN}") from None
         except Conflict as exc:
             raise ApiError(409, "conflict", str(exc)) from None
 
-
-class SimulationsHandler(BaseHandler):
-    """POST creates a simulation; GET lists this key's simulations, newest first."""
-
-    async def post(self) -> None:
-        owner = self.current_owner()
-        body = self.json_body()
-        unknown = sorted(set(body) - {"config", "name", "preset", "overrides"})
+    def config_source(self, body: dict, allowed: set[str]) -> tuple[FundConfig, str | None]:
+        """The validated config of a create request (``config`` or ``preset``, ``overrides``)
+        and its name; 422 naming the field otherwise."""
+        unknown = sorted(set(body) - allowed)
         if unknown:
             raise ApiError(422, "invalid_request", f"unknown field(s): {', '.join(unknown)}",
                            [{"loc": [k], "msg": f"{k}: unknown field"} for k in unknown])
@@ -189,14 +222,34 @@ class SimulationsHandler(BaseHandler):
             cfg = load_config(source, body.get("overrides"))
             check_size(cfg)
         except ConfigError as exc:
-            details = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors]
-            raise ApiError(422, "invalid_config", str(exc), details) from None
+            raise config_error(exc) from None
+        return cfg, name
+
+    async def create(self, owner: str, cfg: FundConfig, name: str | None, kind: str,
+                     params: dict | None) -> None:
+        """Queue the run and answer 201 with its record (429 beyond the per-key limit)."""
         try:
             rec = await self.services.runs.create(owner, cfg.to_dict(), name,
-                                                  seeded=cfg.monte_carlo_seed is not None)
+                                                  seeded=cfg.monte_carlo_seed is not None,
+                                                  kind=kind, params=params)
         except TooManyRuns as exc:
             raise ApiError(429, "too_many_requests", str(exc)) from None
-        self.reply(record_view(rec), 201)
+        self.reply(self.view(rec), 201)
+
+
+def config_error(exc: ConfigError) -> ApiError:
+    """A 422 answer listing every offending config field."""
+    details = [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors]
+    return ApiError(422, "invalid_config", str(exc), details)
+
+
+class SimulationsHandler(BaseHandler):
+    """POST creates a simulation; GET lists this key's simulations, newest first."""
+
+    async def post(self) -> None:
+        owner = self.current_owner()
+        cfg, name = self.config_source(self.json_body(), {"config", "name", "preset", "overrides"})
+        await self.create(owner, cfg, name, SIMULATION, None)
 
     async def get(self) -> None:
         owner = self.current_owner()
@@ -212,10 +265,10 @@ class SimulationsHandler(BaseHandler):
                            f"got {limit}")
         try:
             items, cursor = await self.services.runs.list(
-                owner, status, limit, self.get_query_argument("cursor", None))
+                owner, status, limit, self.get_query_argument("cursor", None), self.KINDS)
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
-        self.reply({"items": [record_view(r) for r in items], "next_cursor": cursor})
+        self.reply({"items": [self.view(r) for r in items], "next_cursor": cursor})
 
 
 class SimulationHandler(BaseHandler):
@@ -223,7 +276,7 @@ class SimulationHandler(BaseHandler):
 
     async def get(self, sim_id: str) -> None:
         rec = await self.simulation_call(self.services.runs.get, self.current_owner(), sim_id)
-        self.reply(record_view(rec))
+        self.reply(self.view(rec))
 
     async def delete(self, sim_id: str) -> None:
         await self.simulation_call(self.services.runs.delete, self.current_owner(), sim_id)
@@ -240,7 +293,57 @@ class ResultHandler(BaseHandler):
 class CancelHandler(BaseHandler):
     async def post(self, sim_id: str) -> None:
         rec = await self.simulation_call(self.services.runs.cancel, self.current_owner(), sim_id)
-        self.reply(record_view(rec), 202)
+        self.reply(self.view(rec), 202)
+
+
+class AnalysisRoutes:
+    """Mixed into the simulation handlers: the same routes for analyses (ANALYSES.md)."""
+
+    KINDS: tuple[str, ...] = KINDS
+    NOUN = "analysis"
+
+    def view(self, rec: SimulationRecord) -> Any:
+        return analysis_view(rec)
+
+
+class AnalysesHandler(AnalysisRoutes, SimulationsHandler):
+    """POST creates an analysis ``{"kind", "preset" | "config", "overrides", "name",
+    "params"}``, validated completely before it is queued; GET lists this key's analyses."""
+
+    async def post(self) -> None:
+        owner = self.current_owner()
+        body = self.json_body()
+        kind = body.get("kind")
+        if kind not in KINDS:
+            msg = f"kind: must be one of {', '.join(KINDS)}, got {kind!r}"
+            raise ApiError(422, "invalid_request", msg, [{"loc": ["kind"], "msg": msg}])
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            msg = "params: must be a JSON object"
+            raise ApiError(422, "invalid_request", msg, [{"loc": ["params"], "msg": msg}])
+        cfg, name = self.config_source(
+            {k: v for k, v in body.items() if k not in ("kind", "params")},
+            {"config", "name", "preset", "overrides"})
+        try:
+            validate_request({"kind": kind, "config": cfg.to_dict(), "params": params})
+        except ConfigError as exc:
+            raise config_error(exc) from None
+        except ValueError as exc:
+            raise ApiError(422, "invalid_params", str(exc),
+                           [{"loc": ["params"], "msg": str(exc)}]) from None
+        await self.create(owner, cfg, name, kind, params)
+
+
+class AnalysisHandler(AnalysisRoutes, SimulationHandler):
+    """GET one analysis record; DELETE cancels if needed and deletes it."""
+
+
+class AnalysisResultHandler(AnalysisRoutes, ResultHandler):
+    """GET an analysis's result (its table)."""
+
+
+class AnalysisCancelHandler(AnalysisRoutes, CancelHandler):
+    """POST cancels a queued or running analysis."""
 
 
 class PresetsHandler(BaseHandler):

@@ -73,6 +73,8 @@ class SimulationRecord(TypedDict):
     finished_at: str | None
     execution_time: float | None    # seconds
     error: str | None
+    kind: str                       # "simulation", or the analysis kind ("stress", ...)
+    params: dict[str, Any] | None   # an analysis's parameters (None for a simulation)
 
 
 RECORD_FIELDS: tuple[str, ...] = tuple(SimulationRecord.__annotations__)

@@ -12,8 +12,13 @@ through :meth:`RunManager._conclude`, whoever ends it: its own ``result`` or ``e
 event, the engine returning or raising, a cancel while queued, or a delete.
 
 Replay (PROTOCOL.md): a subscriber first receives, in order, every module_started,
-module_completed, guardrail_violation and the waterfall intermediate_result so far, then
-the latest progress, then the result or error if the run has ended; live messages follow.
+module_completed, guardrail_violation and the waterfall intermediate_result so far (for an
+analysis: every finished row), then the latest progress, then the result or error if the
+run has ended; live messages follow.
+
+An analysis (``kind`` "stress", "tornado", "breakeven" or "sweep") is a run like any other:
+the same queue, lifecycle, store, ownership and messages; it runs
+``equihome.run.analyses.run_analysis`` instead of ``simulate``.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from equihome.io.result import dumps
+from equihome.run.analyses import run_analysis
 from equihome.run.engine import CancelToken, SimulationCancelled, SimulationError, simulate
 from equihome.server.lifecycle import ACTIVE, FINISHED, EventState, SimulationRecord, Status, transition
-from equihome.server.store import Store, StoreError, utc_now
+from equihome.server.store import SIMULATION, Store, StoreError, utc_now
 
 log = logging.getLogger("equihome.server")
 
@@ -123,23 +129,27 @@ def make_run_manager(db: str, *, workers: int = 0, max_active: int = 100,
     cpus = os.cpu_count() or 1
     workers = workers if workers > 0 else cpus
     runner: Callable[..., Any] = simulate
+    analyst: Callable[..., Any] = run_analysis
     if dask_scheduler:
         runner = functools.partial(simulate, backend="dask", client=dask_scheduler)
+        analyst = functools.partial(run_analysis, backend="dask", client=dask_scheduler)
         logger.info("simulations run on the Dask cluster at %s", dask_scheduler)
     return RunManager(Store(db), workers=workers, engine_threads=max(1, cpus // workers),
-                      max_active_per_key=max_active, runner=runner)
+                      max_active_per_key=max_active, runner=runner, analyst=analyst)
 
 
 class RunManager:
     """Queue, run, cancel, persist and broadcast simulations."""
 
     def __init__(self, store: Store, workers: int = 2, engine_threads: int = 1,
-                 max_active_per_key: int = 100, runner: Callable[..., Any] = simulate):
+                 max_active_per_key: int = 100, runner: Callable[..., Any] = simulate,
+                 analyst: Callable[..., Any] = run_analysis):
         self.store = store
         self.workers = workers
         self.engine_threads = engine_threads
         self.max_active_per_key = max_active_per_key
-        self.runner = runner
+        self.runner = runner      # runs a simulation's config
+        self.analyst = analyst    # runs an analysis request
         self.states: dict[str, RunState] = {}
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.run_pool = ThreadPoolExecutor(workers, thread_name_prefix="equihome-run")
@@ -207,32 +217,38 @@ class RunManager:
         return sum(1 for st in self.states.values()
                    if st.record["owner"] == owner and st.record["status"] in ACTIVE)
 
-    async def create(self, owner: str, config: dict, name: str | None,
-                     seeded: bool) -> SimulationRecord:
-        """Store and queue a validated config; ``seeded``: the config fixes its own seed."""
+    async def create(self, owner: str, config: dict, name: str | None, seeded: bool,
+                     kind: str = SIMULATION, params: dict | None = None) -> SimulationRecord:
+        """Store and queue a validated config (and an analysis's ``kind`` and ``params``);
+        ``seeded``: the config fixes its own seed."""
         if self.active_count(owner) >= self.max_active_per_key:
             raise TooManyRuns(f"at most {self.max_active_per_key} queued or running simulations "
                               "per API key")
         sim_id = str(uuid.uuid4())
         seed = None if seeded else secrets.randbits(63)
-        rec = await self._db(self.store.create, sim_id, owner, config, name=name, seed=seed)
+        rec = await self._db(self.store.create, sim_id, owner, config, name=name, seed=seed,
+                             kind=kind, params=params)
         self.states[sim_id] = RunState(rec)
         self.queue.put_nowait(sim_id)
-        log.info("simulation %s queued", sim_id)
+        log.info("%s %s queued", kind, sim_id)
         return rec
 
-    async def get(self, owner: str, sim_id: str) -> SimulationRecord:
+    async def get(self, owner: str, sim_id: str,
+                  kinds: tuple[str, ...] | None = None) -> SimulationRecord:
+        """The record of ``owner``'s run ``sim_id`` (of ``kinds``, any when None); NotFound."""
         st = self.states.get(sim_id)
         rec = st.record if st else await self._db(self.store.get, sim_id)
-        if rec is None or rec["owner"] != owner:
+        if rec is None or rec["owner"] != owner or (kinds is not None and rec["kind"] not in kinds):
             raise NotFound(sim_id)
         return rec
 
-    async def list(self, owner: str, status: str | None, limit: int, cursor: str | None):
-        return await self._db(self.store.list, owner, status=status, limit=limit, cursor=cursor)
+    async def list(self, owner: str, status: str | None, limit: int, cursor: str | None,
+                   kinds: tuple[str, ...] | None = None):
+        return await self._db(self.store.list, owner, status=status, limit=limit, cursor=cursor,
+                              kinds=kinds)
 
-    async def result(self, owner: str, sim_id: str) -> str:
-        rec = await self.get(owner, sim_id)
+    async def result(self, owner: str, sim_id: str, kinds: tuple[str, ...] | None = None) -> str:
+        rec = await self.get(owner, sim_id, kinds)
         if rec["status"] != Status.COMPLETED:
             raise Conflict(f"simulation is {rec['status']}, not completed")
         st = self.states.get(sim_id)
@@ -243,8 +259,9 @@ class RunManager:
             raise Conflict("the result is not stored yet")
         return text
 
-    async def cancel(self, owner: str, sim_id: str) -> SimulationRecord:
-        rec = await self.get(owner, sim_id)
+    async def cancel(self, owner: str, sim_id: str,
+                     kinds: tuple[str, ...] | None = None) -> SimulationRecord:
+        rec = await self.get(owner, sim_id, kinds)
         if rec["status"] in FINISHED:
             raise Conflict(f"simulation is already {rec['status']}")
         st = self.states[sim_id]
@@ -254,8 +271,8 @@ class RunManager:
             st.cancel.cancel()  # the engine stops at its next stage; its end concludes the run
         return st.record
 
-    async def delete(self, owner: str, sim_id: str) -> None:
-        rec = await self.get(owner, sim_id)
+    async def delete(self, owner: str, sim_id: str, kinds: tuple[str, ...] | None = None) -> None:
+        rec = await self.get(owner, sim_id, kinds)
         st = self.states.pop(sim_id, None)
         if st is not None and rec["status"] in ACTIVE:
             if st.cancel is not None:
@@ -324,9 +341,14 @@ class RunManager:
         def emit(event: dict) -> None:  # engine thread -> loop
             loop.call_soon_threadsafe(self._on_event, st, event)
 
-        job = functools.partial(self.runner, rec["config"], on_event=emit, cancel=st.cancel,
-                                threads=self.engine_threads, default_seed=rec["seed"])
-        log.info("simulation %s running", sim_id)
+        options = dict(on_event=emit, cancel=st.cancel, threads=self.engine_threads,
+                       default_seed=rec["seed"])
+        if rec["kind"] == SIMULATION:
+            job = functools.partial(self.runner, rec["config"], **options)
+        else:
+            request = {"kind": rec["kind"], "config": rec["config"], "params": rec["params"]}
+            job = functools.partial(self.analyst, request, **options)
+        log.info("%s %s running", rec["kind"], sim_id)
         try:
             await loop.run_in_executor(self.run_pool, job)
         except SimulationCancelled:
@@ -364,8 +386,8 @@ class RunManager:
         if kind == "progress":
             st.progress = text
             st.record["progress"] = msg["progress"]
-        elif kind in REPLAYED or (kind == "intermediate_result"
-                                  and msg.get("module") == "waterfall_engine"):
+        elif kind in REPLAYED or (kind == "intermediate_result" and (
+                msg.get("module") == "waterfall_engine" or "row" in (msg.get("data") or {}))):
             st.log.append(text)
         self._broadcast(st, text)
 

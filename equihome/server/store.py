@@ -52,7 +52,13 @@ MIGRATIONS: list[str] = [
         simulation_id TEXT PRIMARY KEY REFERENCES simulations (id) ON DELETE CASCADE,
         body TEXT NOT NULL);
     """,
+    """
+    ALTER TABLE simulations ADD COLUMN kind TEXT NOT NULL DEFAULT 'simulation';
+    ALTER TABLE simulations ADD COLUMN params TEXT;
+    CREATE INDEX simulations_owner_kind_seq ON simulations (owner, kind, seq DESC);
+    """,
 ]
+SIMULATION = "simulation"  # the kind of a plain run; analyses are named by their kind
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -173,6 +179,7 @@ class Store:
     def _record(row: tuple) -> SimulationRecord:
         record = dict(zip(RECORD_FIELDS, row[:-1], strict=True))  # the last column is seq
         record["config"] = json.loads(record["config"])
+        record["params"] = None if record["params"] is None else json.loads(record["params"])
         record["status"] = Status(record["status"])
         return record  # type: ignore[return-value]
 
@@ -181,19 +188,22 @@ class Store:
         return None if row is None else self._record(row)
 
     def create(self, sim_id: str, owner: str, config: dict, name: str | None = None,
-               seed: int | None = None, status: Status | str = Status.QUEUED) -> SimulationRecord:
-        """Insert a simulation (progress 0, ``created_at`` now) and return its record. ``StoreError`` if
-        ``sim_id`` exists; ``ValueError`` for a bad status or a config with NaN/inf."""
+               seed: int | None = None, status: Status | str = Status.QUEUED,
+               kind: str = SIMULATION, params: dict | None = None) -> SimulationRecord:
+        """Insert a simulation or analysis (``kind``, its ``params``; progress 0, ``created_at``
+        now) and return its record. ``StoreError`` if ``sim_id`` exists; ``ValueError`` for a bad
+        status or a config or params with NaN/inf."""
         status = as_status(status)
         if not isinstance(config, dict):
             raise TypeError("config must be a dict")
         body = _dumps(config)
+        extra = None if params is None else _dumps(params)
         with self._write() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM simulations").fetchone()[0]
             try:
                 db.execute("INSERT INTO simulations (id, owner, name, status, progress, config, seed, "
-                           "created_at, seq) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
-                           (sim_id, owner, name, status, body, seed, utc_now(), seq))
+                           "created_at, seq, kind, params) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                           (sim_id, owner, name, status, body, seed, utc_now(), seq, kind, extra))
             except sqlite3.IntegrityError:
                 raise StoreError(f"simulation {sim_id!r} already exists") from None
             return self._get(db, sim_id)  # type: ignore[return-value]
@@ -221,8 +231,10 @@ class Store:
             return self._get(db, sim_id)
 
     def list(self, owner: str, status: str | None = None, limit: int = 50,
-             cursor: str | None = None) -> tuple[builtins.list[SimulationRecord], str | None]:
-        """One page of ``owner``'s simulations, newest first, and the cursor of the next page (or None)."""
+             cursor: str | None = None, kinds: tuple[str, ...] | None = None,
+             ) -> tuple[builtins.list[SimulationRecord], str | None]:
+        """One page of ``owner``'s runs (of ``kinds``, all when None), newest first, and the cursor
+        of the next page (or None)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit: {limit!r} is not a positive integer")
         where = "owner = ?"
@@ -231,6 +243,9 @@ class Store:
             where, params = f"{where} AND status = ?", [*params, as_status(status)]
         if cursor is not None:
             where, params = f"{where} AND seq < ?", [*params, _decode_cursor(cursor)]
+        if kinds is not None:
+            where = f"{where} AND kind IN ({', '.join('?' * len(kinds))})"
+            params = [*params, *kinds]
         with self._read() as db:
             rows = db.execute(f"{self._SELECT} WHERE {where} ORDER BY seq DESC LIMIT ?",
                               (*params, limit + 1)).fetchall()
