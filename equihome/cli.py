@@ -1,10 +1,13 @@
-"""Command-line interface: ``equihome run | schema | presets | serve``.
+"""Command-line interface: ``equihome run | stress | tornado | breakeven | schema | presets | serve``.
 
 ``equihome run [CONFIG.json | --preset NAME]`` simulates a fund and prints the summary
 table, the execution time and the throughput; ``--out`` also writes the full result as
 finite JSON. Progress is drawn as a one-line bar on stderr when stderr is a terminal;
 guardrail violations are printed to stderr as they arrive either way (and then not again in
 the summary; with ``--quiet`` they are listed in the summary instead).
+
+``equihome stress|tornado|breakeven`` run the analyses of ANALYSES.md with the same config
+arguments, a progress bar, the printed table and ``--out`` for the result JSON.
 
 Exit codes: 0 success, 1 simulation failure, 2 invalid input (bad config or arguments, or
 an ``--out`` path that cannot be written: checked before the run), 130 cancelled with Ctrl-C.
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import equihome
 from equihome import CancelToken, ConfigError, SimulationCancelled, SimulationError
+from equihome.run.analysis_result import AnalysisResult
 from equihome.ui.console import EventPrinter, cancel_on_sigint
 
 DEFAULT_PRESET = "100m"
@@ -114,7 +118,7 @@ def print_outcome(result: equihome.SimulationResult, live_guardrails: bool) -> N
     print(f"execution time {seconds:.3f} s ({rate} scenarios/s, {result.kernels} kernels)")
 
 
-def write_result(result: equihome.SimulationResult, out: Path) -> int:
+def write_result(result: equihome.SimulationResult | AnalysisResult, out: Path) -> int:
     """Write the result JSON to ``out`` (checked writable before the run)."""
     try:
         out.write_text(result.to_json(indent=2) + "\n", encoding="utf-8")
@@ -123,6 +127,90 @@ def write_result(result: equihome.SimulationResult, out: Path) -> int:
         return EXIT_FAILURE
     print(f"result written to {out}")
     return EXIT_OK
+
+
+def analysis_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``equihome.stress/tornado/breakeven`` from the command line
+    (ValueError naming the option when one is malformed)."""
+    kw: dict = {"statistic": args.statistic} if args.statistic else {}
+    if args.command == "stress":
+        scenarios: list = list(args.scenario or [])
+        for path in args.scenario_file or []:
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"--scenario-file {path}: {exc}") from None
+            scenarios += data if isinstance(data, list) else [data]
+        kw["scenarios"] = scenarios or None
+    elif args.command == "tornado":
+        params = dict(_bump(text) for text in args.param) if args.param else None
+        kw["parameters"] = params
+    else:
+        kw.update(parameter=args.param, bounds=tuple(args.bounds),
+                  target=args.target if args.target == "hurdle" else _number(args.target))
+    return kw
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--target: a number or 'hurdle', got {text!r}") from None
+
+
+def _bump(text: str) -> tuple[str, object]:
+    """``PATH=BUMP`` with BUMP a number (absolute), xF (relative) or LOW,HIGH (explicit)."""
+    path, eq, bump = text.partition("=")
+    if not eq or not path:
+        raise ValueError(f"--param {text!r}: expected PATH=BUMP, e.g. appreciation_rates=0.01")
+    if bump.startswith("x"):
+        return path, bump
+    try:
+        parts = [int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in bump.split(",")]
+    except ValueError:
+        raise ValueError(f"--param {text!r}: BUMP is a number, xFACTOR or LOW,HIGH") from None
+    if len(parts) not in (1, 2):
+        raise ValueError(f"--param {text!r}: BUMP is a number, xFACTOR or LOW,HIGH")
+    return path, parts[0] if len(parts) == 1 else parts
+
+
+def cmd_analysis(args: argparse.Namespace) -> int:
+    """Run a stress, tornado or breakeven analysis; print its table; optionally write JSON."""
+    out = Path(args.out) if args.out else None
+    problem = out_problem(out) if out else None
+    if problem:
+        _error(problem)
+        return EXIT_USAGE
+    config: str | Path = Path(args.config) if args.config else (args.preset or DEFAULT_PRESET)
+    printer = EventPrinter(sys.stderr, sys.stderr.isatty(), args.quiet)
+    token = CancelToken()
+    try:
+        kwargs = analysis_kwargs(args)
+        with cancel_on_sigint(token):
+            result = getattr(equihome, args.command)(
+                config, num_simulations=args.simulations, seed=args.seed, threads=args.threads,
+                on_event=printer, cancel=token, **kwargs)
+    except ConfigError as exc:
+        printer.close()
+        for entry in exc.errors:
+            _error(entry["msg"])
+        return EXIT_USAGE
+    except SimulationError as exc:  # a failed variant, or a breakeven without a root
+        printer.close()
+        _error(f"{args.command} failed in {exc}")
+        return EXIT_FAILURE
+    except ValueError as exc:
+        printer.close()
+        _error(str(exc))
+        return EXIT_USAGE
+    except (SimulationCancelled, KeyboardInterrupt):
+        printer.close()
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    printer.close()
+    print(result.summary())
+    print(f"execution time {result.execution_time:.3f} s")
+    return write_result(result, out) if out else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -159,6 +247,56 @@ def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="compiled kernels (default) or the numpy reference kernels")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar or live guardrail lines on stderr")
+    return p
+
+
+def _analysis_parser(sub: argparse._SubParsersAction, name: str, help_text: str,
+                     description: str) -> argparse.ArgumentParser:
+    """The options every analysis shares (config, scenarios, seed, threads, output)."""
+    p = sub.add_parser(name, help=help_text, description=description)
+    p.add_argument("config", nargs="?", metavar="CONFIG.json",
+                   help="fund config JSON file (or use --preset)")
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"named preset config (default {DEFAULT_PRESET!r} if no CONFIG)")
+    p.add_argument("--simulations", type=int, metavar="N", help="scenarios per variant")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (shared by every variant)")
+    p.add_argument("--threads", type=int, metavar="T", help="worker threads (default: all cores)")
+    p.add_argument("--statistic", metavar="STAT",
+                   help="metric:aggregate compared (default lp_irr:p50), or e.g. "
+                        "hurdle_clear_probability")
+    p.add_argument("--out", metavar="result.json", help="also write the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def _add_stress(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = _analysis_parser(sub, "stress", "base vs stress scenarios (common random numbers)",
+                         "Run the base and named stress scenarios side by side.")
+    p.add_argument("--scenario", action="append", metavar="NAME",
+                   help="a built-in scenario (repeatable; default: the whole library)")
+    p.add_argument("--scenario-file", action="append", metavar="FILE.json",
+                   help="a JSON scenario object or a list of them (repeatable)")
+    return p
+
+
+def _add_tornado(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = _analysis_parser(sub, "tornado", "rank the inputs by their effect on a statistic",
+                         "Bump each input down and up and rank the changes.")
+    p.add_argument("--param", action="append", metavar="PATH=BUMP",
+                   help="input and bump: appreciation_rates=0.01, default_rates=x2 or "
+                        "loan_term=5,15 (repeatable; default: the standard ten inputs)")
+    return p
+
+
+def _add_breakeven(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = _analysis_parser(sub, "breakeven", "find the input value that hits a target",
+                         "Find the value of one input at which a statistic equals a target.")
+    p.add_argument("--param", required=True, metavar="PATH",
+                   help="the input searched, e.g. appreciation_rates (every zone set to x)")
+    p.add_argument("--bounds", required=True, nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="the search interval")
+    p.add_argument("--target", default="hurdle", metavar="VALUE",
+                   help="the statistic's target value, or 'hurdle' (default)")
     return p
 
 
@@ -213,6 +351,9 @@ Builder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Builder, Handler]] = {
     "run": (_add_run, cmd_run),
+    "stress": (_add_stress, cmd_analysis),
+    "tornado": (_add_tornado, cmd_analysis),
+    "breakeven": (_add_breakeven, cmd_analysis),
     "schema": (_add_schema, cmd_schema),
     "presets": (_add_presets, cmd_presets),
     "serve": (_add_serve, cmd_serve),
@@ -236,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command == "run" and args.config and args.preset:
+        if getattr(args, "config", None) and getattr(args, "preset", None):
             args.subparser.error("give either CONFIG.json or --preset, not both")
     except SystemExit as exc:  # --help/--version exit 0, usage errors exit 2
         code = exc.code

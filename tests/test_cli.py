@@ -192,3 +192,48 @@ def test_subprocess_ctrl_c_cancels(tmp_path):
     assert proc.returncode == 130
     assert stderr.strip() == "cancelled"
     assert stdout == ""
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def test_tornado_cli_prints_the_ranked_table_and_writes_the_result(tmp_path, capsys):
+    out = tmp_path / "tornado.json"
+    code = main(["tornado", "--simulations", "80", "--seed", "5", "--param", "loan_term=6,14",
+                 "--param", "appreciation_rates=0.01", "--param", "default_rates=x2",
+                 "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    lines = [line.split()[0] for line in text.splitlines()[2:5]]
+    written = _strict_json(out.read_text())
+    assert lines == [r["parameter"] for r in written["rows"]] and lines[0] == "appreciation_rates"
+    swings = [r["swing"] for r in written["rows"]]
+    assert swings == sorted(swings, reverse=True)
+    same = equihome.tornado("100m", {"loan_term": [6, 14], "appreciation_rates": 0.01,
+                                     "default_rates": "x2"}, num_simulations=80, seed=5)
+    assert written == same.data
+
+
+def test_stress_and_breakeven_cli_errors(tmp_path, capsys):
+    assert main(["stress", "--simulations", "20", "--scenario", "mvd_99"]) == 2
+    assert "unknown stress scenario 'mvd_99'" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "price_shock": {"decline": -3}}))
+    assert main(["stress", "--simulations", "20", "--scenario-file", str(bad)]) == 2
+    assert "scenarios[0].price_shock.decline" in capsys.readouterr().err
+    assert main(["breakeven", "--param", "appreciation_rates", "--bounds", "0", "0.01",
+                 "--simulations", "40", "--seed", "1"]) == 1
+    assert "no root in the bounds" in capsys.readouterr().err
+    assert main(["tornado", "--param", "appreciation_rates"]) == 2
+    assert "expected PATH=BUMP" in capsys.readouterr().err
+
+
+def test_stress_cli_runs_a_scenario_file(tmp_path, capsys):
+    scenario = tmp_path / "crash.json"
+    scenario.write_text(json.dumps([{"name": "crash", "price_shock": {
+        "start_month": 6, "immediate": -0.3, "decline": -0.3}}]))
+    code = main(["stress", "--simulations", "60", "--seed", "2", "--scenario", "rates_up",
+                 "--scenario-file", str(scenario)])
+    assert code == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows[:3] == ["base", "rates_up", "crash"]

@@ -349,6 +349,16 @@ def test_server_with_dask_scheduler_runs_on_the_cluster(client, cluster, tmp_pat
     assert chunk_prefix(client)["compute"] > before  # its tasks ran on the cluster
 
 
+def test_analyses_are_the_same_locally_and_on_dask(client):
+    """Stress and tornado give byte-identical JSON on local threads and on the cluster."""
+    kw = dict(num_simulations=48, seed=SEED)
+    for analysis in (
+            lambda **o: equihome.stress("100m", ["mvd_31_frozen", "rates_up"], **kw, **o),
+            lambda **o: equihome.tornado("100m", {"hurdle_rate": 0.01}, **kw, **o)):
+        remote = analysis(backend="dask", client=client, task_size=16)
+        assert remote.to_json() == analysis().to_json()
+
+
 def test_sweep_plot_draws_every_strategy_and_the_frontier():
     import matplotlib
 

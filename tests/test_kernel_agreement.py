@@ -260,6 +260,12 @@ LEDGER_VARIANTS: dict[str, dict] = {
                                "reinvestment_period": 3},
     "fee_arrears": {"cash_reserve_rate": 0.0,
                     "fee_engine": {"management_fee_rate": 0.1, "annual_fund_expenses": 0.1}},
+    "market_stress": {"market_stress": {
+        "price_shock": {"start_month": 6, "immediate": -0.1, "decline": -0.35,
+                        "decline_months": 18, "recovery_months": 24,
+                        "zone_severity": {"green": 0.7, "red": 1.6}},
+        "hazard_multipliers": {"start_month": 6, "months": 30, "default": 4.0, "sale": 0.4,
+                               "refinance": 0.2}}},
 }
 
 
@@ -328,6 +334,7 @@ VARIANT_EVIDENCE: dict[str, Callable[[dict], bool]] = {
     "short_loans_maturity": lambda o: np.any(o["exit_type"] == ExitKind.MATURITY),
     "short_fund_liquidation": lambda o: np.any(o["exit_type"] == ExitKind.LIQUIDATION),
     "fee_arrears": lambda o: o["ledger"][:, COL["unpaid_fees"]].max() > 0.0,
+    "market_stress": lambda o: np.any(o["exit_type"] == ExitKind.DEFAULT),
 }
 
 
