@@ -87,6 +87,24 @@ async def test_rest_and_ws_under_prefix(jp_fetch, jp_ws_fetch):
     assert result["metrics"]["irr"] == msgs[-1]["result"]["metrics"]["irr"]
 
 
+async def test_analyses_under_prefix(jp_fetch, jp_ws_fetch):
+    """The extension serves analyses too: create, watch a row per variant, read the table."""
+    body = {"kind": "stress", "preset": "100m", "params": {"scenarios": ["haircut_10"]},
+            "overrides": {"num_simulations": 40, "monte_carlo_seed": 3}}
+    code, rec = await fetch_json(jp_fetch, "api", "analyses", method="POST",
+                                 body=json.dumps(body))
+    assert code == 201 and rec["kind"] == "stress"
+    ws = await jp_ws_fetch("equihome", "ws")
+    ws.write_message(json.dumps({"action": "subscribe", "simulation_id": rec["id"]}))
+    msgs = await recv_until_final(ws)
+    ws.close()
+    rows = [m["data"]["row"]["scenario"] for m in msgs if m["type"] == "intermediate_result"]
+    assert rows == ["base", "haircut_10"] and msgs[-1]["type"] == "result"
+    code, result = await fetch_json(jp_fetch, "api", "analyses", rec["id"], "result")
+    assert code == 200 and result == msgs[-1]["result"]
+    assert result["rows"][1]["irr_p50"] < result["rows"][0]["irr_p50"]
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "token wrong-token"}])
 async def test_rest_refuses_without_valid_token(jp_fetch, headers):
     for method, path, body in (("GET", ("api", "simulations"), None),
