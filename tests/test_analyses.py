@@ -197,6 +197,9 @@ def test_tornado_rows_sorted_and_an_invalid_bump_reported_on_its_row():
 def test_bad_analysis_inputs_are_refused_before_running():
     with pytest.raises(ConfigError, match=r"scenarios\[0\]: unknown stress scenario 'mvd_99'"):
         stress("100m", ["mvd_99"], num_simulations=10, seed=1)
+    with pytest.raises(ConfigError, match=r"scenarios\[0\] \(bad\): recovery_rates.red: must be"):
+        stress("100m", [{"name": "bad", "overrides": {"recovery_rates": {"red": 1.5}}}],
+               num_simulations=10, seed=1)
     with pytest.raises(ValueError, match="statistic: must be"):
         tornado("100m", None, statistic="lp_irr:median", num_simulations=10, seed=1)
     with pytest.raises(ValueError, match=r"parameters.nope: not a config field"):

@@ -237,8 +237,13 @@ def stress(config: Source = "100m", scenarios: Sequence[Any] | None = None,
             over["market_stress"] = market
         variants.append(Variant(f"stress:{sc.name}", over, {"scenario": sc.name}))
     check_count(len(variants))
-    for v in variants[1:]:
-        s.plan(v)  # every scenario valid before anything runs (ConfigError)
+    for i, v in enumerate(variants[1:]):  # every scenario valid before anything runs
+        try:
+            s.plan(v)
+        except ConfigError as exc:
+            raise ConfigError([{**e, "loc": ["scenarios", i, *e["loc"]],
+                                "msg": f"scenarios[{i}] ({v.info['scenario']}): {e['msg']}"}
+                               for e in exc.errors]) from None
     if kwargs.get("dry_run"):
         return None
     stream = Stream(on_event, len(variants))
