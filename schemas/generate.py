@@ -10,14 +10,18 @@ the earlier engine's root-level ``/simulations/`` routes (OpenAPI 3.1), and the 
 the YAML cannot drift: the result schema (``equihome.io.schemas.RESULT_SCHEMA``, embedded
 verbatim), the config schema (``equihome.config_json_schema()``, its ``$defs`` moved to
 ``components/schemas``), the stage names (``equihome.run.engine.STAGES``), the statuses, the
-limits and the version. ``tests/test_schemas.py`` checks that the committed files equal this
-script's output and holds both documents against a running server.
+limits and the version; for the analyses (ANALYSES.md) the kinds, each kind's params
+(``equihome.run.analyses.PARAMS``, checked), the stress scenario schema (the pydantic
+``StressScenario``), the library's names, the statistics, the table columns and the
+defaults. ``tests/test_schemas.py`` checks that the committed files equal this script's output
+and holds both documents against a running server.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -31,9 +35,25 @@ if str(HERE.parent) not in sys.path:  # run from a checkout without installing
 
 from equihome import __version__, config_json_schema  # noqa: E402
 from equihome.io.schemas import RESULT_SCHEMA  # noqa: E402
+from equihome.io.stress import LIBRARY, ZONE_NAMES, StressScenario  # noqa: E402
+from equihome.model.metrics import METRICS  # noqa: E402
+from equihome.run.analyses import (  # noqa: E402
+    DEFAULT_STATISTIC,
+    DEFAULT_TARGET,
+    DEFAULT_TORNADO,
+    KINDS,
+    PARAMS,
+    STRESS_COLUMNS,
+    STRESS_FANS,
+    TORNADO_COLUMNS,
+    breakeven,
+)
 from equihome.run.engine import STAGES  # noqa: E402
-from equihome.server.handlers import MAX_BODY, MAX_LIMIT, MAX_MESSAGE, MAX_SUBSCRIPTIONS  # noqa: E402
+from equihome.run.sweep import STAT_COLUMNS as SWEEP_STATS  # noqa: E402
+from equihome.run.variants import AGGREGATES, MAX_VARIANTS, RISK_STATISTICS  # noqa: E402
+from equihome.server.handlers import MAX_BODY, MAX_LIMIT  # noqa: E402
 from equihome.server.store import STATUSES  # noqa: E402
+from equihome.server.websocket import MAX_MESSAGE, MAX_SUBSCRIPTIONS  # noqa: E402
 
 OPENAPI_PATH = HERE / "openapi.yaml"
 ASYNCAPI_PATH = HERE / "asyncapi.yaml"
@@ -46,7 +66,8 @@ TIMESTAMP = {"type": "string", "format": "date-time",
              "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
              "description": "ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z"}
 ERROR_CODES = ["bad_json", "bad_request", "unauthorized", "not_found", "conflict", "too_large",
-               "invalid_request", "invalid_config", "too_many_requests", "http_error", "internal"]
+               "invalid_request", "invalid_config", "invalid_params", "too_many_requests", "http_error",
+               "internal", "forbidden", "too_much_work"]
 
 
 def _nullable(schema: dict) -> dict:
@@ -73,6 +94,272 @@ def config_schemas(ref_root: str) -> dict[str, dict]:
     out = {"FundConfig": _rewrite_refs(schema, "#/$defs/", ref_root)}
     for name, sub in defs.items():
         out[name] = _rewrite_refs(sub, "#/$defs/", ref_root)
+    return out
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+ANALYSIS_MODULE = {"type": "string", "pattern": "^(" + "|".join(KINDS) + "):.+$",
+                   "description": "An analysis variant: `<kind>:<variant>`, e.g. "
+                                  "`stress:mvd_20`, `tornado:hurdle_rate:high`, `breakeven:3`, "
+                                  "`sweep:avg_loan_ltv=0.3`."}
+NUM = {"type": ["number", "null"]}
+BREAKEVEN_COLUMNS = ["iteration", "x", "statistic", "residual"]  # breakeven()'s table
+
+
+def _ref_s(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _default(fn: Any, name: str) -> Any:
+    """The default of a keyword of ``fn`` (the analysis functions' signatures)."""
+    return inspect.signature(fn).parameters[name].default
+
+
+def _stress_scenario_schemas() -> dict[str, dict]:
+    """StressScenario and its sub-models from the pydantic model (shared ones must equal the
+    config's copies, which are the same models)."""
+    schema = copy.deepcopy(StressScenario.model_json_schema())
+    defs = schema.pop("$defs", {})
+    out = {"StressScenario": _rewrite_refs(schema, "#/$defs/", "#/components/schemas/")}
+    for name, sub in defs.items():
+        out[name] = _rewrite_refs(sub, "#/$defs/", "#/components/schemas/")
+    return out
+
+
+def _check_params(kind: str, schema: dict) -> dict:
+    """A params schema must name exactly the fields the code accepts (analyses.PARAMS)."""
+    assert set(schema["properties"]) == set(PARAMS[kind]), (kind, sorted(schema["properties"]))
+    return schema
+
+
+def _analysis_schemas() -> dict[str, dict]:
+    """The analyses' schemas, shared by openapi.yaml and asyncapi.yaml (the same text)."""
+    statistic = {"type": "string", "default": DEFAULT_STATISTIC,
+                 "enum": [f"{m}:{a}" for m in METRICS for a in AGGREGATES] + list(RISK_STATISTICS),
+                 "description": "`metric:aggregate` over the per-scenario metrics, or a risk "
+                                "statistic."}
+    zone = {"type": "object", "required": list(ZONE_NAMES), "additionalProperties": False,
+            "properties": {z: {"type": "number"} for z in ZONE_NAMES}}
+    value = {"anyOf": [{"type": "number"}, _ref_s("ZoneNumbers")],
+             "description": "A number, or one per zone."}
+    fan = copy.deepcopy(RESULT_SCHEMA["properties"]["fans"]["additionalProperties"])
+    max_scenarios = MAX_VARIANTS - 1  # the base runs too
+    schemas: dict[str, dict] = {
+        "AnalysisKind": {"type": "string", "enum": list(KINDS)},
+        "AnalysisModule": ANALYSIS_MODULE,
+        "Statistic": statistic,
+        "ZoneNumbers": zone,
+        "TornadoValue": value,
+        "StressScenarioName": {"type": "string", "enum": list(LIBRARY),
+                               "description": "A scenario of the built-in library."},
+        # ----- request params, per kind
+        "StressParams": _check_params("stress", {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "scenarios": {"type": ["array", "null"], "maxItems": max_scenarios,
+                              "items": {"anyOf": [_ref_s("StressScenarioName"),
+                                                  _ref_s("StressScenario")]},
+                              "description": "Library names and/or scenario objects; "
+                                             "null or absent: the whole library."},
+                "statistic": _ref_s("Statistic")}}),
+        "TornadoBump": {"anyOf": [
+            {"type": "number", "description": "Absolute: base - bump and base + bump."},
+            {"type": "string", "pattern": r"^x(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$",
+             "description": "Relative, e.g. `x1.5`: base / 1.5 and base * 1.5."},
+            {"type": "array", "items": _ref_s("TornadoValue"), "minItems": 2, "maxItems": 2,
+             "description": "Explicit [low, high]."}]},
+        "TornadoParams": _check_params("tornado", {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "parameters": {"type": ["object", "null"], "minProperties": 1,
+                               "maxProperties": (MAX_VARIANTS - 1) // 2,
+                               "additionalProperties": _ref_s("TornadoBump"),
+                               "default": DEFAULT_TORNADO,
+                               "description": "Config path (dotted) -> bump; null or absent: "
+                                              "the default inputs."},
+                "statistic": _ref_s("Statistic")}}),
+        "BreakevenTarget": {"anyOf": [
+            {"type": "number"}, {"const": "hurdle"},
+            {"type": "object", "required": ["value"], "additionalProperties": False,
+             "properties": {"statistic": _ref_s("Statistic"),
+                            "value": {"anyOf": [{"type": "number"}, {"const": "hurdle"}]}}}],
+            "description": "A value of the statistic (`hurdle`: the config's hurdle rate)."},
+        "BreakevenParams": _check_params("breakeven", {
+            "type": "object", "additionalProperties": False, "required": ["bounds"],
+            "properties": {
+                "parameter": {"type": "string",
+                              "default": _default(breakeven, "parameter"),
+                              "description": "Config path (dotted) of a continuous input; a "
+                                             "per-zone one is set to x in every zone."},
+                "target": {"anyOf": [_ref_s("BreakevenTarget"), {"type": "null"}],
+                           "default": DEFAULT_TARGET},
+                "bounds": {"type": "array", "items": {"type": "number"}, "minItems": 2,
+                           "maxItems": 2, "description": "[low, high], low < high."},
+                "statistic": {"anyOf": [_ref_s("Statistic"), {"type": "null"}]},
+                "xtol": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                         "default": _default(breakeven, "xtol")},
+                "ftol": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                         "default": _default(breakeven, "ftol")},
+                "max_iterations": {"type": "integer", "minimum": 1,
+                                   "maximum": MAX_VARIANTS - 2,
+                                   "default": _default(breakeven, "max_iterations")}}}),
+        "SweepParams": _check_params("sweep", {
+            "type": "object", "additionalProperties": False,
+            "properties": {"grid": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "array", "minItems": 1},
+                "description": "Config key (dotted) -> values; every combination runs."}}}),
+        # ----- rows
+        "StressRow": {
+            "type": "object", "additionalProperties": False, "required": list(STRESS_COLUMNS),
+            "properties": {c: ({"type": "string"} if c == "scenario" else
+                               {"type": "array", "items": {"type": "string"},
+                                "description": "Guardrail rules broken (errors, warnings)."}
+                               if c == "guardrails" else NUM) for c in STRESS_COLUMNS}},
+        "StressFailedRow": {
+            "type": "object", "additionalProperties": False, "required": ["scenario", "error"],
+            "properties": {"scenario": {"type": "string"}, "error": {"type": "string"}},
+            "description": "A scenario that could not run."},
+        "TornadoRow": {
+            "type": "object", "additionalProperties": False, "required": list(TORNADO_COLUMNS),
+            "properties": {c: ({"type": "string"} if c == "parameter" else
+                               _ref_s("TornadoValue") if c in ("low", "high") else
+                               {"type": ["string", "null"]} if c == "error" else NUM)
+                           for c in TORNADO_COLUMNS}},
+        "TornadoBaseRow": {
+            "type": "object", "additionalProperties": False, "required": ["parameter"],
+            "properties": {"parameter": {"const": "base"}},
+            "description": "The streamed row of the tornado's base run (not in the table)."},
+        "BreakevenRow": {
+            "type": "object", "additionalProperties": False, "required": BREAKEVEN_COLUMNS,
+            "properties": {"iteration": {"type": "integer", "minimum": 0},
+                           "x": {"type": "number"}, "statistic": NUM, "residual": NUM}},
+        "SweepRow": {
+            "type": "object", "required": list(SWEEP_STATS),
+            "properties": {**{c: NUM for c in SWEEP_STATS},
+                           "efficient": {"type": "boolean",
+                                         "description": "On the efficient frontier (in the "
+                                                        "result's table)."}},
+            "description": "The grid values (by key), then the strategy's statistics."},
+        "AnalysisRow": {"anyOf": [_ref_s(n) for n in (
+            "StressRow", "StressFailedRow", "TornadoRow", "TornadoBaseRow", "BreakevenRow",
+            "SweepRow")]},
+        "StressFans": {
+            "type": "object", "required": ["years"],
+            "properties": {"years": copy.deepcopy(
+                RESULT_SCHEMA["properties"]["fans"]["properties"]["years"])},
+            "additionalProperties": {"type": "object", "required": list(STRESS_FANS),
+                                     "additionalProperties": False,
+                                     "properties": {k: fan for k in STRESS_FANS}},
+            "description": "Per scenario (base included), the yearly fans for charts."},
+    }
+    schemas.update(_stress_scenario_schemas())
+
+    # ----- result payloads
+    def payload(kind: str, params: dict, rows: dict, columns: dict, extra: dict,
+                description: str) -> dict:
+        props = {"kind": {"const": kind},
+                 "num_simulations": {"type": "integer", "minimum": 1},
+                 "seed": {"type": "integer"}, "params": params, "config": _ref_s("FundConfig"),
+                 "columns": columns, "rows": {"type": "array", "items": rows}, **extra}
+        return {"type": "object", "additionalProperties": False, "required": list(props),
+                "properties": props, "description": description}
+
+    def const_columns(cols: list[str]) -> dict:
+        return {"type": "array", "items": {"type": "string"}, "const": list(cols)}
+
+    schemas["StressResult"] = payload(
+        "stress", {"type": "object", "additionalProperties": False,
+                   "required": ["scenarios", "statistic"],
+                   "properties": {"scenarios": {"type": "array",
+                                                "items": _ref_s("StressScenario")},
+                                  "statistic": _ref_s("Statistic")}},
+        {"anyOf": [_ref_s("StressRow"), _ref_s("StressFailedRow")]},
+        const_columns(STRESS_COLUMNS),
+        {"statistic": _ref_s("Statistic"), "fans": _ref_s("StressFans")},
+        "Base first, then each scenario; `change` of `statistic` vs the base with its paired "
+        "standard error.")
+    schemas["TornadoResult"] = payload(
+        "tornado", {"type": "object", "additionalProperties": False,
+                    "required": ["parameters", "statistic"],
+                    "properties": {"parameters": {"type": "object", "additionalProperties": {
+                        "type": "array", "items": _ref_s("TornadoValue"), "minItems": 2,
+                        "maxItems": 2}}, "statistic": _ref_s("Statistic")}},
+        _ref_s("TornadoRow"), const_columns(TORNADO_COLUMNS),
+        {"statistic": _ref_s("Statistic"), "base_value": NUM},
+        "One row per input, sorted by swing (rows with an error last).")
+    bounds = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+    schemas["BreakevenResult"] = payload(
+        "breakeven", {"type": "object", "additionalProperties": False,
+                      "required": ["parameter", "target", "statistic", "bounds", "xtol", "ftol"],
+                      "properties": {"parameter": {"type": "string"}, "target": {"type": "number"},
+                                     "statistic": _ref_s("Statistic"), "bounds": bounds,
+                                     "xtol": {"type": "number"}, "ftol": {"type": "number"}}},
+        _ref_s("BreakevenRow"), const_columns(BREAKEVEN_COLUMNS),
+        {"parameter": {"type": "string"}, "statistic": _ref_s("Statistic"),
+         "target": {"type": "number"},
+         "x": {"type": "number", "description": "The breakeven value of the parameter."},
+         "value": {"type": "number", "description": "The statistic at x."},
+         "iterations": {"type": "integer", "minimum": 1}, "bracket": bounds,
+         "converged": {"type": "boolean"}},
+        "Brent's search: one row per evaluation.")
+    schemas["SweepResult"] = payload(
+        "sweep", {"type": "object", "additionalProperties": False, "required": ["grid"],
+                  "properties": {"grid": {"type": "object",
+                                          "additionalProperties": {"type": "array"}}}},
+        {"allOf": [_ref_s("SweepRow"), {"type": "object", "required": ["efficient"],
+                                        "properties": {"efficient": {"type": "boolean"}}}]},
+        {"type": "array", "items": {"type": "string"}},
+        {"grid_keys": {"type": "array", "items": {"type": "string"}}},
+        "One row per strategy, in grid order (the last key varies fastest).")
+    schemas["AnalysisResult"] = {
+        "oneOf": [_ref_s(f"{k.title()}Result") for k in KINDS],
+        "description": "An analysis's result (the WebSocket `result` of an analysis)."}
+    return schemas
+
+
+NAME = {"type": ["string", "null"], "maxLength": 200}
+
+
+def _analysis_rest_schemas(record: dict) -> dict[str, dict]:
+    """OpenAPI-only analysis schemas: the create body and the record, one variant per kind
+    (the record is the simulation record plus ``analysis_id``, ``kind`` and ``params``)."""
+    out: dict[str, dict] = {}
+    for kind in KINDS:
+        title = kind.title()
+        params = {**_ref_s(f"{title}Params")}
+        common = {"kind": {"const": kind}, "params": params, "name": NAME}
+        need = ["kind", "params"] if kind == "breakeven" else ["kind"]
+        out[f"Create{title}Analysis"] = {"oneOf": [
+            {"type": "object", "required": [*need, "config"], "additionalProperties": False,
+             "properties": {**common, "config": _ref_s("FundConfig")}},
+            {"type": "object", "required": [*need, "preset"], "additionalProperties": False,
+             "properties": {**common, "preset": {"type": "string", "description": "A preset "
+                                                 "name (GET /api/presets)."},
+                            "overrides": {"type": "object", "description": "Deep-merged over "
+                                          "the preset (dicts merge, values replace)."}}}]}
+        props = copy.deepcopy(record["properties"])
+        props["analysis_id"] = {**UUID, "description": "Same value as id."}
+        props["kind"] = {"const": kind}
+        props["params"] = {**_ref_s(f"{title}Params"), "description": "The params as given."}
+        out[f"{title}AnalysisRecord"] = {
+            "type": "object", "additionalProperties": False,
+            "required": [*record["required"], "analysis_id", "kind", "params"],
+            "properties": props}
+    out["CreateAnalysis"] = {
+        "oneOf": [_ref_s(f"Create{k.title()}Analysis") for k in KINDS],
+        "description": "`kind`, a config (`config`) or a preset (`preset`, `overrides`), the "
+                       "kind's `params` and an optional `name`. `num_simulations` and "
+                       "`monte_carlo_seed` are config fields; every variant runs with the "
+                       "base's seed (common random numbers)."}
+    out["AnalysisRecord"] = {"oneOf": [_ref_s(f"{k.title()}AnalysisRecord") for k in KINDS],
+                             "description": "A run record (as a simulation's) of an analysis."}
+    out["AnalysisList"] = {
+        "type": "object", "required": ["items", "next_cursor"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": _ref_s("AnalysisRecord")},
+                       "next_cursor": {"type": ["string", "null"]}}}
     return out
 
 
@@ -133,7 +420,10 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
                      "schema": {"type": "string"}},
                 ],
                 "responses": {
-                    "200": _json(_ref("SimulationList"), "One page of simulation records."),
+                    "200": _json(_ref("SimulationList"), "One page of simulation records.")
+                    if prefix else _json({"type": "array", "items": _ref("SimulationRecord")},
+                                         "One page of simulation records, as a plain array "
+                                         "(the earlier SDK's shape)."),
                     "400": _err("BadRequest"), "401": _err("Unauthorized"),
                 },
             },
@@ -152,7 +442,12 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
                 "operationId": f"{op}deleteSimulation", "tags": [tag],
                 "summary": "Cancel if needed, then delete the record and its result",
                 "responses": {
-                    "204": {"description": "Deleted."},
+                    **({"204": {"description": "Deleted."}} if prefix else {"200": _json({
+                        "type": "object", "additionalProperties": False,
+                        "required": ["id", "simulation_id", "deleted"],
+                        "properties": {"id": UUID, "simulation_id": UUID,
+                                       "deleted": {"const": True}}},
+                        "Deleted (a JSON body: the earlier SDK parses one).")}),
                     "401": _err("Unauthorized"), "404": _err("NotFound"),
                 },
             },
@@ -179,6 +474,101 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
                                "`running`. Subscribers get an `error` update `cancelled`.",
                 "responses": {
                     "202": _json(_ref("SimulationRecord"), "Cancellation accepted."),
+                    "401": _err("Unauthorized"), "404": _err("NotFound"),
+                    "409": _err("Conflict"),
+                },
+            },
+        },
+    }
+
+
+ANALYSIS_ID = {"name": "id", "in": "path", "required": True,
+               "description": "The analysis id (a UUID; anything else is simply not found).",
+               "schema": {"type": "string"}}
+
+
+def _analysis_operations() -> dict[str, dict]:
+    """The analysis resource (ANALYSES.md): a run like a simulation, with a kind and params."""
+    tag = "analyses"
+    return {
+        "/api/analyses": {
+            "post": {
+                "operationId": "createAnalysis", "tags": [tag],
+                "summary": "Create an analysis (validated completely, stored, queued)",
+                "description": "Body: `{\"kind\": \"stress\" | \"tornado\" | \"breakeven\" | "
+                               "\"sweep\", \"preset\" | \"config\", \"overrides\"?, "
+                               "\"params\"?, \"name\"?}`. Its id behaves like a simulation "
+                               "id (GET, result, cancel, delete, WebSocket subscribe). The "
+                               "trailing slash is optional.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("CreateAnalysis")}}},
+                "responses": {
+                    "201": _json(_ref("AnalysisRecord"), "The new analysis record (queued)."),
+                    "400": _err("BadRequest"), "401": _err("Unauthorized"),
+                    "413": _err("TooLarge"), "422": _err("InvalidAnalysis"),
+                    "429": _err("TooManyRuns"),
+                },
+            },
+            "get": {
+                "operationId": "listAnalyses", "tags": [tag],
+                "summary": "This key's analyses, newest first",
+                "description": "Cursor-paginated as GET /api/simulations. The trailing slash "
+                               "is optional.",
+                "parameters": [
+                    {"name": "status", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(STATUSES)}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                "default": 50}},
+                    {"name": "cursor", "in": "query", "required": False,
+                     "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json(_ref("AnalysisList"), "One page of analysis records."),
+                    "400": _err("BadRequest"), "401": _err("Unauthorized"),
+                },
+            },
+        },
+        "/api/analyses/{id}": {
+            "parameters": [ANALYSIS_ID],
+            "get": {
+                "operationId": "getAnalysis", "tags": [tag], "summary": "One analysis record",
+                "responses": {
+                    "200": _json(_ref("AnalysisRecord"), "The analysis record."),
+                    "401": _err("Unauthorized"), "404": _err("NotFound"),
+                },
+            },
+            "delete": {
+                "operationId": "deleteAnalysis", "tags": [tag],
+                "summary": "Cancel if needed, then delete the record and its result",
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    "401": _err("Unauthorized"), "404": _err("NotFound"),
+                },
+            },
+        },
+        "/api/analyses/{id}/result": {
+            "parameters": [ANALYSIS_ID],
+            "get": {
+                "operationId": "getAnalysisResult", "tags": [tag],
+                "summary": "The result (table) of a completed analysis",
+                "responses": {
+                    "200": _json(_ref("AnalysisResult"), "The result (same as the WebSocket "
+                                 "`result`)."),
+                    "401": _err("Unauthorized"), "404": _err("NotFound"),
+                    "409": _err("Conflict"),
+                },
+            },
+        },
+        "/api/analyses/{id}/cancel": {
+            "parameters": [ANALYSIS_ID],
+            "post": {
+                "operationId": "cancelAnalysis", "tags": [tag],
+                "summary": "Cancel a queued or running analysis",
+                "description": "As for a simulation: a running analysis stops at its next "
+                               "stage; subscribers get an `error` update `cancelled`.",
+                "responses": {
+                    "202": _json(_ref("AnalysisRecord"), "Cancellation accepted."),
                     "401": _err("Unauthorized"), "404": _err("NotFound"),
                     "409": _err("Conflict"),
                 },
@@ -265,17 +655,35 @@ def _openapi_schemas() -> dict[str, dict]:
                                "message": {"type": "string"},
                                "details": {"type": ["array", "null"], "items": _ref("LocMsg")}}}},
         },
-        "ValidationError": {
-            "allOf": [_ref("Error")],
-            "properties": {"error": {
-                "properties": {"code": {"enum": ["invalid_request", "invalid_config"]},
-                               "details": {"type": "array", "minItems": 1}}}},
-            "description": "422: one details entry per offending field.",
-        },
+        "ValidationError": _validation_error(["invalid_request", "invalid_config", "too_much_work"],
+                                             "422: one details entry per offending field."),
+        "AnalysisValidationError": _validation_error(
+            ["invalid_request", "invalid_config", "invalid_params", "too_much_work"],
+            "422 of an analysis: one details entry per offending field (`invalid_params`: a "
+            "params field other than a config or a scenario, named in the message)."),
         "Result": copy.deepcopy(RESULT_SCHEMA),
     }
-    schemas.update(config_schemas("#/components/schemas/"))
+    schemas.update(_analysis_rest_schemas(schemas["SimulationRecord"]))
+    _merge(schemas, _analysis_schemas())
+    _merge(schemas, config_schemas("#/components/schemas/"))
     return schemas
+
+
+def _validation_error(codes: list[str], description: str) -> dict:
+    return {"allOf": [_ref("Error")],
+            "properties": {"error": {
+                "properties": {"code": {"enum": codes},
+                               "details": {"type": "array", "minItems": 1}}}},
+            "description": description}
+
+
+def _merge(into: dict[str, dict], more: dict[str, dict]) -> None:
+    """Add named schemas; a name given twice must be the same schema (e.g. the stress models
+    in the config's and the scenario's schema)."""
+    for name, schema in more.items():
+        if name in into and into[name] != schema:
+            raise ValueError(f"schema {name} differs between two sources")
+        into[name] = schema
 
 
 def _responses() -> dict[str, dict]:
@@ -283,23 +691,47 @@ def _responses() -> dict[str, dict]:
         "BadRequest": "Malformed JSON (`bad_json`) or a bad parameter or body shape "
                       "(`bad_request`).",
         "Unauthorized": "Missing or unknown API key.",
-        "NotFound": "Unknown simulation or preset, or one that belongs to another key.",
-        "Conflict": "The simulation is in the wrong state (not completed, already finished).",
+        "NotFound": "Unknown simulation, analysis or preset, or one that belongs to another "
+                    "key.",
+        "Conflict": "The simulation or analysis is in the wrong state (not completed, already "
+                    "finished).",
         "TooLarge": f"The request body is over {MAX_BODY} bytes.",
         "TooManyRuns": "This key already has the maximum number of queued or running "
                        "simulations.",
+        "Forbidden": "A CORS preflight from an origin not given to --allow-origin, or, on a "
+                     "--no-auth server, a Host or Origin that is not loopback.",
     }
     out = {name: _json(_ref("Error"), text) for name, text in texts.items()}
     out["InvalidConfig"] = _json(_ref("ValidationError"),
                                  "Invalid request or config: `details` has one `{loc, msg}` "
                                  "per offending field.")
+    out["InvalidAnalysis"] = _json(_ref("AnalysisValidationError"),
+                                   "Invalid request, config, scenario or params: `details` has "
+                                   "one `{loc, msg}` per offending field.")
     return dict(sorted(out.items()))
+
+
+def _preflight(path: str) -> dict:
+    """The CORS preflight every REST path answers (off unless --allow-origin names origins)."""
+    name = "".join(p.strip("{}").title() for p in path.replace("/api", "").split("/") if p)
+    return {
+        "operationId": f"preflight{name or 'Root'}{'' if path.startswith('/api') else 'Compat'}",
+        "tags": ["cors"], "security": [],
+        "summary": "CORS preflight",
+        "description": "204 with Access-Control-Allow-Methods/-Headers for an Origin given to "
+                       "`--allow-origin`; 403 `forbidden` for any other (CORS is off by "
+                       "default). Allowed origins also get Access-Control-Allow-Origin on "
+                       "every answer.",
+        "responses": {"204": {"description": "The origin may call this path."},
+                      "403": _err("Forbidden")},
+    }
 
 
 def openapi() -> dict:
     """The OpenAPI 3.1 document of the standalone server's REST API."""
     paths: dict[str, dict] = {}
     paths.update(_simulation_operations("/api", "", "simulations"))
+    paths.update(_analysis_operations())
     paths["/api/presets"] = {"get": {
         "operationId": "listPresets", "tags": ["presets"], "summary": "The bundled presets",
         "responses": {"200": _json(_ref("PresetList"), "Every preset with its full config."),
@@ -321,6 +753,8 @@ def openapi() -> dict:
         "summary": "Liveness, version and queue depth (no key needed)",
         "responses": {"200": _json(_ref("Health"), "The server is up.")}}}
     paths.update(_simulation_operations("", "compat_", "compatibility"))
+    for path, item in paths.items():
+        item["options"] = _preflight(path)
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -335,8 +769,8 @@ def openapi() -> dict:
         },
         "servers": [{"url": "http://localhost:8000", "description": "equihome serve"}],
         "security": [{"ApiKeyHeader": []}, {"ApiKeyQuery": []}],
-        "tags": [{"name": "simulations"}, {"name": "presets"}, {"name": "schemas"},
-                 {"name": "health"},
+        "tags": [{"name": "simulations"}, {"name": "analyses"}, {"name": "presets"}, {"name": "schemas"},
+                 {"name": "health"}, {"name": "cors"},
                  {"name": "compatibility", "description": "Root-level routes of the earlier "
                   "engine's generated TypeScript client (POST /simulations/ with {config})."}],
         "paths": paths,
@@ -368,10 +802,12 @@ def _message_schema(kind: str, fields: dict[str, dict], required: list[str] | No
 
 def _asyncapi_schemas() -> dict[str, dict]:
     module = {"type": "string", "enum": list(STAGES)}
+    any_module = {"anyOf": [{"$ref": "#/components/schemas/Module"},
+                            {"$ref": "#/components/schemas/AnalysisModule"}]}
     tranche = copy.deepcopy(RESULT_SCHEMA["properties"]["tranches"]["items"])
     violation = copy.deepcopy(RESULT_SCHEMA["properties"]["guardrails"]["items"])
     num = {"type": ["number", "null"]}
-    return {
+    schemas: dict[str, dict] = {
         "Module": {**module, "description": "Engine stages, in order."},
         "Timestamp": TIMESTAMP,
         "Command": {
@@ -384,12 +820,15 @@ def _asyncapi_schemas() -> dict[str, dict]:
             "progress": {"type": "number", "minimum": 0, "maximum": 100,
                          "description": "Overall percent, never decreasing; exactly 100 "
                                         "before the result."},
-            "module": {"$ref": "#/components/schemas/Module"},
+            "module": {"anyOf": [*any_module["anyOf"], {"const": "analysis"}],
+                       "description": "The stage, or the analysis variant, now running "
+                                      "(`analysis` at an analysis's end)."},
             "message": {"type": "string"}}),
         "ModuleStartedMessage": _message_schema("module_started", {
-            "module": {"$ref": "#/components/schemas/Module"}}),
+            "module": {**any_module, "description": "A stage (once per simulation) or an "
+                                                    "analysis variant (once per variant)."}}),
         "ModuleCompletedMessage": _message_schema("module_completed", {
-            "module": {"$ref": "#/components/schemas/Module"},
+            "module": {**any_module, "description": "A stage or an analysis variant."},
             "execution_time": {"type": "number", "minimum": 0,
                                "description": "Seconds, summed over Monte Carlo chunks."}}),
         "IntermediateResultMessage": {
@@ -411,15 +850,25 @@ def _asyncapi_schemas() -> dict[str, dict]:
             "additionalProperties": num,
             "description": "Running Monte Carlo statistics after each chunk (module metrics).",
         },
+        "AnalysisRowMessage": _message_schema("intermediate_result", {
+            "module": {"$ref": "#/components/schemas/AnalysisModule"},
+            "data": {"type": "object", "required": ["row"], "additionalProperties": False,
+                     "properties": {"row": {"$ref": "#/components/schemas/AnalysisRow"}}}},
+            description="A finished row of an analysis (its variant's module)."),
         "ResultMessage": _message_schema("result", {
             "result": {"$ref": "#/components/schemas/Result"},
             "execution_time": {"type": "number", "minimum": 0, "description": "Seconds."}}),
+        "AnalysisResultMessage": _message_schema("result", {
+            "result": {"$ref": "#/components/schemas/AnalysisResult"},
+            "execution_time": {"type": "number", "minimum": 0, "description": "Seconds."}},
+            description="The result of an analysis (its table)."),
         "ErrorMessage": {"oneOf": [
             _message_schema("error", {
                 "error": {"type": "string", "description": "\"cancelled\" or the cause."},
-                "module": {"type": ["string", "null"], "enum": [*STAGES, None],
-                           "description": "The stage that failed or was running; null when "
-                                          "cancelled while queued or on an internal error."}},
+                "module": {"anyOf": [*any_module["anyOf"], {"type": "null"}],
+                           "description": "The stage (or analysis variant) that failed or "
+                                          "was running; null when cancelled while queued or "
+                                          "on an internal error."}},
                 description="The end of a run: failed or cancelled."),
             _message_schema("error", {"error": {"type": "string",
                                                 "description": "What was wrong."}},
@@ -434,6 +883,9 @@ def _asyncapi_schemas() -> dict[str, dict]:
         "Violation": violation,
         "Result": copy.deepcopy(RESULT_SCHEMA),
     }
+    _merge(schemas, _analysis_schemas())
+    _merge(schemas, config_schemas("#/components/schemas/"))
+    return schemas
 
 
 COMMANDS = {
@@ -445,14 +897,18 @@ COMMANDS = {
               "update `cancelled`. No acknowledgement.",
 }
 UPDATES = {
-    "progress": ("ProgressMessage", "Overall progress (at most ~10 a second)."),
-    "module_started": ("ModuleStartedMessage", "A stage started (once per simulation)."),
-    "module_completed": ("ModuleCompletedMessage", "A stage completed (once per simulation)."),
-    "intermediate_result": ("IntermediateResultMessage", "Running statistics (metrics) or the "
-                            "tranche table (waterfall_engine)."),
-    "result": ("ResultMessage", "The final result."),
-    "error": ("ErrorMessage", "A run failed or was cancelled, or a command was invalid."),
-    "guardrail_violation": ("GuardrailViolationMessage", "A guardrail was violated."),
+    "progress": (["ProgressMessage"], "Overall progress (at most ~10 a second)."),
+    "module_started": (["ModuleStartedMessage"], "A stage started (once per simulation), or an "
+                       "analysis variant started (once per variant)."),
+    "module_completed": (["ModuleCompletedMessage"], "A stage completed (once per "
+                         "simulation), or an analysis variant completed."),
+    "intermediate_result": (["IntermediateResultMessage", "AnalysisRowMessage"],
+                            "Running statistics (metrics) or the tranche table "
+                            "(waterfall_engine) of a simulation; a finished row of an analysis."),
+    "result": (["ResultMessage", "AnalysisResultMessage"], "The final result of a simulation "
+               "or an analysis."),
+    "error": (["ErrorMessage"], "A run failed or was cancelled, or a command was invalid."),
+    "guardrail_violation": (["GuardrailViolationMessage"], "A guardrail was violated."),
 }
 
 
@@ -463,9 +919,10 @@ def _asyncapi_messages() -> dict[str, dict]:
         schema["properties"]["action"] = {"const": action}
         out[f"{action}Command"] = {"name": action, "title": f"{action} command", "summary": text,
                                    "payload": schema}
-    for kind, (schema, text) in UPDATES.items():
+    for kind, (names, text) in UPDATES.items():
+        refs = [{"$ref": f"#/components/schemas/{name}"} for name in names]
         out[kind] = {"name": kind, "title": kind, "summary": text,
-                     "payload": {"$ref": f"#/components/schemas/{schema}"}}
+                     "payload": refs[0] if len(refs) == 1 else {"oneOf": refs}}
     return out
 
 
@@ -510,7 +967,9 @@ def asyncapi() -> dict:
         "asyncapi": "3.0.0",
         "info": {
             "title": "Equihome Sim Engine WebSocket API", "version": __version__,
-            "description": "Live simulation updates. Every server message carries `type`, "
+            "description": "Live simulation and analysis updates (an analysis id is "
+                           "subscribed to like a simulation id). Every server message carries "
+                           "`type`, "
                            "`simulation_id` and `timestamp` (ISO 8601 UTC, Z). A bad or "
                            "missing api_key is refused at the handshake with HTTP 401 and a "
                            "JSON error body.",

@@ -112,8 +112,17 @@ def test_every_api_path_the_readme_names_answers(server):
         "preset": "100m", "overrides": {"num_simulations": 64, "monte_carlo_seed": 1}})
     assert status == 201
     wait_done(server, rec["id"])
+    status, analysis = server.request("POST", "/analyses", {
+        "kind": "tornado", "preset": "100m", "params": {"parameters": {"hurdle_rate": 0.01}},
+        "overrides": {"num_simulations": 40, "monte_carlo_seed": 1}})
+    assert status == 201
+    deadline = time.monotonic() + 60
+    while server.request("GET", f"/analyses/{analysis['id']}")[1]["status"] != "completed":
+        assert time.monotonic() < deadline, "the README's analysis did not finish"
+        time.sleep(0.1)
     for path in sorted(paths):
         concrete = path.replace("6f1c...", rec["id"]).replace("{id}", rec["id"])
+        concrete = concrete.replace("0b7e...", analysis["id"])
         method = "POST" if concrete.endswith("/cancel") else "GET"
         status, body = server.request(method, concrete[len("/api"):], key=KEY_A)
         assert status != 404 and status < 500, (path, status, body)

@@ -9,6 +9,9 @@
   ``/api`` operations is produced at least once.
 * Every WebSocket message of complete, cancelled and replayed runs, and the answers to
   invalid commands, validated against the AsyncAPI message of its ``type``.
+* The same for analyses (ANALYSES.md): every kind created, read, listed and its result
+  fetched with small runs, the 4xx answers, and every WebSocket message of complete,
+  failed, cancelled and replayed analyses, each against its documented schema.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from websockets.exceptions import InvalidStatus
 import equihome
 from equihome.io.config import PRESETS
 from equihome.io.schemas import RESULT_SCHEMA
+from equihome.io.stress import LIBRARY, StressScenario
+from equihome.run.analyses import KINDS, PARAMS, STRESS_COLUMNS, TORNADO_COLUMNS
 from equihome.run.engine import STAGES
 from equihome.server.app import routes
 from equihome.server.handlers import MAX_BODY, Services
@@ -49,6 +54,20 @@ UPDATE_TYPES = {"progress", "module_started", "module_completed", "intermediate_
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 FINISHED = ("completed", "failed", "cancelled")
 LONG = {"num_simulations": 100_000}  # a run that is still going when the test cancels it
+ANALYSES = "/api/analyses"
+CUSTOM = {"name": "custom", "price_shock": {"start_month": 6, "decline": -0.25,
+                                            "decline_months": 12},
+          "hazard_multipliers": {"start_month": 6, "months": 12, "refinance": 0.3},
+          "overrides": {"recovery_rates": {"red": 0.6}}}
+#: one small analysis of each kind (params), and the module names of its variants
+ANALYSIS_PARAMS = {
+    "stress": {"scenarios": ["mvd_20", CUSTOM], "statistic": "lp_tvpi:p50"},
+    "tornado": {"parameters": {"appreciation_rates": 0.01, "default_rates": "x2",
+                               "avg_loan_ltv": [0.3, 0.4]}},
+    "breakeven": {"parameter": "appreciation_rates", "bounds": [0.0, 0.15],
+                  "target": {"statistic": "lp_irr:p50", "value": "hurdle"}, "xtol": 1e-4},
+    "sweep": {"grid": {"avg_loan_ltv": [0.3, 0.4]}},
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -154,12 +173,14 @@ class Rest:
                    timeout, f"simulation {sim_id} to start")
 
 
-def _documented_operations(compat: bool | None = None):
+def _documented_operations(compat: bool | None = None, preflights: bool = False):
+    """(template, method, operation) of the documented REST operations; the CORS preflights
+    (OPTIONS, answered only with --allow-origin: tests/test_hardening.py) when asked."""
     for template, item in OPENAPI["paths"].items():
         if compat is not None and template.startswith("/api") == compat:
             continue
         for method in HTTP_METHODS:
-            if method in item:
+            if method in item and (preflights or method != "options"):
                 yield template, method, item[method]
 
 
@@ -223,14 +244,15 @@ def test_openapi_is_a_valid_document():
     assert OPENAPI["openapi"].startswith("3.1")
     for ref in _refs(OPENAPI, []):
         _resolve(OPENAPI, ref)  # every reference resolves
-    ids = [op["operationId"] for _, _, op in _documented_operations()]
+    ids = [op["operationId"] for _, _, op in _documented_operations(preflights=True)]
     assert len(ids) == len(set(ids))
     for schema in OPENAPI["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
-    for template, method, op in _documented_operations():
+    for template, method, op in _documented_operations(preflights=True):
         assert op["responses"], (template, method)
         public = op.get("security", OPENAPI["security"]) == []
-        assert public == (template == "/api/health"), f"{method} {template}: auth"
+        assert public == (template == "/api/health" or method == "options"), \
+            f"{method} {template}: auth"
         if not public:
             assert "401" in op["responses"], (template, method)
     schemes = OPENAPI["components"]["securitySchemes"]
@@ -258,10 +280,52 @@ def test_asyncapi_is_a_consistent_document():
                                                                  "cancel"}
         assert kinds == expected, op_name
     for kind, pointer in _ws_message_pointers().items():  # the envelope of every update
-        schema = _resolve(ASYNCAPI, "#" + pointer)
-        for variant in schema.get("oneOf", [schema]):
+        for variant in _variants(_resolve(ASYNCAPI, "#" + pointer)):
             assert {"type", "simulation_id", "timestamp"} <= set(variant["required"]), kind
             assert variant["properties"]["type"] == {"const": kind}
+
+
+def _variants(schema: dict) -> list[dict]:
+    """The alternatives of a message payload (oneOf), their $refs followed."""
+    out = []
+    for variant in schema.get("oneOf", [schema]):
+        variant = _resolve(ASYNCAPI, variant["$ref"]) if "$ref" in variant else variant
+        out += _variants(variant) if "oneOf" in variant else [variant]
+    return out
+
+
+def test_analysis_schemas_cannot_drift():
+    """The analysis schemas name exactly what the code accepts and answers."""
+    schemas = OPENAPI["components"]["schemas"]
+    for kind in KINDS:
+        title = kind.title()
+        assert set(schemas[f"{title}Params"]["properties"]) == set(PARAMS[kind])
+        assert schemas[f"{title}Result"]["properties"]["kind"] == {"const": kind}
+        assert schemas[f"{title}AnalysisRecord"]["properties"]["kind"] == {"const": kind}
+        record = schemas[f"{title}AnalysisRecord"]
+        assert set(record["required"]) == set(schemas["SimulationRecord"]["required"]) | {
+            "analysis_id", "kind", "params"}
+        for create in schemas[f"Create{title}Analysis"]["oneOf"]:
+            assert create["properties"]["kind"] == {"const": kind}
+    assert schemas["AnalysisKind"]["enum"] == list(KINDS)
+    assert schemas["StressScenarioName"]["enum"] == list(LIBRARY)
+    assert schemas["StressRow"]["required"] == STRESS_COLUMNS
+    assert schemas["TornadoRow"]["required"] == TORNADO_COLUMNS
+    assert schemas["StressResult"]["properties"]["columns"]["const"] == STRESS_COLUMNS
+    assert schemas["TornadoResult"]["properties"]["columns"]["const"] == TORNADO_COLUMNS
+    scenario = StressScenario.model_json_schema()
+    for name, sub in scenario.pop("$defs").items():
+        assert json.dumps(schemas[name]).replace("#/components/schemas/", "#/$defs/") == \
+            json.dumps(sub), name
+    assert json.dumps(schemas["StressScenario"]).replace("#/components/schemas/", "#/$defs/") \
+        == json.dumps(scenario)
+    for name in ("AnalysisResult", "AnalysisRow", "StressScenario", "Statistic", "FundConfig"):
+        assert ASYNCAPI["components"]["schemas"][name] == schemas[name], name
+    pattern = re.compile(ASYNCAPI["components"]["schemas"]["AnalysisModule"]["pattern"])
+    assert all(pattern.match(f"{k}:x") for k in KINDS)
+    assert not any(pattern.match(m) for m in (*STAGES, "analysis", "stress:", "nope:x"))
+    assert "invalid_params" in schemas["Error"]["properties"]["error"]["properties"]["code"][
+        "enum"]
 
 
 def _handler_methods(handler: type) -> set[str]:
@@ -321,7 +385,7 @@ def test_rest_responses_match_openapi(server):
     health = api("get", "/api/health", 200, key=None)
     assert health["version"] == equihome.__version__
     for template, method, op in _documented_operations():
-        if "401" in op["responses"]:
+        if "401" in op["responses"] and not template.startswith(ANALYSES):
             api(method, template, 401, key=None, id=unknown, name="100m")
     api("get", "/api/simulations", 401, key=None, query="?api_key=wrong-key")
     api("get", "/api/simulations", 200, key=None, query=f"?api_key={KEY_A}")  # key in query
@@ -414,7 +478,7 @@ def test_rest_responses_match_openapi(server):
     assert api.wait(old["id"], prefix="")["status"] == "completed"
     api("get", "/simulations/{id}/result", 200, id=old["id"])
     api("post", "/simulations/{id}/cancel", 409, id=old["id"])
-    api("delete", "/simulations/{id}", 204, id=old["id"])
+    assert api("delete", "/simulations/{id}", 200, id=old["id"])["deleted"] is True
     cancelled = api("post", "/simulations/", 201, body={"config": {**cfg, **LONG}})
     api("post", "/simulations/{id}/cancel", 202, id=cancelled["id"])
     api.wait(cancelled["id"], prefix="")
@@ -422,7 +486,7 @@ def test_rest_responses_match_openapi(server):
     # every documented response of the /api operations was produced; the compatibility
     # routes answered with each operation's success status
     documented = {(t, m, s) for t, m, op in _documented_operations(compat=False)
-                  for s in op["responses"]}
+                  for s in op["responses"] if not t.startswith(ANALYSES)}
     assert documented - api.seen == set(), "documented but never produced"
     for template, method, op in _documented_operations(compat=True):
         ok = min(s for s in op["responses"] if s.startswith("2"))
@@ -569,3 +633,252 @@ def test_websocket_messages_match_asyncapi(server):
     msgs = asyncio.run(_ws_scenario(server))
     assert {m["type"] for m in msgs.all} == UPDATE_TYPES
     assert all(m["timestamp"].endswith("Z") for m in msgs.all)
+
+
+# --------------------------------------------------------------------------- analyses, live
+
+
+def _analysis_body(kind: str, params: dict | None = None, n: int = 60, **extra) -> dict:
+    body = {"kind": kind, "preset": "100m",
+            "overrides": {"num_simulations": n, "monte_carlo_seed": 5}, **extra}
+    if params is not None:
+        body["params"] = params
+    return body
+
+
+def _wait_analysis(api: Rest, an_id: str, statuses=FINISHED, key: str = KEY_A,
+                   timeout: float = 180) -> dict:
+    def reached() -> dict | None:
+        rec = api("get", ANALYSES + "/{id}", 200, key=key, id=an_id)
+        return rec if rec["status"] in statuses else None
+
+    return wait_until(reached, timeout, f"analysis {an_id} in {statuses}")
+
+
+def _check_result(kind: str, result: dict, params: dict) -> None:
+    """A completed analysis's result: its kind's schema, and the numbers the request asked for."""
+    _validate(OPENAPI_SCHEMA(f"/components/schemas/{kind.title()}Result"), result,
+              f"{kind} result")
+    assert result["kind"] == kind and result["num_simulations"] == 60 and result["seed"] == 5
+    rows = result["rows"]
+    if kind == "stress":
+        assert [r["scenario"] for r in rows] == ["base", "mvd_20", "custom"]
+        assert result["statistic"] == "lp_tvpi:p50" and rows[0]["change"] == 0.0
+        assert rows[1]["irr_p50"] < rows[0]["irr_p50"]  # a market decline costs return
+        assert [s["name"] for s in result["params"]["scenarios"]] == ["mvd_20", "custom"]
+        assert set(result["fans"]) == {"years", "base", "mvd_20", "custom"}
+    elif kind == "tornado":
+        assert {r["parameter"] for r in rows} == set(params["parameters"])
+        swings = [r["swing"] for r in rows]
+        assert swings == sorted(swings, reverse=True) and swings[0] > 0
+        ltv = next(r for r in rows if r["parameter"] == "avg_loan_ltv")
+        assert (ltv["low"], ltv["high"]) == (0.3, 0.4)
+        zones = next(r for r in rows if r["parameter"] == "appreciation_rates")
+        assert set(zones["low"]) == {"green", "orange", "red"}
+        assert result["base_value"] == rows[0]["stat_base"]
+    elif kind == "breakeven":
+        assert result["converged"] and abs(result["value"] - result["target"]) <= 1e-5
+        assert 0.0 < result["x"] < 0.15 and result["iterations"] == len(rows) >= 3
+        assert [r["iteration"] for r in rows] == list(range(len(rows)))
+    else:
+        assert result["grid_keys"] == ["avg_loan_ltv"]
+        assert [r["avg_loan_ltv"] for r in rows] == [0.3, 0.4]
+        assert any(r["efficient"] for r in rows)
+
+
+def test_analysis_rest_responses_match_openapi(server):
+    api = Rest(server)
+    one = ANALYSES + "/{id}"
+    unknown = str(uuid.uuid4())
+    for template, method, _ in _documented_operations(compat=False):
+        if template.startswith(ANALYSES):
+            api(method, template, 401, key=None, id=unknown)
+
+    # 400, 413 and the three 422 codes, each naming its field
+    assert api("post", ANALYSES, 400, raw=b"{not json")["error"]["code"] == "bad_json"
+    api("post", ANALYSES, 400, body=[1, 2])
+    big = b'{"kind": "stress", "preset": "100m", "name": "' + b"x" * (MAX_BODY + 10) + b'"}'
+    assert api("post", ANALYSES, 413, raw=big)["error"]["code"] == "too_large"
+    for body, code, loc in (
+            (_analysis_body("nope"), "invalid_request", ["kind"]),
+            (_analysis_body("stress", colour=1), "invalid_request", ["colour"]),
+            (_analysis_body("stress", {"scenarios": [{"name": "x", "price_shock": {
+                "decline": -2}}]}), "invalid_config", ["scenarios", 0, "price_shock", "decline"]),
+            (_analysis_body("stress", {"scenarios": ["mvd_99"]}), "invalid_config",
+             ["scenarios", 0]),
+            (_analysis_body("tornado", {"statistic": "lp_irr:p51"}), "invalid_params",
+             ["params"]),
+            (_analysis_body("breakeven", {"bounds": [0.1, 0.05]}), "invalid_params",
+             ["params"]),
+            (_analysis_body("sweep", {"grid": {"avg_loan_ltv": [0.3, 0.9]}}), "invalid_config",
+             ["avg_loan_ltv"])):
+        err = api("post", ANALYSES, 422, body=body)["error"]
+        assert err["code"] == code and loc in [d["loc"] for d in err["details"]], (body, err)
+    assert api("get", ANALYSES, 200)["items"] == []  # nothing refused was stored
+
+    # one small analysis of each kind (sweep from a full config), every answer documented
+    created = {}
+    for kind, params in ANALYSIS_PARAMS.items():
+        body = _analysis_body(kind, params, name=f"{kind} small")
+        if kind == "sweep":
+            body = {"kind": kind, "params": params, "name": None,
+                    "config": dict(PRESETS["100m"], num_simulations=60, monte_carlo_seed=5)}
+        rec = api("post", ANALYSES, 201, body=body)
+        assert rec["kind"] == kind and rec["analysis_id"] == rec["id"] == rec["simulation_id"]
+        assert rec["params"] == params and rec["status"] in ("queued", "running")
+        created[kind] = rec
+    api("post", ANALYSES, 201, body=_analysis_body("stress"))  # no params: the whole library
+    for kind, rec in created.items():
+        done = _wait_analysis(api, rec["id"])
+        assert done["status"] == "completed" and done["progress"] == 100, done
+        result = api("get", one + "/result", 200, id=rec["id"])
+        _check_result(kind, result, ANALYSIS_PARAMS[kind])
+        api("post", one + "/cancel", 409, id=rec["id"])
+
+    # list: every kind, paging, filters, 400s; analyses and simulations stay apart
+    page = api("get", ANALYSES, 200)
+    assert {r["kind"] for r in page["items"]} == set(KINDS) and len(page["items"]) == 5
+    first = api("get", ANALYSES, 200, query="?limit=2")
+    assert len(first["items"]) == 2 and isinstance(first["next_cursor"], str)
+    api("get", ANALYSES, 200, query=f"?limit=2&cursor={first['next_cursor']}")
+    done = api("get", ANALYSES, 200, query="?status=completed")
+    assert {r["id"] for r in done["items"]} >= {r["id"] for r in created.values()}
+    for query in ("?status=bogus", "?limit=0", "?limit=ten", "?cursor=@@@"):
+        api("get", ANALYSES, 400, query=query)
+    assert api("get", "/api/simulations", 200)["items"] == []
+    api("get", "/api/simulations/{id}", 404, id=created["stress"]["id"])
+
+    # a running analysis: 409 on result, 202 on cancel, then cancelled: 409 on both
+    slow = api("post", ANALYSES, 201, body=_analysis_body(
+        "tornado", {"parameters": {"hurdle_rate": 0.01, "loan_term": 2}}, n=3000))
+    wait_until(lambda: api("get", one, 200, id=slow["id"])["status"] == "running", 60,
+               "the tornado to start")
+    api("get", one + "/result", 409, id=slow["id"])
+    assert api("post", one + "/cancel", 202, id=slow["id"])["status"] in ("running", "cancelled")
+    assert _wait_analysis(api, slow["id"])["status"] == "cancelled"
+    api("post", one + "/cancel", 409, id=slow["id"])
+    api("get", one + "/result", 409, id=slow["id"])
+
+    # 404: unknown, another key's, and a simulation's id under /analyses
+    sim = api("post", "/api/simulations", 201, body={"preset": "100m",
+                                                     "overrides": {"num_simulations": 64}})
+    for method, template in (("get", one), ("delete", one), ("get", one + "/result"),
+                             ("post", one + "/cancel")):
+        api(method, template, 404, id=unknown)
+        api(method, template, 404, id=created["tornado"]["id"], key=KEY_B)
+        api(method, template, 404, id=sim["id"])
+    assert api("get", ANALYSES, 200, key=KEY_B)["items"] == []
+
+    # 429: this key's queue is full (simulations and analyses count together)
+    mine = []
+    for _ in range(1000):
+        status, body = server.request("POST", "/simulations", {"preset": "100m",
+                                                               "overrides": LONG}, key=KEY_B)
+        if status != 201:
+            break
+        mine.append(body["id"])
+    api("post", ANALYSES, 429, body=_analysis_body("stress", {"scenarios": ["mvd_20"]}),
+        key=KEY_B)
+    for sim_id in mine:
+        api("delete", "/api/simulations/{id}", 204, id=sim_id, key=KEY_B)
+
+    # delete a finished analysis
+    api("delete", one, 204, id=created["sweep"]["id"])
+    api("get", one, 404, id=created["sweep"]["id"])
+
+    documented = {(t, m, s) for t, m, op in _documented_operations(compat=False)
+                  for s in op["responses"] if t.startswith(ANALYSES)}
+    assert documented - api.seen == set(), "documented but never produced"
+
+
+async def _ws_analysis_scenario(server) -> Messages:
+    msgs = Messages()
+    row_msg = ASYNCAPI_SCHEMA("/components/schemas/AnalysisRowMessage")
+    result_msg = ASYNCAPI_SCHEMA("/components/schemas/AnalysisResultMessage")
+
+    async def create(kind: str, params: dict, n: int = 60) -> dict:
+        status, rec = await asyncio.to_thread(server.request, "POST", "/analyses",
+                                              _analysis_body(kind, params, n))
+        assert status == 201, rec
+        return rec
+
+    async with connect(server.ws_url(), max_size=None) as ws:
+        # every kind, subscribed from the start, all on one connection
+        ids = {}
+        for kind, params in ANALYSIS_PARAMS.items():
+            ids[kind] = (await create(kind, params))["id"]
+            await _send(ws, {"action": "subscribe", "simulation_id": ids[kind]})
+        ends: set[str] = set()
+
+        def all_ended(m: dict) -> bool:
+            if m["type"] in ("result", "error"):
+                ends.add(m["simulation_id"])
+            return len(ends) == len(ids)
+
+        got = await msgs.until(ws, all_ended, timeout=240)
+        streams = {kind: [m for m in got if m["simulation_id"] == an_id]
+                   for kind, an_id in ids.items()}
+        for kind, stream in streams.items():
+            types = [m["type"] for m in stream]
+            assert types[-1] == "result" and "error" not in types, (kind, stream[-1])
+            assert stream[-1]["result"]["kind"] == kind
+            _validate(result_msg, stream[-1], f"{kind} result message")
+            _check_result(kind, stream[-1]["result"], ANALYSIS_PARAMS[kind])
+            started = [m["module"] for m in stream if m["type"] == "module_started"]
+            completed = [m["module"] for m in stream if m["type"] == "module_completed"]
+            assert started == completed and all(m.startswith(f"{kind}:") for m in started)
+            rows = [m for m in stream if m["type"] == "intermediate_result"]
+            for m in rows:
+                _validate(row_msg, m, f"{kind} row message")
+            progress = [m for m in stream if m["type"] == "progress"]
+            assert [m["progress"] for m in progress] == sorted(m["progress"] for m in progress)
+            assert progress[-1]["progress"] == 100 and progress[-1]["module"] == "analysis"
+            table = stream[-1]["result"]["rows"]
+            if kind == "stress":
+                assert started == ["stress:base", "stress:mvd_20", "stress:custom"]
+                assert [m["data"]["row"] for m in rows] == table
+            elif kind == "tornado":
+                assert started[0] == "tornado:base" and len(started) == 1 + 2 * len(table)
+                assert "tornado:avg_loan_ltv:high" in started
+                assert rows[0]["data"]["row"] == {"parameter": "base"}
+                assert {m["data"]["row"]["parameter"] for m in rows[1:]} == \
+                    {r["parameter"] for r in table}
+            elif kind == "breakeven":
+                assert started == [f"breakeven:{i}" for i in range(len(table))]
+                assert [m["data"]["row"] for m in rows] == table
+            else:
+                assert [m.partition("=")[0] for m in started] == ["sweep:avg_loan_ltv"] * 2
+                assert [m["data"]["row"]["irr_p50"] for m in rows] == \
+                    [r["irr_p50"] for r in table]
+
+        # a late subscriber (another connection) gets the rows and the result again
+        async with connect(server.ws_url(), max_size=None) as late:
+            await _send(late, {"action": "subscribe", "simulation_id": ids["stress"]})
+            replay = await msgs.until(late, _is_end(ids["stress"]))
+        assert replay[-1] == streams["stress"][-1]
+        assert [m for m in replay if m["type"] == "intermediate_result"] == \
+            [m for m in streams["stress"] if m["type"] == "intermediate_result"]
+
+        # a failure names the variant; a cancel while running names the running variant
+        flat = await create("breakeven", {"parameter": "hurdle_rate", "bounds": [0.02, 0.05],
+                                          "target": 0.5})
+        await _send(ws, {"action": "subscribe", "simulation_id": flat["id"]})
+        end = (await msgs.until(ws, _is_end(flat["id"]), timeout=120))[-1]
+        assert end["type"] == "error" and "no root in the bounds" in end["error"]
+        assert re.fullmatch(r"breakeven:\d+", end["module"]), end
+        slow = await create("tornado", {"parameters": {"hurdle_rate": 0.01}}, n=3000)
+        await _send(ws, {"action": "subscribe", "simulation_id": slow["id"]})
+        await msgs.until(ws, lambda m: m["type"] == "module_started"
+                         and m["simulation_id"] == slow["id"])
+        await _send(ws, {"action": "cancel", "simulation_id": slow["id"]})
+        end = (await msgs.until(ws, _is_end(slow["id"]), timeout=120))[-1]
+        assert end["type"] == "error" and end["error"] == "cancelled"
+        assert end["module"].startswith("tornado:"), end
+    return msgs
+
+
+def test_analysis_websocket_messages_match_asyncapi(server):
+    msgs = asyncio.run(_ws_analysis_scenario(server))
+    assert {m["type"] for m in msgs.all} == UPDATE_TYPES - {"guardrail_violation"}
+    modules = {m["module"] for m in msgs.all if m["type"] == "module_started"}
+    assert {m.partition(":")[0] for m in modules} == set(KINDS)

@@ -223,7 +223,8 @@ def stress(config: Source = "100m", scenarios: Sequence[Any] | None = None,
     with its paired standard error, and the guardrails broken. Options as for
     ``equihome.simulate`` (num_simulations, seed, overrides, backend, client, threads,
     on_event, cancel). Raises ConfigError before anything runs when an input is invalid;
-    ``dry_run=True`` validates everything, runs nothing and returns None (as every analysis).
+    ``dry_run=True`` validates everything, runs nothing and returns the number of runs it
+    would make (as every analysis).
     """
     opts, on_event, cancel = _options(kwargs)
     spec = check_statistic(statistic)
@@ -245,7 +246,7 @@ def stress(config: Source = "100m", scenarios: Sequence[Any] | None = None,
                                 "msg": f"scenarios[{i}] ({v.info['scenario']}): {e['msg']}"}
                                for e in exc.errors]) from None
     if kwargs.get("dry_run"):
-        return None
+        return len(variants)
     stream = Stream(on_event, len(variants))
     base = run_variants(s, variants[:1], stream, cancel, lambda o: stress_row(o, None, spec))
     outs = base + run_variants(s, variants[1:], stream, cancel,
@@ -303,7 +304,7 @@ def tornado(config: Source = "100m", parameters: Mapping[str, Any] | None = None
                      for side, value in (("low", low), ("high", high))]
     check_count(len(variants))
     if kwargs.get("dry_run"):
-        return None
+        return len(variants)
     stream = Stream(on_event, len(variants))
     base = run_variants(s, variants[:1], stream, cancel, lambda o: {"parameter": "base"})[0]
     assert base.result is not None
@@ -415,7 +416,7 @@ def breakeven(config: Source = "100m", parameter: str = "appreciation_rates",
         raise ValueError(f"max_iterations: must be an integer from 1 to {MAX_VARIANTS - 2}, "
                          f"got {max_iterations!r}")
     if kwargs.get("dry_run"):
-        return None
+        return max_iterations + 2
     stream = Stream(on_event, EXPECTED_EVALUATIONS)
     evals: list[tuple[float, float]] = []
 
@@ -526,11 +527,12 @@ def brent(f: Callable[[float], float], a: float, b: float, xtol: float, ftol: fl
 def sweep_analysis(config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None = None,
                    **kwargs: Any) -> Any:
     """A strategy sweep (``equihome.sweep``) as an analysis result, with the same events."""
+    from equihome.run.sweep import SweepResult
     from equihome.run.sweep import sweep as run_sweep
 
     table = run_sweep(config, grid, **kwargs)
-    if table is None:  # dry_run
-        return None
+    if not isinstance(table, SweepResult):  # dry_run: the number of strategies
+        return table
     return AnalysisResult(table.analysis_data, table.results, table.execution_time)
 
 
@@ -576,12 +578,12 @@ def run_analysis(request: Mapping[str, Any], **options: Any) -> AnalysisResult:
     return fn(source, **kwargs, **options)
 
 
-def validate_request(request: Mapping[str, Any]) -> None:
+def validate_request(request: Mapping[str, Any]) -> int:
     """Check an analysis request completely without running it (ConfigError for config
-    fields, ValueError for the rest; both name the field)."""
+    fields, ValueError for the rest; both name the field); returns the runs it needs at most."""
     fn, source, kwargs = analysis_call(request)
     try:
-        fn(source, **kwargs, dry_run=True)
+        return int(fn(source, **kwargs, dry_run=True))
     except TypeError as exc:  # a params field of the wrong shape reaching a signature
         raise ValueError(f"params: {exc}") from None
 

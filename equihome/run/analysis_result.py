@@ -63,7 +63,8 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
     """Rows as aligned text: a header of ``columns``, then one line per row (numbers right-
     aligned, text left-aligned)."""
     kinds = [kind_of(c, statistic) for c in columns]
-    text = [[cell(r.get(c), k) for c, k in zip(columns, kinds, strict=True)] for r in rows]
+    text = [["" if c == "error" and r.get(c) is None else cell(r.get(c), k)
+             for c, k in zip(columns, kinds, strict=True)] for r in rows]
     widths = [max([len(c)] + [len(t[i]) for t in text]) for i, c in enumerate(columns)]
     left = [all(isinstance(r.get(c), str) or r.get(c) is None for r in rows) for c in columns]
 
@@ -168,3 +169,48 @@ class AnalysisResult:
         from equihome.ui.charts import plot_analysis  # optional: only notebooks plot
 
         plot_analysis(self.data, ax)
+
+    def _repr_html_(self) -> str:
+        """A static HTML rendering for notebooks (kept in saved and exported notebooks): the
+        header line, the table (formatted as :attr:`table`, numbers right-aligned, input
+        values in their own units) and the chart as inline SVG when matplotlib is
+        importable."""
+        import html
+
+        d = self.data
+        stat = d.get("statistic")
+        cols = list(d["columns"])
+        lines = self.summary().splitlines()
+        title = "".join(f"<div class='equihome-analysis-title'><b>{html.escape(t)}</b></div>"
+                        for t in lines[:2 if self.kind == "breakeven" else 1])
+        inputs = {"tornado": ("low", "high"), "breakeven": ("x",)}.get(self.kind, ())
+        left = {c: all(isinstance(r.get(c), (str, list)) or r.get(c) is None
+                       for r in self.rows) for c in cols}
+
+        def td(r: dict[str, Any], c: str, bold: bool) -> str:
+            kind = (kind_of(str(r.get("parameter", d.get("parameter", "")))) if c in inputs
+                    else kind_of(c, stat))
+            style = (f"padding:2px 8px;text-align:{'left' if left[c] else 'right'};"
+                     + ("white-space:normal;min-width:16em;font-size:11px" if c == "guardrails"
+                        else "white-space:nowrap") + (";font-weight:bold" if bold else ""))
+            text = "" if c == "error" and r.get(c) is None else cell(r.get(c), kind)
+            return f"<td class='eq-{html.escape(c)}' style='{style}'>{html.escape(text)}</td>"
+
+        header = "".join(
+            f"<th style='padding:2px 8px;border-bottom:1px solid #888;text-align:"
+            f"{'left' if left[c] else 'right'}'>{html.escape(c)}</th>" for c in cols)
+        body = "".join(
+            f"<tr style='background:{'#f4f6f8' if i % 2 else 'transparent'}'>"
+            + "".join(td(r, c, i == 0 and self.kind == "stress") for c in cols) + "</tr>"
+            for i, r in enumerate(self.rows))
+        table = ("<table class='equihome-analysis-table' style='border-collapse:collapse;"
+                 f"font-size:12px;font-variant-numeric:tabular-nums'><tr>{header}</tr>{body}"
+                 "</table>")
+        try:
+            from equihome.ui.charts import svg  # the chart needs matplotlib (equihome[lab])
+
+            chart = f"<div class='equihome-analysis-chart'>{svg(d)}</div>"
+        except ImportError:
+            chart = ""
+        return (f"<div class='equihome-analysis equihome-{html.escape(self.kind)}'>"
+                f"{title}{chart}<div style='overflow-x:auto'>{table}</div></div>")

@@ -145,7 +145,7 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
     per strategy); ``cancel`` (a CancelToken) stops the sweep with SimulationCancelled, as
     does a failing strategy (whose SimulationError is raised). Raises ValueError for a
     malformed grid and ConfigError for an invalid combination before anything runs;
-    ``dry_run=True`` only validates (returns None).
+    ``dry_run=True`` only validates (returns the number of strategies).
     """
     keys, combos = _combinations(grid or {})
     s = setup(base_config, num_simulations=num_simulations, seed=seed, overrides=overrides,
@@ -164,7 +164,7 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
     for v in variants:
         s.plan(v)  # every combination valid before anything runs (ConfigError)
     if dry_run:
-        return None
+        return len(variants)
 
     def row(out: Outcome) -> dict[str, Any]:
         assert out.result is not None
@@ -175,7 +175,7 @@ def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None
 
     stream = Stream(on_event, len(variants))
     outs = run_variants(s, variants, stream, cancel or CancelToken(), row)
-    rows = [stream.rows[v.module] for v in variants]
+    rows = [dict(stream.rows[v.module]) for v in variants]  # the streamed rows stay as sent
     efficient = {id(r) for r in efficient_frontier(rows)}
     for r in rows:
         r["efficient"] = id(r) in efficient

@@ -9,7 +9,8 @@
 //
 // A small JSON Schema -> TypeScript translation covering what the generated YAML uses:
 // $ref, type (also lists with 'null'), enum, const, properties, required, additionalProperties,
-// items, oneOf/anyOf (unions; constraint-only branches are ignored), allOf (intersections).
+// items, oneOf/anyOf (unions; constraint-only branches are ignored), allOf (intersections),
+// and a string pattern of the form ^(a|b):.+$ (as a template literal type).
 // Objects without `additionalProperties: false` get an index signature, as JSON Schema allows
 // extra keys there.
 
@@ -93,10 +94,20 @@ function objectType(s, ind) {
   return `{\n${lines.join('\n')}\n${pad(ind)}}`;
 }
 
+/**
+ * A string pattern `^(a|b|c):.+$` (the analysis module names) as the template literal type
+ * `${"a" | "b" | "c"}:${string}`; any other pattern is just `string`.
+ */
+function patternType(pattern) {
+  const m = /^\^\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)(:|-|_|\.)\.\+\$$/.exec(pattern ?? '');
+  if (!m) return 'string';
+  return `\`\${${m[1].split('|').map((w) => JSON.stringify(w)).join(' | ')}}${m[2]}\${string}\``;
+}
+
 function primitive(t, s, ind) {
   switch (t) {
     case 'null': return 'null';
-    case 'string': return 'string';
+    case 'string': return patternType(s.pattern);
     case 'number': case 'integer': return 'number';
     case 'boolean': return 'boolean';
     case 'array': {
@@ -156,7 +167,9 @@ const out = [
   '',
   `/** The REST operations of openapi.yaml (the /api routes; compatibility routes left out). */`,
   `export type OperationId =\n${Object.values(openapi.paths).flatMap((item) => Object.values(item))
-    .map((op) => op && op.operationId).filter((id) => id && !id.startsWith('compat_'))
+    .map((op) => op && op.operationId)
+    // the compatibility routes and the CORS preflights (the browser's) are not SDK methods
+    .filter((id) => id && !id.startsWith('compat_') && !id.startsWith('preflight'))
     .map((id) => `  | ${JSON.stringify(id)}`).join('\n')};`,
   '',
   '// ----------------------------------------------------------------- REST (openapi.yaml)',

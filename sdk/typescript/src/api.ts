@@ -1,6 +1,10 @@
 import { Configuration } from './configuration.js';
 import { ApiError } from './errors.js';
 import type {
+  AnalysisKind,
+  AnalysisList,
+  AnalysisRecord,
+  AnalysisResult,
   Health,
   JsonSchema,
   OperationId,
@@ -11,7 +15,13 @@ import type {
   SimulationRecord,
 } from './models.js';
 import type { FetchInitLike } from './runtime.js';
-import type { CreateSimulationRequest, SimulationStatus } from './types.js';
+import type {
+  AnalysisRecordOf,
+  AnalysisResultOf,
+  CreateAnalysisRequest,
+  CreateSimulationRequest,
+  SimulationStatus,
+} from './types.js';
 
 /** Per-call options. */
 export interface RequestOptions {
@@ -30,6 +40,18 @@ export interface ListSimulationsParams {
   limit?: number;
   /** `next_cursor` of the previous page. */
   cursor?: string | null;
+}
+
+/** Query of `listAnalyses` (as for simulations). */
+export type ListAnalysesParams = ListSimulationsParams;
+
+/** Options of `getAnalysisResult`. */
+export interface AnalysisResultOptions<K extends AnalysisKind> extends RequestOptions {
+  /**
+   * The kind the caller expects: the result is typed for it, and the call rejects with an
+   * `ApiError` (`bad_response`) when the analysis is of another kind.
+   */
+  kind?: K;
 }
 
 interface Call {
@@ -95,6 +117,71 @@ export class SimulationApi implements Record<OperationId, (...args: never[]) => 
   /** DELETE /simulations/{id} (204): cancel if needed, then delete the record and its result. */
   async deleteSimulation(id: string, options?: RequestOptions): Promise<void> {
     await this.request<unknown>({ method: 'DELETE', path: `/simulations/${enc(id)}` }, options);
+  }
+
+  /**
+   * POST /analyses: validate completely, store and queue an analysis (201, its record, status
+   * `queued`). The record's `kind` and `params` are typed after the request's `kind`. Its id is
+   * followed like a simulation id (get, result, cancel, delete, WebSocket subscribe). An invalid
+   * request rejects with a 422 `ApiError` whose `details` name the fields (`invalid_request`,
+   * `invalid_config`, or `invalid_params`).
+   */
+  createAnalysis<K extends AnalysisKind>(body: CreateAnalysisRequest & { kind: K },
+    options?: RequestOptions): Promise<AnalysisRecordOf<K>> {
+    return this.request({ method: 'POST', path: '/analyses', body }, options);
+  }
+
+  /** GET /analyses: one page of this key's analyses, newest first. */
+  listAnalyses(params: ListAnalysesParams = {}, options?: RequestOptions): Promise<AnalysisList> {
+    return this.request({
+      method: 'GET', path: '/analyses',
+      query: { status: params.status, limit: params.limit, cursor: params.cursor },
+    }, options);
+  }
+
+  /** Every analysis matching `params`, following `next_cursor` page by page. */
+  async *iterateAnalyses(params: ListAnalysesParams = {},
+    options?: RequestOptions): AsyncGenerator<AnalysisRecord, void, undefined> {
+    let cursor = params.cursor ?? null;
+    do {
+      const page = await this.listAnalyses({ ...params, cursor }, options);
+      yield* page.items;
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+  }
+
+  /** GET /analyses/{id}: one analysis record (narrow on `kind` for its `params`). */
+  getAnalysis(id: string, options?: RequestOptions): Promise<AnalysisRecord> {
+    return this.request({ method: 'GET', path: `/analyses/${enc(id)}` }, options);
+  }
+
+  /**
+   * GET /analyses/{id}/result: the table of a completed analysis (409 `conflict` until then),
+   * a union discriminated on `kind`; with `{ kind }` typed for that kind (and checked).
+   */
+  getAnalysisResult(id: string, options?: RequestOptions & { kind?: undefined }): Promise<AnalysisResult>;
+  getAnalysisResult<K extends AnalysisKind>(id: string,
+    options: AnalysisResultOptions<K> & { kind: K }): Promise<AnalysisResultOf<K>>;
+  async getAnalysisResult<K extends AnalysisKind>(id: string,
+    options: AnalysisResultOptions<K> = {}): Promise<AnalysisResult> {
+    const { kind, ...rest } = options;
+    const result = await this.request<AnalysisResult>(
+      { method: 'GET', path: `/analyses/${enc(id)}/result` }, rest);
+    if (kind !== undefined && result.kind !== kind) {
+      throw new ApiError(200, 'bad_response', `analysis ${id} is a ${result.kind} analysis, not ${kind}`,
+        null, result);
+    }
+    return result;
+  }
+
+  /** POST /analyses/{id}/cancel (202): as `cancelSimulation`. 409 if already finished. */
+  cancelAnalysis(id: string, options?: RequestOptions): Promise<AnalysisRecord> {
+    return this.request({ method: 'POST', path: `/analyses/${enc(id)}/cancel` }, options);
+  }
+
+  /** DELETE /analyses/{id} (204): cancel if needed, then delete the record and its result. */
+  async deleteAnalysis(id: string, options?: RequestOptions): Promise<void> {
+    await this.request<unknown>({ method: 'DELETE', path: `/analyses/${enc(id)}` }, options);
   }
 
   /** GET /presets: every bundled preset with its full config. */

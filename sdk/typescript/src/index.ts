@@ -2,11 +2,19 @@
 // (WebSocketClient) of the Equihome Sim Engine. Zero runtime dependencies.
 
 export { Configuration, DEFAULT_BASE_PATH, restBase, type ConfigurationParameters } from './configuration.js';
-export { SimulationApi, type ListSimulationsParams, type RequestOptions } from './api.js';
+export {
+  SimulationApi,
+  type AnalysisResultOptions,
+  type ListAnalysesParams,
+  type ListSimulationsParams,
+  type RequestOptions,
+} from './api.js';
 export {
   WebSocketClient,
   backoffDelay,
   buildWebSocketUrl,
+  isAnalysisResult,
+  isAnalysisRow,
   type ConnectionCloseEvent,
   type ConnectionOpenEvent,
   type ConnectionState,

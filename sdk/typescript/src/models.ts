@@ -10,6 +10,12 @@ export type OperationId =
   | "deleteSimulation"
   | "getSimulationResult"
   | "cancelSimulation"
+  | "createAnalysis"
+  | "listAnalyses"
+  | "getAnalysis"
+  | "deleteAnalysis"
+  | "getAnalysisResult"
+  | "cancelAnalysis"
   | "listPresets"
   | "getPreset"
   | "getConfigSchema"
@@ -90,7 +96,7 @@ export interface LocMsg {
 
 export interface ErrorResponse {
   error: {
-    code: "bad_json" | "bad_request" | "unauthorized" | "not_found" | "conflict" | "too_large" | "invalid_request" | "invalid_config" | "too_many_requests" | "http_error" | "internal";
+    code: "bad_json" | "bad_request" | "unauthorized" | "not_found" | "conflict" | "too_large" | "invalid_request" | "invalid_config" | "invalid_params" | "too_many_requests" | "http_error" | "internal" | "forbidden" | "too_much_work";
     message: string;
     details: LocMsg[] | null;
   };
@@ -99,7 +105,17 @@ export interface ErrorResponse {
 /** 422: one details entry per offending field. */
 export type ValidationErrorResponse = ErrorResponse & ({
   error?: {
-    code?: "invalid_request" | "invalid_config";
+    code?: "invalid_request" | "invalid_config" | "too_much_work";
+    details?: unknown[];
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+});
+
+/** 422 of an analysis: one details entry per offending field (`invalid_params`: a params field other than a config or a scenario, named in the message). */
+export type AnalysisValidationError = ErrorResponse & ({
+  error?: {
+    code?: "invalid_request" | "invalid_config" | "invalid_params" | "too_much_work";
     details?: unknown[];
     [key: string]: unknown;
   };
@@ -504,6 +520,535 @@ export interface Result {
     [key: string]: unknown;
   };
 }
+
+export type CreateStressAnalysis = {
+  kind: "stress";
+  params?: StressParams;
+  name?: string | null;
+  config: FundConfig;
+} | {
+  kind: "stress";
+  params?: StressParams;
+  name?: string | null;
+  /** A preset name (GET /api/presets). */
+  preset: string;
+  /** Deep-merged over the preset (dicts merge, values replace). */
+  overrides?: {
+    [key: string]: unknown;
+  };
+};
+
+export interface StressAnalysisRecord {
+  id: string;
+  /** Same value as id (earlier clients read this field). */
+  simulation_id: string;
+  name: string | null;
+  status: "queued" | "running" | "completed" | "failed" | "cancelled";
+  /** Overall percent. */
+  progress: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  created_at: string;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  started_at: string | null;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  finished_at: string | null;
+  /** Seconds, once completed. */
+  execution_time: number | null;
+  /** "cancelled", or the cause of a failure. */
+  error: string | null;
+  config: FundConfig;
+  /** Same value as id. */
+  analysis_id: string;
+  kind: "stress";
+  /** The params as given. */
+  params: StressParams;
+}
+
+export type CreateTornadoAnalysis = {
+  kind: "tornado";
+  params?: TornadoParams;
+  name?: string | null;
+  config: FundConfig;
+} | {
+  kind: "tornado";
+  params?: TornadoParams;
+  name?: string | null;
+  /** A preset name (GET /api/presets). */
+  preset: string;
+  /** Deep-merged over the preset (dicts merge, values replace). */
+  overrides?: {
+    [key: string]: unknown;
+  };
+};
+
+export interface TornadoAnalysisRecord {
+  id: string;
+  /** Same value as id (earlier clients read this field). */
+  simulation_id: string;
+  name: string | null;
+  status: "queued" | "running" | "completed" | "failed" | "cancelled";
+  /** Overall percent. */
+  progress: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  created_at: string;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  started_at: string | null;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  finished_at: string | null;
+  /** Seconds, once completed. */
+  execution_time: number | null;
+  /** "cancelled", or the cause of a failure. */
+  error: string | null;
+  config: FundConfig;
+  /** Same value as id. */
+  analysis_id: string;
+  kind: "tornado";
+  /** The params as given. */
+  params: TornadoParams;
+}
+
+export type CreateBreakevenAnalysis = {
+  kind: "breakeven";
+  params: BreakevenParams;
+  name?: string | null;
+  config: FundConfig;
+} | {
+  kind: "breakeven";
+  params: BreakevenParams;
+  name?: string | null;
+  /** A preset name (GET /api/presets). */
+  preset: string;
+  /** Deep-merged over the preset (dicts merge, values replace). */
+  overrides?: {
+    [key: string]: unknown;
+  };
+};
+
+export interface BreakevenAnalysisRecord {
+  id: string;
+  /** Same value as id (earlier clients read this field). */
+  simulation_id: string;
+  name: string | null;
+  status: "queued" | "running" | "completed" | "failed" | "cancelled";
+  /** Overall percent. */
+  progress: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  created_at: string;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  started_at: string | null;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  finished_at: string | null;
+  /** Seconds, once completed. */
+  execution_time: number | null;
+  /** "cancelled", or the cause of a failure. */
+  error: string | null;
+  config: FundConfig;
+  /** Same value as id. */
+  analysis_id: string;
+  kind: "breakeven";
+  /** The params as given. */
+  params: BreakevenParams;
+}
+
+export type CreateSweepAnalysis = {
+  kind: "sweep";
+  params?: SweepParams;
+  name?: string | null;
+  config: FundConfig;
+} | {
+  kind: "sweep";
+  params?: SweepParams;
+  name?: string | null;
+  /** A preset name (GET /api/presets). */
+  preset: string;
+  /** Deep-merged over the preset (dicts merge, values replace). */
+  overrides?: {
+    [key: string]: unknown;
+  };
+};
+
+export interface SweepAnalysisRecord {
+  id: string;
+  /** Same value as id (earlier clients read this field). */
+  simulation_id: string;
+  name: string | null;
+  status: "queued" | "running" | "completed" | "failed" | "cancelled";
+  /** Overall percent. */
+  progress: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  created_at: string;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  started_at: string | null;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  finished_at: string | null;
+  /** Seconds, once completed. */
+  execution_time: number | null;
+  /** "cancelled", or the cause of a failure. */
+  error: string | null;
+  config: FundConfig;
+  /** Same value as id. */
+  analysis_id: string;
+  kind: "sweep";
+  /** The params as given. */
+  params: SweepParams;
+}
+
+/** `kind`, a config (`config`) or a preset (`preset`, `overrides`), the kind's `params` and an optional `name`. `num_simulations` and `monte_carlo_seed` are config fields; every variant runs with the base's seed (common random numbers). */
+export type CreateAnalysis = CreateStressAnalysis | CreateTornadoAnalysis | CreateBreakevenAnalysis | CreateSweepAnalysis;
+
+/** A run record (as a simulation's) of an analysis. */
+export type AnalysisRecord = StressAnalysisRecord | TornadoAnalysisRecord | BreakevenAnalysisRecord | SweepAnalysisRecord;
+
+export interface AnalysisList {
+  items: AnalysisRecord[];
+  next_cursor: string | null;
+}
+
+export type AnalysisKind = "stress" | "tornado" | "breakeven" | "sweep";
+
+/** An analysis variant: `<kind>:<variant>`, e.g. `stress:mvd_20`, `tornado:hurdle_rate:high`, `breakeven:3`, `sweep:avg_loan_ltv=0.3`. */
+export type AnalysisModule = `${"stress" | "tornado" | "breakeven" | "sweep"}:${string}`;
+
+/**
+ * `metric:aggregate` over the per-scenario metrics, or a risk statistic.
+ * @default "lp_irr:p50"
+ */
+export type Statistic = "lp_irr:mean" | "lp_irr:p5" | "lp_irr:p25" | "lp_irr:p50" | "lp_irr:p75" | "lp_irr:p95" | "gross_irr:mean" | "gross_irr:p5" | "gross_irr:p25" | "gross_irr:p50" | "gross_irr:p75" | "gross_irr:p95" | "fund_irr:mean" | "fund_irr:p5" | "fund_irr:p25" | "fund_irr:p50" | "fund_irr:p75" | "fund_irr:p95" | "lp_tvpi:mean" | "lp_tvpi:p5" | "lp_tvpi:p25" | "lp_tvpi:p50" | "lp_tvpi:p75" | "lp_tvpi:p95" | "lp_dpi:mean" | "lp_dpi:p5" | "lp_dpi:p25" | "lp_dpi:p50" | "lp_dpi:p75" | "lp_dpi:p95" | "lp_rvpi:mean" | "lp_rvpi:p5" | "lp_rvpi:p25" | "lp_rvpi:p50" | "lp_rvpi:p75" | "lp_rvpi:p95" | "equity_multiple:mean" | "equity_multiple:p5" | "equity_multiple:p25" | "equity_multiple:p50" | "equity_multiple:p75" | "equity_multiple:p95" | "roi:mean" | "roi:p5" | "roi:p25" | "roi:p50" | "roi:p75" | "roi:p95" | "lp_loss:mean" | "lp_loss:p5" | "lp_loss:p25" | "lp_loss:p50" | "lp_loss:p75" | "lp_loss:p95" | "gp_carry:mean" | "gp_carry:p5" | "gp_carry:p25" | "gp_carry:p50" | "gp_carry:p75" | "gp_carry:p95" | "gp_total_income:mean" | "gp_total_income:p5" | "gp_total_income:p25" | "gp_total_income:p50" | "gp_total_income:p75" | "gp_total_income:p95" | "payback_month:mean" | "payback_month:p5" | "payback_month:p25" | "payback_month:p50" | "payback_month:p75" | "payback_month:p95" | "num_loans:mean" | "num_loans:p5" | "num_loans:p25" | "num_loans:p50" | "num_loans:p75" | "num_loans:p95" | "num_initial_loans:mean" | "num_initial_loans:p5" | "num_initial_loans:p25" | "num_initial_loans:p50" | "num_initial_loans:p75" | "num_initial_loans:p95" | "num_reinvested_loans:mean" | "num_reinvested_loans:p5" | "num_reinvested_loans:p25" | "num_reinvested_loans:p50" | "num_reinvested_loans:p75" | "num_reinvested_loans:p95" | "deployed_capital:mean" | "deployed_capital:p5" | "deployed_capital:p25" | "deployed_capital:p50" | "deployed_capital:p75" | "deployed_capital:p95" | "loss_rate:mean" | "loss_rate:p5" | "loss_rate:p25" | "loss_rate:p50" | "loss_rate:p75" | "loss_rate:p95" | "wal_years:mean" | "wal_years:p5" | "wal_years:p25" | "wal_years:p50" | "wal_years:p75" | "wal_years:p95" | "nav_drawdown:mean" | "nav_drawdown:p5" | "nav_drawdown:p25" | "nav_drawdown:p50" | "nav_drawdown:p75" | "nav_drawdown:p95" | "management_fees:mean" | "management_fees:p5" | "management_fees:p25" | "management_fees:p50" | "management_fees:p75" | "management_fees:p95" | "fund_expenses:mean" | "fund_expenses:p5" | "fund_expenses:p25" | "fund_expenses:p50" | "fund_expenses:p75" | "fund_expenses:p95" | "fees_paid:mean" | "fees_paid:p5" | "fees_paid:p25" | "fees_paid:p50" | "fees_paid:p75" | "fees_paid:p95" | "unpaid_fees:mean" | "unpaid_fees:p5" | "unpaid_fees:p25" | "unpaid_fees:p50" | "unpaid_fees:p75" | "unpaid_fees:p95" | "excess_carry:mean" | "excess_carry:p5" | "excess_carry:p25" | "excess_carry:p50" | "excess_carry:p75" | "excess_carry:p95" | "hurdle_clear_probability" | "var_95" | "var_99" | "cvar_95" | "cvar_99";
+
+export interface ZoneNumbers {
+  green: number;
+  orange: number;
+  red: number;
+}
+
+/** A number, or one per zone. */
+export type TornadoValue = number | ZoneNumbers;
+
+/** A scenario of the built-in library. */
+export type StressScenarioName = "haircut_10" | "haircut_10_frozen" | "mvd_20" | "mvd_20_frozen" | "mvd_31" | "mvd_31_frozen" | "mvd_45" | "mvd_45_frozen" | "rates_up";
+
+export interface StressParams {
+  /** Library names and/or scenario objects; null or absent: the whole library. */
+  scenarios?: Array<StressScenarioName | StressScenario> | null;
+  statistic?: Statistic;
+}
+
+export type TornadoBump = number | string | TornadoValue[];
+
+export interface TornadoParams {
+  /**
+   * Config path (dotted) -> bump; null or absent: the default inputs.
+   * @default {"appreciation_rates":0.01,"price_path.volatility":0.03,"default_rates":"x2","recovery_rates":0.05,"avg_loan_ltv":0.05,"exit_simulator.base_exit_rate":"x1.5","fee_engine.management_fee_rate":0.005,"hurdle_rate":0.02,"loan_term":2,"fund_term":2}
+   */
+  parameters?: {
+    [key: string]: TornadoBump;
+  } | null;
+  statistic?: Statistic;
+}
+
+/** A value of the statistic (`hurdle`: the config's hurdle rate). */
+export type BreakevenTarget = number | "hurdle" | {
+  statistic?: Statistic;
+  value: number | "hurdle";
+};
+
+export interface BreakevenParams {
+  /**
+   * Config path (dotted) of a continuous input; a per-zone one is set to x in every zone.
+   * @default "appreciation_rates"
+   */
+  parameter?: string;
+  /** @default {"statistic":"lp_irr:p50","value":"hurdle"} */
+  target?: BreakevenTarget | null;
+  /** [low, high], low < high. */
+  bounds: number[];
+  statistic?: Statistic | null;
+  /** @default 0.00001 */
+  xtol?: number;
+  /** @default 0.00001 */
+  ftol?: number;
+  /** @default 30 */
+  max_iterations?: number;
+}
+
+export interface SweepParams {
+  /** Config key (dotted) -> values; every combination runs. */
+  grid?: {
+    [key: string]: unknown[];
+  } | null;
+}
+
+export interface StressRow {
+  scenario: string;
+  irr_p5: number | null;
+  irr_p50: number | null;
+  irr_p95: number | null;
+  tvpi_p50: number | null;
+  loss_rate: number | null;
+  default_share: number | null;
+  dpi_year5: number | null;
+  gp_carry: number | null;
+  unpaid_fees: number | null;
+  hurdle_clear_probability: number | null;
+  cvar_99: number | null;
+  statistic: number | null;
+  change: number | null;
+  change_se: number | null;
+  /** Guardrail rules broken (errors, warnings). */
+  guardrails: string[];
+}
+
+/** A scenario that could not run. */
+export interface StressFailedRow {
+  scenario: string;
+  error: string;
+}
+
+export interface TornadoRow {
+  parameter: string;
+  low: TornadoValue;
+  high: TornadoValue;
+  stat_low: number | null;
+  stat_base: number | null;
+  stat_high: number | null;
+  change_low: number | null;
+  change_high: number | null;
+  se_low: number | null;
+  se_high: number | null;
+  swing: number | null;
+  error: string | null;
+}
+
+/** The streamed row of the tornado's base run (not in the table). */
+export interface TornadoBaseRow {
+  parameter: "base";
+}
+
+export interface BreakevenRow {
+  iteration: number;
+  x: number;
+  statistic: number | null;
+  residual: number | null;
+}
+
+/** The grid values (by key), then the strategy's statistics. */
+export interface SweepRow {
+  irr_p50: number | null;
+  irr_p5: number | null;
+  irr_p95: number | null;
+  tvpi_p50: number | null;
+  roi_p50: number | null;
+  hurdle_clear_probability: number | null;
+  var_99: number | null;
+  cvar_99: number | null;
+  /** On the efficient frontier (in the result's table). */
+  efficient?: boolean;
+  [key: string]: unknown;
+}
+
+export type AnalysisRow = StressRow | StressFailedRow | TornadoRow | TornadoBaseRow | BreakevenRow | SweepRow;
+
+/** Per scenario (base included), the yearly fans for charts. */
+export interface StressFans {
+  years: number[];
+  [key: string]: {
+    nav: {
+      p5: Array<number | null>;
+      p50: Array<number | null>;
+      p95: Array<number | null>;
+      [key: string]: unknown;
+    };
+    j_curve: {
+      p5: Array<number | null>;
+      p50: Array<number | null>;
+      p95: Array<number | null>;
+      [key: string]: unknown;
+    };
+  } | number[];
+}
+
+/** A named stress: a MarketStress plus ordinary config overrides (deep-merged). */
+export interface StressScenario {
+  /**
+   * Overlay on the price indices.
+   * @default null
+   */
+  price_shock?: PriceShock | null;
+  /**
+   * Exit hazard scaling.
+   * @default null
+   */
+  hazard_multipliers?: HazardMultipliers | null;
+  /** Scenario name (letters, digits, _ . -). */
+  name: string;
+  /** Config overrides. */
+  overrides?: {
+    [key: string]: unknown;
+  };
+}
+
+/** Exit hazards scaled in a window of months (1 = unchanged). */
+export interface HazardMultipliers {
+  /**
+   * First month scaled.
+   * @default 12
+   */
+  start_month?: number;
+  /**
+   * Length of the window, months.
+   * @default 36
+   */
+  months?: number;
+  /**
+   * Default hazard multiple.
+   * @default 1
+   */
+  default?: number;
+  /**
+   * Sale hazard multiple.
+   * @default 1
+   */
+  sale?: number;
+  /**
+   * Refinance hazard multiple.
+   * @default 1
+   */
+  refinance?: number;
+}
+
+/** A deterministic overlay on the zone price indices (see the module docstring). */
+export interface PriceShock {
+  /**
+   * First shocked month.
+   * @default 12
+   */
+  start_month?: number;
+  /**
+   * Jump at start_month, a fraction.
+   * @default 0
+   */
+  immediate?: number;
+  /**
+   * Peak-to-trough change, the immediate part included.
+   * @default 0
+   */
+  decline?: number;
+  /**
+   * Months from jump to trough.
+   * @default 0
+   */
+  decline_months?: number;
+  /**
+   * Months from trough back to 1; null: no recovery.
+   * @default null
+   */
+  recovery_months?: number | null;
+  /** Multiple of the shock per zone. */
+  zone_severity?: ZoneSeverity;
+}
+
+/** How hard each zone is hit, a multiple of the headline shock. */
+export interface ZoneSeverity {
+  /**
+   * Green zone severity multiple.
+   * @default 1
+   */
+  green?: number;
+  /**
+   * Orange zone severity multiple.
+   * @default 1
+   */
+  orange?: number;
+  /**
+   * Red zone severity multiple.
+   * @default 1
+   */
+  red?: number;
+}
+
+/** Base first, then each scenario; `change` of `statistic` vs the base with its paired standard error. */
+export interface StressResult {
+  kind: "stress";
+  num_simulations: number;
+  seed: number;
+  params: {
+    scenarios: StressScenario[];
+    statistic: Statistic;
+  };
+  config: FundConfig;
+  columns: ["scenario","irr_p5","irr_p50","irr_p95","tvpi_p50","loss_rate","default_share","dpi_year5","gp_carry","unpaid_fees","hurdle_clear_probability","cvar_99","statistic","change","change_se","guardrails"];
+  rows: Array<StressRow | StressFailedRow>;
+  statistic: Statistic;
+  fans: StressFans;
+}
+
+/** One row per input, sorted by swing (rows with an error last). */
+export interface TornadoResult {
+  kind: "tornado";
+  num_simulations: number;
+  seed: number;
+  params: {
+    parameters: {
+      [key: string]: TornadoValue[];
+    };
+    statistic: Statistic;
+  };
+  config: FundConfig;
+  columns: ["parameter","low","high","stat_low","stat_base","stat_high","change_low","change_high","se_low","se_high","swing","error"];
+  rows: TornadoRow[];
+  statistic: Statistic;
+  base_value: number | null;
+}
+
+/** Brent's search: one row per evaluation. */
+export interface BreakevenResult {
+  kind: "breakeven";
+  num_simulations: number;
+  seed: number;
+  params: {
+    parameter: string;
+    target: number;
+    statistic: Statistic;
+    bounds: number[];
+    xtol: number;
+    ftol: number;
+  };
+  config: FundConfig;
+  columns: ["iteration","x","statistic","residual"];
+  rows: BreakevenRow[];
+  parameter: string;
+  statistic: Statistic;
+  target: number;
+  /** The breakeven value of the parameter. */
+  x: number;
+  /** The statistic at x. */
+  value: number;
+  iterations: number;
+  bracket: number[];
+  converged: boolean;
+}
+
+/** One row per strategy, in grid order (the last key varies fastest). */
+export interface SweepResult {
+  kind: "sweep";
+  num_simulations: number;
+  seed: number;
+  params: {
+    grid: {
+      [key: string]: unknown[];
+    };
+  };
+  config: FundConfig;
+  columns: string[];
+  rows: Array<SweepRow & {
+    efficient: boolean;
+    [key: string]: unknown;
+  }>;
+  grid_keys: string[];
+}
+
+/** An analysis's result (the WebSocket `result` of an analysis). */
+export type AnalysisResult = StressResult | TornadoResult | BreakevenResult | SweepResult;
 
 /** The whole simulation configuration (the top level of the config JSON). */
 export interface FundConfig {
@@ -933,35 +1478,6 @@ export interface GuardrailConfig {
   seed_missing?: boolean;
 }
 
-/** Exit hazards scaled in a window of months (1 = unchanged). */
-export interface HazardMultipliers {
-  /**
-   * First month scaled.
-   * @default 12
-   */
-  start_month?: number;
-  /**
-   * Length of the window, months.
-   * @default 36
-   */
-  months?: number;
-  /**
-   * Default hazard multiple.
-   * @default 1
-   */
-  default?: number;
-  /**
-   * Sale hazard multiple.
-   * @default 1
-   */
-  sale?: number;
-  /**
-   * Refinance hazard multiple.
-   * @default 1
-   */
-  refinance?: number;
-}
-
 /** A positive dollar amount per zone. */
 export interface LoanSizeZoneValues {
   /** Green zone amount ($). */
@@ -1027,37 +1543,6 @@ export interface PricePathConfig {
   suburbs_per_zone?: number;
 }
 
-/** A deterministic overlay on the zone price indices (see the module docstring). */
-export interface PriceShock {
-  /**
-   * First shocked month.
-   * @default 12
-   */
-  start_month?: number;
-  /**
-   * Jump at start_month, a fraction.
-   * @default 0
-   */
-  immediate?: number;
-  /**
-   * Peak-to-trough change, the immediate part included.
-   * @default 0
-   */
-  decline?: number;
-  /**
-   * Months from jump to trough.
-   * @default 0
-   */
-  decline_months?: number;
-  /**
-   * Months from trough back to 1; null: no recovery.
-   * @default null
-   */
-  recovery_months?: number | null;
-  /** Multiple of the shock per zone. */
-  zone_severity?: ZoneSeverity;
-}
-
 /** One bull/bear chain shared by all zones: drift offset by regime, sigma scaled in bear. */
 export interface RegimeSwitchingParams {
   /**
@@ -1111,25 +1596,6 @@ export interface UnitZoneValues {
   red: number;
 }
 
-/** How hard each zone is hit, a multiple of the headline shock. */
-export interface ZoneSeverity {
-  /**
-   * Green zone severity multiple.
-   * @default 1
-   */
-  green?: number;
-  /**
-   * Orange zone severity multiple.
-   * @default 1
-   */
-  orange?: number;
-  /**
-   * Red zone severity multiple.
-   * @default 1
-   */
-  red?: number;
-}
-
 // ------------------------------------------------------------ WebSocket (asyncapi.yaml)
 
 /** Engine stages, in order. */
@@ -1149,7 +1615,8 @@ export interface ProgressMessage {
   simulation_id: string;
   /** Overall percent, never decreasing; exactly 100 before the result. */
   progress: number;
-  module: Module;
+  /** The stage, or the analysis variant, now running (`analysis` at an analysis's end). */
+  module: Module | AnalysisModule | "analysis";
   message: string;
   /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
   timestamp: string;
@@ -1158,7 +1625,8 @@ export interface ProgressMessage {
 export interface ModuleStartedMessage {
   type: "module_started";
   simulation_id: string;
-  module: Module;
+  /** A stage (once per simulation) or an analysis variant (once per variant). */
+  module: Module | AnalysisModule;
   /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
   timestamp: string;
 }
@@ -1166,7 +1634,8 @@ export interface ModuleStartedMessage {
 export interface ModuleCompletedMessage {
   type: "module_completed";
   simulation_id: string;
-  module: Module;
+  /** A stage or an analysis variant. */
+  module: Module | AnalysisModule;
   /** Seconds, summed over Monte Carlo chunks. */
   execution_time: number;
   /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
@@ -1203,10 +1672,33 @@ export interface RunningStatistics {
   [key: string]: number | null | undefined;
 }
 
+/** A finished row of an analysis (its variant's module). */
+export interface AnalysisRowMessage {
+  type: "intermediate_result";
+  simulation_id: string;
+  module: AnalysisModule;
+  data: {
+    row: AnalysisRow;
+  };
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  timestamp: string;
+}
+
 export interface ResultMessage {
   type: "result";
   simulation_id: string;
   result: Result;
+  /** Seconds. */
+  execution_time: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  timestamp: string;
+}
+
+/** The result of an analysis (its table). */
+export interface AnalysisResultMessage {
+  type: "result";
+  simulation_id: string;
+  result: AnalysisResult;
   /** Seconds. */
   execution_time: number;
   /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
@@ -1218,8 +1710,8 @@ export type ErrorMessage = {
   simulation_id: string;
   /** "cancelled" or the cause. */
   error: string;
-  /** The stage that failed or was running; null when cancelled while queued or on an internal error. */
-  module: "loan_generator" | "price_path_simulator" | "exit_simulator" | "cashflow_aggregator" | "fee_engine" | "waterfall_engine" | "metrics" | "guardrail_monitor" | null;
+  /** The stage (or analysis variant) that failed or was running; null when cancelled while queued or on an internal error. */
+  module: Module | AnalysisModule | null;
   /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
   timestamp: string;
 } | {

@@ -1,6 +1,9 @@
 import { SimulationError, WebSocketClientError, isRecord } from './errors.js';
 import { defaultLogger, host, type Logger, type WebSocketConstructorLike, type WebSocketLike } from './runtime.js';
+import type { AnalysisKind } from './models.js';
 import type {
+  AnalysisResultUpdate,
+  AnalysisRowUpdate,
   ClientCommand,
   ErrorUpdate,
   GuardrailViolationUpdate,
@@ -73,8 +76,14 @@ export interface WebSocketClientEventMap {
   progress: ProgressUpdate;
   module_started: ModuleStartedUpdate;
   module_completed: ModuleCompletedUpdate;
+  /** A simulation's `intermediate_result` (running statistics, the tranche table). */
   intermediate_result: IntermediateResultUpdate;
+  /** A simulation's `result`. */
   result: ResultUpdate;
+  /** An analysis's `intermediate_result`: one finished row (`data.row`) of its table. */
+  analysis_row: AnalysisRowUpdate;
+  /** An analysis's `result`: its table, typed per kind (narrow on `result.kind`). */
+  analysis_result: AnalysisResultUpdate;
   /** The server's `error` update (a failed or cancelled run, or an invalid command). */
   error_update: ErrorUpdate;
   guardrail_violation: GuardrailViolationUpdate;
@@ -88,6 +97,12 @@ export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 
 
 /** Options of {@link WebSocketClient.waitForResult}. */
 export interface WaitForResultOptions {
+  /**
+   * Wait for an analysis's result: `true` (any kind) or its kind (`'stress'`, ...), which types
+   * the answer. Without it the id must be a simulation's. A result of the other sort (or another
+   * kind) rejects with a `WebSocketClientError`, so the type never lies.
+   */
+  analysis?: boolean | AnalysisKind;
   /** Reject with a `WebSocketClientError` after this many ms. */
   timeout?: number;
   /** An `AbortSignal`: reject with its reason when aborted. */
@@ -105,6 +120,27 @@ const UPDATE_EVENTS: Record<ServerMessage['type'], WebSocketClientEvent> = {
   error: 'error_update',
   guardrail_violation: 'guardrail_violation',
 };
+/** The analysis kinds (a Record, so that the compiler checks the list against the schema's). */
+const ANALYSIS_KINDS: Record<AnalysisKind, true> = { stress: true, tornado: true, breakeven: true, sweep: true };
+const ANALYSIS_MODULE = new RegExp(`^(${Object.keys(ANALYSIS_KINDS).join('|')}):.`);
+
+/** True for an analysis's `result` update (its payload has a `kind`; a simulation's has none). */
+export function isAnalysisResult(update: ResultUpdate | AnalysisResultUpdate): update is AnalysisResultUpdate {
+  const result: unknown = update.result;
+  return isRecord(result) && typeof result['kind'] === 'string' && Object.hasOwn(ANALYSIS_KINDS, result['kind']);
+}
+
+/** True for an analysis's `intermediate_result` update (a variant's module and a `data.row`). */
+export function isAnalysisRow(update: IntermediateResultUpdate | AnalysisRowUpdate): update is AnalysisRowUpdate {
+  return ANALYSIS_MODULE.test(update.module) && isRecord(update.data) && Object.hasOwn(update.data, 'row');
+}
+
+/** The client event an update is delivered as. */
+function eventOf(update: ServerMessage): WebSocketClientEvent {
+  if (update.type === 'result' && isAnalysisResult(update)) return 'analysis_result';
+  if (update.type === 'intermediate_result' && isAnalysisRow(update)) return 'analysis_row';
+  return UPDATE_EVENTS[update.type];
+}
 /** Updates the server replays to a new subscriber; the client drops the ones it already saw. */
 const REPLAYED = new Set(['module_started', 'module_completed', 'guardrail_violation',
   'intermediate_result', 'result', 'error']);
@@ -128,13 +164,18 @@ export function buildWebSocketUrl(baseUrl: string, apiKey?: string): string {
 }
 
 interface Waiter {
-  resolve(update: ResultUpdate): void;
+  resolve(update: ResultUpdate | AnalysisResultUpdate): void;
   reject(error: Error): void;
 }
 
 /**
  * The WebSocket client of the spec: `connect()`, `subscribe(id)`, `unsubscribe(id)`,
  * `cancelSimulation(id)`, `disconnect()` and typed `on(event, handler)`.
+ *
+ * - An analysis id is followed like a simulation id. Its `progress`, `module_started`,
+ *   `module_completed` and `error` updates arrive under those events (`module` is the variant,
+ *   e.g. `"stress:mvd_20"`); its rows arrive as `analysis_row` and its table as
+ *   `analysis_result` (the `message` event sees every update under its wire `type`).
  *
  * - Commands given before the socket is open are queued and sent on open.
  * - After a lost connection it reconnects (exponential backoff with jitter, capped; optional
@@ -275,9 +316,17 @@ export class WebSocketClient {
    * {@link WebSocketClientError} on `disconnect()`, when reconnecting gives up, or on timeout.
    * Works before `connect()` too (the subscription is sent on open).
    */
-  waitForResult(simulationId: string, options: WaitForResultOptions = {}): Promise<ResultUpdate> {
+  waitForResult(simulationId: string, options?: WaitForResultOptions & { analysis?: false }): Promise<ResultUpdate>;
+  /** The same for an analysis of kind `K`: resolves with its typed `result` update. */
+  waitForResult<K extends AnalysisKind>(analysisId: string,
+    options: WaitForResultOptions & { analysis: K }): Promise<AnalysisResultUpdate<K>>;
+  /** The same for an analysis of any kind (narrow on `result.kind`). */
+  waitForResult(analysisId: string, options: WaitForResultOptions & { analysis: true }): Promise<AnalysisResultUpdate>;
+  waitForResult(simulationId: string,
+    options: WaitForResultOptions = {}): Promise<ResultUpdate | AnalysisResultUpdate> {
     checkId(simulationId);
-    return new Promise<ResultUpdate>((resolve, reject) => {
+    const wanted = options.analysis ?? false;
+    return new Promise<ResultUpdate | AnalysisResultUpdate>((resolve, reject) => {
       let timer: unknown = null;
       const signal = options.signal;
       const onAbort = () => settle(() => reject(signal.reason ?? new WebSocketClientError('aborted')));
@@ -290,7 +339,11 @@ export class WebSocketClient {
         fn();
       };
       const waiter: Waiter = {
-        resolve: (update) => settle(() => resolve(update)),
+        resolve: (update) => settle(() => {
+          const why = mismatch(simulationId, update, wanted);
+          if (why) reject(new WebSocketClientError(why));
+          else resolve(update);
+        }),
         reject: (error) => settle(() => reject(error)),
       };
       if (signal?.aborted) {
@@ -461,7 +514,7 @@ export class WebSocketClient {
     if (id !== null && this.isDuplicate(update, id, text)) return;
 
     this.emit('message', update);
-    this.emit(UPDATE_EVENTS[update.type], update as never);
+    this.emit(eventOf(update), update as never);
 
     if (id === null) return;
     if (update.type === 'result') {
@@ -493,10 +546,15 @@ export class WebSocketClient {
     return false;
   }
 
-  /** The server no longer streams this simulation to us. */
+  /**
+   * The server no longer streams this simulation to us. Telling it so lets a later
+   * `subscribe` (a second `waitForResult`) replay the run again: the server treats a repeated
+   * subscribe on the same connection as a no-op.
+   */
   private finished(id: string): void {
     this.subs.delete(id);
     this.forget(id);
+    this.sendIfOpen({ action: 'unsubscribe', simulation_id: id });
   }
 
   private forget(id: string): void {
@@ -507,6 +565,18 @@ export class WebSocketClient {
   private rejectAllWaiters(error: Error): void {
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(error);
   }
+}
+
+/** Why a result does not fit what `waitForResult` was asked for (null: it does). */
+function mismatch(id: string, update: ResultUpdate | AnalysisResultUpdate, wanted: boolean | AnalysisKind): string | null {
+  if (!isAnalysisResult(update)) {
+    return wanted === false ? null : `${id} is a simulation, not an analysis (leave out the analysis option)`;
+  }
+  if (wanted === false) return `${id} is a ${update.result.kind} analysis: use waitForResult(id, { analysis: true })`;
+  if (wanted !== true && update.result.kind !== wanted) {
+    return `${id} is a ${update.result.kind} analysis, not ${wanted}`;
+  }
+  return null;
 }
 
 function checkId(simulationId: unknown): void {

@@ -273,6 +273,36 @@ describe('the spec examples against the real server', () => {
   });
 });
 
+describe('the analysis example in README.md', () => {
+  test('type-checks in strict mode as Node code (ws, top-level await) against the built package', () => {
+    mkdirSync(WORK, { recursive: true });
+    const file = join(WORK, 'analysis.ts');
+    writeFileSync(file, block(readme, 'Analyses: stress, tornado, breakeven, sweep'));
+    const program = ts.createProgram([file], {
+      strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ['lib.es2022.d.ts'], types: ['node'],
+      skipLibCheck: true,
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    assert.deepEqual(diagnostics, []);
+    // the handlers' parameters are the analysis types
+    const checker = program.getTypeChecker();
+    const seen: Record<string, string> = {};
+    const visit = (node: ts.Node): void => {
+      if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)
+        && node.expression.name.text === 'on' && node.arguments.length === 2) {
+        const [name, handler] = node.arguments;
+        if (name && ts.isStringLiteral(name) && handler && ts.isArrowFunction(handler) && handler.parameters[0]) {
+          seen[name.text] = checker.typeToString(checker.getTypeAtLocation(handler.parameters[0]));
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(program.getSourceFile(file)!);
+    assert.deepEqual(seen, { module_started: 'ModuleStartedMessage', analysis_row: 'AnalysisRowMessage' });
+  });
+});
+
 describe('models and operations', () => {
   test('src/models.ts is what scripts/generate-models.mjs makes from schemas/*.yaml', () => {
     const run = spawnSync(process.execPath, [join(PACKAGE_DIR, 'scripts', 'generate-models.mjs'), '--check'],
@@ -285,8 +315,9 @@ describe('models and operations', () => {
       paths: Record<string, Record<string, { operationId?: string }>>;
     };
     const ids = Object.values(openapi.paths).flatMap((p) => Object.values(p))
-      .map((op) => op?.operationId).filter((id): id is string => !!id && !id.startsWith('compat_'));
-    assert.equal(ids.length, 11);
+      .map((op) => op?.operationId).filter((id): id is string => !!id && !id.startsWith('compat_')
+        && !id.startsWith('preflight')); // CORS preflights are the browser's, not the SDK's
+    assert.equal(ids.length, 17); // 6 simulations, 6 analyses, 2 presets, 2 schemas, health
     const api = new SimulationApi() as unknown as Record<string, unknown>;
     for (const id of ids) assert.equal(typeof api[id], 'function', id);
   });

@@ -37,6 +37,8 @@ export function python(): string {
 export interface ServerOptions {
   /** API key to configure; null starts the server with --no-auth (loopback only). */
   apiKey: string | null;
+  /** More API keys (another owner each). */
+  extraKeys?: string[];
   /** Port to bind (0: a free one). */
   port?: number;
   /** SQLite file; default: a new one in a temporary directory. */
@@ -93,6 +95,7 @@ function startOnce(db: string, options: ServerOptions, timeout: number): Promise
     '--db', db];
   if (options.apiKey === null) args.push('--no-auth');
   else args.push('--api-key', options.apiKey);
+  for (const key of options.extraKeys ?? []) args.push('--api-key', key);
   const child = spawn(python(), args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   live.add(child);

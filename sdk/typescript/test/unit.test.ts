@@ -346,6 +346,40 @@ describe('WebSocketClient with a fake socket', () => {
     await assert.rejects(late, /disconnected/);
   });
 
+  test('analysis updates: rows and results get their own events; waitForResult checks the sort', async () => {
+    const { FakeSocket, last } = fakeWebSocket();
+    const client = new WebSocketClient({ WebSocket: FakeSocket });
+    const got: string[] = [];
+    client.on('module_started', (d) => got.push(`started ${d.module}`));
+    client.on('progress', (d) => got.push(`progress ${d.progress} ${d.module}`));
+    client.on('intermediate_result', (d) => got.push(`intermediate ${d.module}`));
+    client.on('analysis_row', (d) => got.push(`row ${d.module} ${JSON.stringify(d.data.row)}`));
+    client.on('result', () => got.push('simulation result'));
+    client.on('analysis_result', (d) => got.push(`analysis result ${d.result.kind} ${d.result.rows.length}`));
+    const stress = client.waitForResult(ID, { analysis: 'stress' });
+    const wrongSort = client.waitForResult(ID2);
+    client.connect();
+    last().open();
+    last().receive(update('module_started', { module: 'stress:mvd_20' }));
+    last().receive(update('intermediate_result', { module: 'metrics', data: { completed_scenarios: 10 } }));
+    last().receive(update('intermediate_result', { module: 'stress:mvd_20', data: { row: { scenario: 'mvd_20' } } }));
+    last().receive(update('progress', { progress: 100, module: 'analysis', message: 'Analysis complete' }));
+    last().receive(update('result', { result: { kind: 'stress', rows: [{ scenario: 'base' }] }, execution_time: 1 }));
+    last().receive(update('result', { result: { kind: 'tornado', rows: [] }, execution_time: 1 }, ID2));
+    assert.deepEqual(got, [
+      'started stress:mvd_20',
+      'intermediate metrics',
+      'row stress:mvd_20 {"scenario":"mvd_20"}',
+      'progress 100 analysis',
+      'analysis result stress 1',
+      'analysis result tornado 0',
+    ]);
+    assert.equal((await stress).result.kind, 'stress');
+    await assert.rejects(wrongSort, (err: unknown) => err instanceof WebSocketClientError
+      && /is a tornado analysis: use waitForResult\(id, \{ analysis: true \}\)/.test(err.message));
+    client.disconnect();
+  });
+
   test('without a WebSocket implementation connect() says what to do', () => {
     const saved = (globalThis as { WebSocket?: unknown }).WebSocket;
     delete (globalThis as { WebSocket?: unknown }).WebSocket;
