@@ -31,6 +31,7 @@ from equihome.run.analysis_result import AnalysisResult
 from equihome.ui.console import EventPrinter, cancel_on_sigint
 
 DEFAULT_PRESET = "100m"
+DEFAULT_MAX_WORK = 2e10  # equihome.server.handlers.DEFAULT_MAX_WORK (the CLI imports no server)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -330,6 +331,16 @@ def _add_serve(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--dask-scheduler", metavar="ADDRESS",
                    help="run simulations on this Dask cluster (e.g. tcp://scheduler:8786; "
                         "needs equihome[dask]) instead of local threads")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let a browser page from ORIGIN (e.g. https://dash.example.com) use the "
+                        "REST API (CORS; repeatable; default: none)")
+    p.add_argument("--max-work", type=float, default=DEFAULT_MAX_WORK, metavar="LOAN_MONTHS",
+                   help="largest run accepted: scenarios x months x loans (x runs for an "
+                        f"analysis); default {DEFAULT_MAX_WORK:.0e}")
+    p.add_argument("--max-connections", type=int, default=None, metavar="N",
+                   help="open connections before new ones get 503 (default: below the file limit)")
+    p.add_argument("--idle-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="close a connection idle (or sending its headers) this long (default 20)")
     return p
 
 
@@ -343,8 +354,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.max_active < 1:
         _error(f"--max-active: must be at least 1, got {args.max_active}")
         return EXIT_USAGE
+    if args.max_work <= 0 or args.idle_timeout <= 0 or (
+            args.max_connections is not None and args.max_connections < 1):
+        _error("--max-work, --max-connections and --idle-timeout: must be positive")
+        return EXIT_USAGE
     return serve(args.host, args.port, args.db, args.api_key, args.keys_file, args.workers,
-                 args.no_auth, args.max_active, dask_scheduler=args.dask_scheduler)
+                 args.no_auth, args.max_active, dask_scheduler=args.dask_scheduler,
+                 allow_origins=tuple(args.allow_origin), max_work=args.max_work,
+                 max_connections=args.max_connections, idle_timeout=args.idle_timeout)
 
 
 Builder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]

@@ -22,8 +22,9 @@ from traitlets import Float, Int, Unicode, default
 
 from equihome.server.app import routes
 from equihome.server.auth import ApiKeys
-from equihome.server.handlers import ApiError, BaseHandler, Services, SimulationSocket
+from equihome.server.handlers import ApiError, BaseHandler, Services
 from equihome.server.runs import RunManager, make_run_manager
+from equihome.server.websocket import SimulationSocket
 
 PREFIX = "/equihome/"
 HTTP_METHODS = ("get", "post", "delete", "put", "patch")
@@ -181,4 +182,4 @@ class EquihomeExtension(ExtensionApp):
         if self.starter.started and not self.starter.stopped:
             self.starter.stopped = True
             await self.runs.stop()
-        self.store.close()
+        self.runs.close()

@@ -462,12 +462,12 @@ def test_a_run_ends_once_by_one_path_whoever_ends_it(tmp_path: Path,
             assert empty["error"] == "internal error: the run ended without a result"
             assert [m["type"] for m in listener.messages] == ["progress", "error"]
         finally:
-            await runs.stop()  # waits for the end writes
+            await runs.stop()  # waits for the end writes, closes the store, frees the file
         records = [done, failed, empty]
-        assert [runs.store.get(r["id"]) for r in records] == records
-        assert runs.store.load_result(done["id"]) == '{"irr":null}'
-        assert runs.store.load_result(failed["id"]) is None
-        runs.store.close()
+        with Store(tmp_path / "runs.db") as store:  # what the next server would find
+            assert [store.get(r["id"]) for r in records] == records
+            assert store.load_result(done["id"]) == '{"irr":null}'
+            assert store.load_result(failed["id"]) is None
         return records
 
     with caplog.at_level(logging.WARNING, logger="equihome.server"):
@@ -490,7 +490,6 @@ def test_a_failed_background_write_is_logged(tmp_path: Path, caplog: pytest.LogC
             done, _ = await run_once(runs, result_then_return)
         finally:
             await runs.stop()
-        runs.store.close()
         return done["id"]
 
     with caplog.at_level(logging.ERROR, logger="equihome.server"):

@@ -60,6 +60,8 @@ MESSAGES = {
     "guardrail_monitor": "Checking guardrails",
 }
 DEFAULT_CHUNK = 64
+CHUNK_WORK = 4_000_000        # loan-months per chunk at most: a stage of a chunk stays short,
+                              # so a cancel (checked between stages) lands within a second
 SAMPLE_STEP = 3               # months between the points kept of each sample path
 PROGRESS_INTERVAL = 0.1       # s between progress events (at most 10 a second)
 INTERMEDIATE_INTERVAL = 0.25  # s between running-statistics events
@@ -144,9 +146,22 @@ def make_plan(config: Source = "100m", *, num_simulations: int | None = None,
         raise ValueError(f"threads: must be at least 1, got {threads}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size: must be at least 1, got {chunk_size}")
-    return Plan(cfg, int(cfg.num_simulations), run_seed, given, chunk_size or DEFAULT_CHUNK,
+    return Plan(cfg, int(cfg.num_simulations), run_seed, given, chunk_size or auto_chunk(cfg),
                 threads or os.cpu_count() or 1, get_kernels(kernels), kernels,
                 exit_simulator.static_inputs(cfg), 1)
+
+
+def work_estimate(cfg: FundConfig) -> float:
+    """The size of a run in loan-months (scenarios x months x loans in a pool block): what its
+    time and memory grow with, for limits set before it runs."""
+    return float(cfg.num_simulations) * (cfg.months + 1) * loan_generator.block_size(cfg)
+
+
+def auto_chunk(cfg: FundConfig) -> int:
+    """Scenarios per chunk: DEFAULT_CHUNK, fewer for large funds (at most CHUNK_WORK
+    loan-months a chunk). Results do not depend on it; cancel latency and memory do."""
+    per_scenario = (cfg.months + 1) * loan_generator.block_size(cfg)
+    return max(1, min(DEFAULT_CHUNK, CHUNK_WORK // per_scenario))
 
 
 def check_size(cfg: FundConfig) -> None:

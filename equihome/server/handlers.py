@@ -1,4 +1,4 @@
-"""Tornado handlers: the REST API and the WebSocket protocol of PROTOCOL.md.
+"""Tornado handlers: the REST API of PROTOCOL.md (the WebSocket protocol: ``websocket``).
 
 The handlers know nothing of how they are mounted: the application factory (app.py) gives
 each one the shared :class:`Services` (run manager, API keys, limits). Authentication is a
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -23,26 +22,31 @@ from equihome.io.config import PRESETS, ConfigError, FundConfig, load_config
 from equihome.io.schemas import RESULT_SCHEMA
 from equihome.run.analyses import KINDS, validate_request
 from equihome.run.engine import check_size
+from equihome.run.engine import work_estimate as estimate_work
 from equihome.server.auth import ApiKeys
 from equihome.server.lifecycle import STATUSES, SimulationRecord
-from equihome.server.runs import Conflict, NotFound, RunManager, TooManyRuns, json_text, wire
+from equihome.server.runs import Conflict, NotFound, RunManager, TooManyRuns, json_text
 from equihome.server.store import SIMULATION
 
 log = logging.getLogger("equihome.server")
 
 MAX_BODY = 1024 * 1024          # bytes of a REST request body
-MAX_MESSAGE = 64 * 1024         # bytes of a WebSocket message (larger: close 1009)
-MAX_SUBSCRIPTIONS = 100         # per WebSocket connection
-MAX_OUTBOX = 2000               # queued messages for a slow client before it is closed (1013)
 MAX_LIMIT = 200                 # largest page of GET /simulations
+MAX_CONFIG_BYTES = 64 * 1024    # JSON of a run's validated config (and of an analysis's params)
+MAX_NAME = 200                  # characters of a run's name
+DEFAULT_MAX_WORK = 2e10         # scenarios x months x loans of one run (x variants: analyses)
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 
 @dataclass
 class Services:
-    """What every handler shares."""
+    """What every handler shares: the run manager, the keys, and the server's limits."""
 
     runs: RunManager
     keys: ApiKeys
+    allowed_origins: tuple[str, ...] = ()   # CORS: origins a browser dashboard may use
+    max_work: float = DEFAULT_MAX_WORK
+    outbox_bytes: int = 0                   # unsent WebSocket bytes of every client
 
 
 class PublicRecord(TypedDict):
@@ -99,12 +103,53 @@ def analysis_view(rec: SimulationRecord) -> AnalysisRecord:
 
 
 def valid_uuid(text: Any) -> bool:
-    if not isinstance(text, str):
-        return False
+    return canonical_id(text) is not None
+
+
+def canonical_id(text: Any) -> str | None:
+    """A run id in its one spelling (lower-case hyphenated UUID), None if not a UUID."""
+    if not isinstance(text, str) or len(text) != 36:
+        return None
     try:
-        return str(uuid.UUID(text)) == text.lower()
+        value = str(uuid.UUID(text))
     except ValueError:
+        return None
+    return value if value == text.lower() else None
+
+
+def _utf8(text: str) -> bool:
+    """False for text that is not valid Unicode (a lone surrogate from a JSON escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
         return False
+    return True
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header value (``[::1]:8000`` -> ``[::1]``)."""
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def loopback_origin(origin: str | None) -> bool:
+    """True for no Origin or an http(s) origin on a loopback name."""
+    if not origin:
+        return True
+    scheme, _, rest = origin.partition("://")
+    return scheme in ("http", "https") and host_name(rest) in LOOPBACK_NAMES
+
+
+def open_access_refusal(services: Services, host: str, origin: str | None) -> str | None:
+    """Why a --no-auth server refuses a request (DNS rebinding, cross-site), or None."""
+    if not services.keys.open_access:
+        return None
+    if host_name(host) not in LOOPBACK_NAMES:
+        return f"Host {host!r} is not a loopback name (this server runs without keys)"
+    if not loopback_origin(origin):
+        return f"Origin {origin!r} is not loopback (this server runs without keys)"
+    return None
 
 
 class ApiError(Exception):
@@ -119,9 +164,20 @@ class BaseHandler(tornado.web.RequestHandler):
     """JSON in, JSON out, errors as ``{"error": {code, message, details}}``."""
 
     services: Services
+    compat = False  # an earlier-engine route: answer in that SDK's shapes
 
-    def initialize(self, services: Services) -> None:
+    def initialize(self, services: Services, compat: bool = False) -> None:
         self.services = services
+        self.compat = compat
+        self.cors_headers()
+
+    def cors_headers(self) -> None:
+        """CORS: name the request's Origin as allowed when it is one of --allow-origin."""
+        origin = self.request.headers.get("Origin")
+        services = getattr(self, "services", None)  # None while tornado builds the handler
+        if origin and services is not None and origin in services.allowed_origins:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Vary", "Origin")
 
     def check_xsrf_cookie(self) -> None:
         """API keys, not cookies, authenticate here, so there is no XSRF to check."""
@@ -129,6 +185,18 @@ class BaseHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
+        self.cors_headers()  # again after an error cleared the headers
+
+    def options(self, *args: Any) -> None:
+        """A CORS preflight: allowed only for the --allow-origin origins."""
+        origin = self.request.headers.get("Origin")
+        if not origin or origin not in self.services.allowed_origins:
+            raise ApiError(403, "forbidden", f"origin {origin!r} is not allowed (--allow-origin)")
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, X-API-Key")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
 
     def presented_key(self) -> str | None:
         return self.request.headers.get("X-API-Key") or self.get_query_argument("api_key", None)
@@ -142,6 +210,10 @@ class BaseHandler(tornado.web.RequestHandler):
         return owner
 
     def prepare(self) -> None:
+        refusal = open_access_refusal(self.services, self.request.host,
+                                      self.request.headers.get("Origin"))
+        if refusal:
+            raise ApiError(403, "forbidden", refusal)
         length = int(self.request.headers.get("Content-Length") or 0)
         if length > MAX_BODY or len(self.request.body or b"") > MAX_BODY:
             raise ApiError(413, "too_large", f"request body over the {MAX_BODY} byte limit")
@@ -184,11 +256,14 @@ class BaseHandler(tornado.web.RequestHandler):
     def view(self, rec: SimulationRecord) -> Any:
         return record_view(rec)
 
-    async def simulation_call(self, fn, *args: Any) -> Any:
+    async def simulation_call(self, fn, owner: str, sim_id: str) -> Any:
         """Run a run-manager request on a run of this route's kinds, turning its exceptions
-        into HTTP answers."""
+        into HTTP answers (ids are compared lower-case)."""
+        canonical = canonical_id(sim_id)
+        if canonical is None:
+            raise ApiError(404, "not_found", f"unknown {self.NOUN}")
         try:
-            return await fn(*args, self.KINDS)
+            return await fn(owner, canonical, self.KINDS)
         except NotFound:
             raise ApiError(404, "not_found", f"unknown {self.NOUN}") from None
         except Conflict as exc:
@@ -202,9 +277,10 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(422, "invalid_request", f"unknown field(s): {', '.join(unknown)}",
                            [{"loc": [k], "msg": f"{k}: unknown field"} for k in unknown])
         name = body.get("name")
-        if name is not None and (not isinstance(name, str) or len(name) > 200):
-            raise ApiError(422, "invalid_request", "name: must be a string of at most 200 chars",
-                           [{"loc": ["name"], "msg": "name: must be a string of at most 200 chars"}])
+        if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME
+                                 or not name.isprintable() or not _utf8(name)):
+            msg = f"name: must be printable text of at most {MAX_NAME} characters"
+            raise ApiError(422, "invalid_request", msg, [{"loc": ["name"], "msg": msg}])
         if ("config" in body) == ("preset" in body):
             raise ApiError(422, "invalid_request", "give exactly one of 'config' or 'preset'",
                            [{"loc": ["config"], "msg": "give exactly one of 'config' or 'preset'"}])
@@ -223,7 +299,21 @@ class BaseHandler(tornado.web.RequestHandler):
             check_size(cfg)
         except ConfigError as exc:
             raise config_error(exc) from None
+        size = len(json_text(cfg.to_dict()).encode())
+        if size > MAX_CONFIG_BYTES:
+            msg = f"config: {size:,} bytes of JSON; the limit is {MAX_CONFIG_BYTES:,}"
+            raise ApiError(422, "invalid_config", msg, [{"loc": ["config"], "msg": msg}])
         return cfg, name
+
+    def check_work(self, cfg: FundConfig, runs: int = 1) -> None:
+        """422 when the run (``runs`` of them: an analysis's variants) is beyond --max-work."""
+        work = estimate_work(cfg) * runs
+        if work > self.services.max_work:
+            msg = (f"work: this {'analysis' if runs > 1 else 'run'} needs about {work:.3g} "
+                   f"loan-months (scenarios x months x loans{' x runs' if runs > 1 else ''}); "
+                   f"this server allows {self.services.max_work:.3g} (--max-work); lower "
+                   "num_simulations, fund_term or the number of loans")
+            raise ApiError(422, "too_much_work", msg, [{"loc": ["num_simulations"], "msg": msg}])
 
     async def create(self, owner: str, cfg: FundConfig, name: str | None, kind: str,
                      params: dict | None) -> None:
@@ -249,6 +339,7 @@ class SimulationsHandler(BaseHandler):
     async def post(self) -> None:
         owner = self.current_owner()
         cfg, name = self.config_source(self.json_body(), {"config", "name", "preset", "overrides"})
+        self.check_work(cfg)
         await self.create(owner, cfg, name, SIMULATION, None)
 
     async def get(self) -> None:
@@ -268,7 +359,8 @@ class SimulationsHandler(BaseHandler):
                 owner, status, limit, self.get_query_argument("cursor", None), self.KINDS)
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
-        self.reply({"items": [self.view(r) for r in items], "next_cursor": cursor})
+        views = [self.view(r) for r in items]
+        self.reply(views if self.compat else {"items": views, "next_cursor": cursor})
 
 
 class SimulationHandler(BaseHandler):
@@ -280,6 +372,9 @@ class SimulationHandler(BaseHandler):
 
     async def delete(self, sim_id: str) -> None:
         await self.simulation_call(self.services.runs.delete, self.current_owner(), sim_id)
+        if self.compat:  # the earlier SDK parses the answer as JSON
+            self.reply({"id": sim_id.lower(), "simulation_id": sim_id.lower(), "deleted": True})
+            return
         self.set_status(204)
         self.finish()
 
@@ -324,13 +419,17 @@ class AnalysesHandler(AnalysisRoutes, SimulationsHandler):
         cfg, name = self.config_source(
             {k: v for k, v in body.items() if k not in ("kind", "params")},
             {"config", "name", "preset", "overrides"})
+        if len(json_text(params).encode()) > MAX_CONFIG_BYTES:
+            msg = f"params: over {MAX_CONFIG_BYTES:,} bytes of JSON"
+            raise ApiError(422, "invalid_params", msg, [{"loc": ["params"], "msg": msg}])
         try:
-            validate_request({"kind": kind, "config": cfg.to_dict(), "params": params})
+            runs = validate_request({"kind": kind, "config": cfg.to_dict(), "params": params})
         except ConfigError as exc:
             raise config_error(exc) from None
         except ValueError as exc:
             raise ApiError(422, "invalid_params", str(exc),
                            [{"loc": ["params"], "msg": str(exc)}]) from None
+        self.check_work(cfg, runs)
         await self.create(owner, cfg, name, kind, params)
 
 
@@ -379,123 +478,3 @@ class NotFoundHandler(BaseHandler):
 
 
 # --------------------------------------------------------------------------- WebSocket
-
-
-class SimulationSocket(tornado.websocket.WebSocketHandler):
-    """The WebSocket protocol: subscribe / unsubscribe / cancel; the seven update types."""
-
-    services: Services
-
-    def initialize(self, services: Services) -> None:
-        self.services = services
-        self.owner: str | None = None
-        self.subscriptions: set[str] = set()
-        self.outbox: deque[str] = deque()
-        self.sending = False
-        self.gone = False
-
-    def current_owner(self) -> str | None:
-        return self.services.keys.owner(self.get_query_argument("api_key", None))
-
-    async def get(self, *args: Any, **kwargs: Any) -> None:
-        """Refuse the handshake (401, JSON) before upgrading when the key is wrong."""
-        self.owner = self.current_owner()
-        if self.owner is None:
-            self.set_status(401)
-            self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(json_text({"error": {"code": "unauthorized", "details": None,
-                                         "message": "a valid api_key query parameter is required"}}))
-            return
-        await super().get(*args, **kwargs)
-
-    def check_origin(self, origin: str) -> bool:
-        """Standalone: API keys authenticate, so any origin may connect."""
-        return True
-
-    def connection_owner(self) -> str | None:
-        """The owner id of this connection; None (and the connection closed 4401) without one,
-        which the handshake already prevents."""
-        if self.owner is None:
-            self.close(4401, "unauthorized")
-        return self.owner
-
-    async def open(self, sim_id: str | None = None) -> None:
-        owner = self.connection_owner()
-        if owner is not None and sim_id is not None:  # /ws/simulations/{id}: the earlier client
-            await self._subscribe(owner, sim_id)
-
-    async def on_message(self, message: str | bytes) -> None:
-        owner = self.connection_owner()
-        if owner is None:
-            return
-        try:
-            cmd = json.loads(message)
-        except (ValueError, RecursionError):  # RecursionError: nested too deeply
-            return self._error(None, "malformed JSON")
-        if not isinstance(cmd, dict):
-            return self._error(None, "a command must be a JSON object")
-        sim_id = cmd.get("simulation_id")
-        given = sim_id if isinstance(sim_id, str) else None
-        action = cmd.get("action")
-        if action not in ("subscribe", "unsubscribe", "cancel"):
-            return self._error(given, f"unknown action {action!r} (subscribe, unsubscribe, cancel)")
-        if sim_id is None:
-            return self._error(None, "missing simulation_id")
-        if not valid_uuid(sim_id):
-            return self._error(given, "simulation_id must be a UUID")
-        if action == "subscribe":
-            await self._subscribe(owner, sim_id)
-        elif action == "unsubscribe":
-            self.subscriptions.discard(sim_id)
-            self.services.runs.unsubscribe(sim_id, self)
-        else:
-            try:
-                await self.services.runs.cancel(owner, sim_id)
-            except NotFound:
-                self._error(sim_id, "unknown simulation")
-            except Conflict as exc:
-                self._error(sim_id, str(exc))
-
-    async def _subscribe(self, owner: str, sim_id: str) -> None:
-        if sim_id not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            return self._error(sim_id, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
-        try:
-            self.subscriptions.add(sim_id)
-            await self.services.runs.subscribe(owner, sim_id, self)
-        except NotFound:
-            self.subscriptions.discard(sim_id)
-            self._error(sim_id, "unknown simulation")
-
-    def _error(self, sim_id: str | None, text: str) -> None:
-        self.send_text(json_text(wire(sim_id, {"type": "error", "error": text})))
-
-    # Outgoing messages go through a bounded queue drained by one coroutine per client.
-    def send_text(self, text: str) -> None:
-        if self.gone:
-            return
-        if len(self.outbox) >= MAX_OUTBOX:
-            log.info("closing a WebSocket client that does not read (%d queued)", MAX_OUTBOX)
-            self.gone = True
-            self.outbox.clear()
-            self.close(1013, "client too slow: message queue full")
-            return
-        self.outbox.append(text)
-        if not self.sending:
-            self.sending = True
-            tornado.ioloop.IOLoop.current().add_callback(self._drain)
-
-    async def _drain(self) -> None:
-        try:
-            while self.outbox and not self.gone:
-                await self.write_message(self.outbox.popleft())
-        except tornado.websocket.WebSocketClosedError:
-            self.gone = True
-        finally:
-            self.sending = False
-
-    def on_close(self) -> None:
-        self.gone = True
-        for sim_id in self.subscriptions:
-            self.services.runs.unsubscribe(sim_id, self)
-        self.subscriptions.clear()
-

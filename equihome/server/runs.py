@@ -24,6 +24,7 @@ the same queue, lifecycle, store, ownership and messages; it runs
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import os
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 from equihome.io.result import dumps
 from equihome.run.analyses import run_analysis
 from equihome.run.engine import CancelToken, SimulationCancelled, SimulationError, simulate
+from equihome.server.dbguard import ServerLock
 from equihome.server.lifecycle import ACTIVE, FINISHED, EventState, SimulationRecord, Status, transition
 from equihome.server.store import SIMULATION, Store, StoreError, utc_now
 
@@ -78,6 +80,31 @@ class Conflict(RuntimeError):
 
 class TooManyRuns(RuntimeError):
     """This key already has the maximum number of queued or running simulations."""
+
+
+class FairQueue:
+    """Queued run ids, one FIFO per owner, served round-robin between owners.
+
+    One key's long queue never blocks another key's runs: each ``get`` takes the oldest
+    run of the owner served longest ago. Used on the event loop only.
+    """
+
+    def __init__(self) -> None:
+        self.owners: dict[str, collections.deque[str]] = {}   # insertion order = turn order
+        self.ready = asyncio.Semaphore(0)
+
+    def put(self, owner: str, run_id: str) -> None:
+        self.owners.setdefault(owner, collections.deque()).append(run_id)
+        self.ready.release()
+
+    async def get(self) -> str:
+        await self.ready.acquire()
+        owner = next(iter(self.owners))
+        runs = self.owners.pop(owner)
+        run_id = runs.popleft()
+        if runs:
+            self.owners[owner] = runs  # back of the line
+        return run_id
 
 
 def wire(sim_id: str | None, event: dict) -> dict:
@@ -126,6 +153,12 @@ def make_run_manager(db: str, *, workers: int = 0, max_active: int = 100,
     """
     if db != ":memory:":
         Path(db).parent.mkdir(parents=True, exist_ok=True)
+    lock = ServerLock(db)  # StoreError when another server uses this database
+    try:
+        store = Store(db)
+    except BaseException:
+        lock.release()
+        raise
     cpus = os.cpu_count() or 1
     workers = workers if workers > 0 else cpus
     runner: Callable[..., Any] = simulate
@@ -134,8 +167,10 @@ def make_run_manager(db: str, *, workers: int = 0, max_active: int = 100,
         runner = functools.partial(simulate, backend="dask", client=dask_scheduler)
         analyst = functools.partial(run_analysis, backend="dask", client=dask_scheduler)
         logger.info("simulations run on the Dask cluster at %s", dask_scheduler)
-    return RunManager(Store(db), workers=workers, engine_threads=max(1, cpus // workers),
-                      max_active_per_key=max_active, runner=runner, analyst=analyst)
+    manager = RunManager(store, workers=workers, engine_threads=max(1, cpus // workers),
+                         max_active_per_key=max_active, runner=runner, analyst=analyst)
+    manager.lock = lock
+    return manager
 
 
 class RunManager:
@@ -151,13 +186,15 @@ class RunManager:
         self.runner = runner      # runs a simulation's config
         self.analyst = analyst    # runs an analysis request
         self.states: dict[str, RunState] = {}
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue = FairQueue()
+        self.admitting: collections.Counter[str] = collections.Counter()  # creations in flight
         self.run_pool = ThreadPoolExecutor(workers, thread_name_prefix="equihome-run")
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="equihome-db")
         self.stopping = False
         self._tasks: list[asyncio.Task] = []
         self._writes: set[asyncio.Future] = set()  # background store writes not yet done
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.lock: ServerLock | None = None  # the database's single-writer lock, if held
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> int:
@@ -170,7 +207,7 @@ class RunManager:
             rec = await self._db(self.store.update, rec["id"], status=rec["status"],
                                  progress=0.0, started_at=None)
             self.states[rec["id"]] = RunState(rec)
-            self.queue.put_nowait(rec["id"])
+            self.queue.put(rec["owner"], rec["id"])
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
         return len(pending)
 
@@ -186,6 +223,14 @@ class RunManager:
         await asyncio.gather(*self._writes, return_exceptions=True)  # failures: logged
         self.run_pool.shutdown(wait=True)
         self.db_pool.shutdown(wait=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close the store and free the database for another server (idempotent; after
+        :meth:`stop`, or instead of it when the manager never started)."""
+        self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
     async def _db(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -214,22 +259,32 @@ class RunManager:
 
     # ------------------------------------------------------------------ requests
     def active_count(self, owner: str) -> int:
-        return sum(1 for st in self.states.values()
-                   if st.record["owner"] == owner and st.record["status"] in ACTIVE)
+        """Queued or running runs of ``owner``, counting creations not yet stored."""
+        return self.admitting[owner] + sum(
+            1 for st in self.states.values()
+            if st.record["owner"] == owner and st.record["status"] in ACTIVE)
 
     async def create(self, owner: str, config: dict, name: str | None, seeded: bool,
                      kind: str = SIMULATION, params: dict | None = None) -> SimulationRecord:
         """Store and queue a validated config (and an analysis's ``kind`` and ``params``);
         ``seeded``: the config fixes its own seed."""
+        # checked and reserved in one step on the loop, before the awaited insert: racing
+        # requests of one key cannot all pass the check
         if self.active_count(owner) >= self.max_active_per_key:
             raise TooManyRuns(f"at most {self.max_active_per_key} queued or running simulations "
                               "per API key")
-        sim_id = str(uuid.uuid4())
-        seed = None if seeded else secrets.randbits(63)
-        rec = await self._db(self.store.create, sim_id, owner, config, name=name, seed=seed,
-                             kind=kind, params=params)
-        self.states[sim_id] = RunState(rec)
-        self.queue.put_nowait(sim_id)
+        self.admitting[owner] += 1
+        try:
+            sim_id = str(uuid.uuid4())
+            seed = None if seeded else secrets.randbits(63)
+            rec = await self._db(self.store.create, sim_id, owner, config, name=name, seed=seed,
+                                 kind=kind, params=params)
+            self.states[sim_id] = RunState(rec)
+        finally:
+            self.admitting[owner] -= 1
+            if not self.admitting[owner]:
+                del self.admitting[owner]
+        self.queue.put(owner, sim_id)
         log.info("%s %s queued", kind, sim_id)
         return rec
 
@@ -264,7 +319,9 @@ class RunManager:
         rec = await self.get(owner, sim_id, kinds)
         if rec["status"] in FINISHED:
             raise Conflict(f"simulation is already {rec['status']}")
-        st = self.states[sim_id]
+        st = self.states.get(sim_id)
+        if st is None:  # finished meanwhile and evicted from memory
+            raise Conflict(f"simulation is already {rec['status']}")
         if rec["status"] == Status.QUEUED:
             self._conclude(st, Status.CANCELLED, CANCELLED)
         elif st.cancel is not None:
@@ -282,8 +339,9 @@ class RunManager:
         await self._db(self.store.delete, sim_id)
 
     # ------------------------------------------------------------------ subscriptions
-    async def subscribe(self, owner: str, sim_id: str, sub: Subscriber) -> None:
-        """Replay the simulation's state to ``sub``, then send it live messages."""
+    async def subscribe(self, owner: str, sim_id: str, sub: Subscriber) -> bool:
+        """Replay the simulation's state to ``sub``, then send it live messages; False when the
+        run had already ended (the replay was everything)."""
         await self.get(owner, sim_id)
         st = self.states.get(sim_id)
         if st is None:  # finished before this server started: replay from the store
@@ -299,8 +357,11 @@ class RunManager:
             sub.send_text(st.progress)
         if st.final is not None:
             sub.send_text(st.final)
-        elif st.record["status"] in ACTIVE:
+            return False
+        if st.record["status"] in ACTIVE:
             st.subscribers.add(sub)
+            return True
+        return False
 
     def unsubscribe(self, sim_id: str, sub: Subscriber) -> None:
         st = self.states.get(sim_id)
@@ -420,6 +481,10 @@ class RunManager:
             self._persist_end(st)
         log.info("simulation %s %s", rec["id"], status)
         self._broadcast(st, st.final)
+        for sub in st.subscribers:
+            ended = getattr(sub, "run_ended", None)
+            if ended is not None:
+                ended(rec["id"], persist)
         st.subscribers.clear()
         self._evict()
 

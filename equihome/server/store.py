@@ -84,6 +84,17 @@ def _statements(script: str) -> Iterator[str]:
         raise StoreError(f"incomplete SQL statement in migration: {pending.strip()[:80]!r}")
 
 
+def private_file(path: str) -> None:
+    """Create ``path`` readable by its owner only (0600), or make an existing one so; SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 def _dumps(value: Any) -> str:
     """Compact JSON that refuses NaN and Infinity (ValueError) rather than change them.
 
@@ -115,11 +126,24 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None)
+        self._conn: sqlite3.Connection | None = None
+        if self.path != ":memory:":
+            try:
+                private_file(self.path)
+            except OSError as exc:
+                raise StoreError(f"database {self.path!r} cannot be opened: {exc.strerror or exc}; "
+                                 "check the path and its permissions") from None
         try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
                 self._conn.execute(f"PRAGMA {pragma}").fetchall()
+            self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+        except sqlite3.DatabaseError as exc:  # not a database, corrupt, unreadable
+            self.close()
+            raise StoreError(f"database {self.path!r} cannot be opened: {exc}. Move the file aside "
+                             "(or restore a backup) and start again; a new database is created "
+                             "where none exists") from None
+        try:
             self._migrate()
         except BaseException:
             self.close()
@@ -252,6 +276,33 @@ class Store:
         page = rows[:limit]
         next_cursor = _encode_cursor(page[-1][-1]) if len(rows) > limit else None
         return [self._record(row) for row in page], next_cursor
+
+    def rekey_owners(self, renames: dict[str, str]) -> int:
+        """Give the runs of each old owner id its new id (one transaction); returns the count."""
+        with self._write() as db:
+            return sum(db.execute("UPDATE simulations SET owner = ? WHERE owner = ?",
+                                  (new, old)).rowcount for old, new in renames.items() if old != new)
+
+    def usage(self, owner: str) -> tuple[int, int]:
+        """(runs, bytes) ``owner`` keeps stored: records with their config, params, result
+        and replay state."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(s.config) + COALESCE(LENGTH(s.params), 0) "
+                "+ COALESCE(LENGTH(r.body), 0) + COALESCE(LENGTH(e.body), 0)), 0) "
+                "FROM simulations s LEFT JOIN results r ON r.simulation_id = s.id "
+                "LEFT JOIN events e ON e.simulation_id = s.id WHERE s.owner = ?",
+                (owner,)).fetchone()
+        return int(row[0]), int(row[1])
+
+    def oldest_finished(self, owner: str, limit: int) -> builtins.list[str]:
+        """Ids of ``owner``'s oldest finished runs (for pruning), oldest first."""
+        done = [s for s in STATUSES if s not in ACTIVE]
+        with self._read() as db:
+            rows = db.execute(f"SELECT id FROM simulations WHERE owner = ? AND status IN "
+                              f"({', '.join('?' * len(done))}) ORDER BY seq LIMIT ?",
+                              (owner, *done, limit)).fetchall()
+        return [r[0] for r in rows]
 
     def delete(self, sim_id: str) -> bool:
         """Delete a simulation with its result and events; True if it existed."""
