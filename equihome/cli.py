@@ -339,6 +339,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         f"analysis); default {DEFAULT_MAX_WORK:.0e}")
     p.add_argument("--max-connections", type=int, default=None, metavar="N",
                    help="open connections before new ones get 503 (default: below the file limit)")
+    p.add_argument("--max-stored-runs", type=int, default=10_000, metavar="N",
+                   help="runs one key may keep stored (default 10,000)")
+    p.add_argument("--max-stored-mb", type=float, default=1024, metavar="MB",
+                   help="MiB of configs, results and replays one key may keep (default 1024)")
+    p.add_argument("--prune-oldest", action="store_true",
+                   help="over a key's quota, delete its oldest finished runs instead of "
+                        "refusing new ones (507)")
     p.add_argument("--idle-timeout", type=float, default=20.0, metavar="SECONDS",
                    help="close a connection idle (or sending its headers) this long (default 20)")
     return p
@@ -354,14 +361,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.max_active < 1:
         _error(f"--max-active: must be at least 1, got {args.max_active}")
         return EXIT_USAGE
-    if args.max_work <= 0 or args.idle_timeout <= 0 or (
+    if min(args.max_work, args.idle_timeout, args.max_stored_runs, args.max_stored_mb) <= 0 or (
             args.max_connections is not None and args.max_connections < 1):
-        _error("--max-work, --max-connections and --idle-timeout: must be positive")
+        _error("--max-work, --max-connections, --max-stored-runs, --max-stored-mb and "
+               "--idle-timeout: must be positive")
         return EXIT_USAGE
     return serve(args.host, args.port, args.db, args.api_key, args.keys_file, args.workers,
                  args.no_auth, args.max_active, dask_scheduler=args.dask_scheduler,
                  allow_origins=tuple(args.allow_origin), max_work=args.max_work,
-                 max_connections=args.max_connections, idle_timeout=args.idle_timeout)
+                 max_connections=args.max_connections, idle_timeout=args.idle_timeout,
+                 quota=(args.max_stored_runs, int(args.max_stored_mb * 2**20), args.prune_oldest))
 
 
 Builder = Callable[[argparse._SubParsersAction], argparse.ArgumentParser]

@@ -67,7 +67,8 @@ TIMESTAMP = {"type": "string", "format": "date-time",
              "description": "ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z"}
 ERROR_CODES = ["bad_json", "bad_request", "unauthorized", "not_found", "conflict", "too_large",
                "invalid_request", "invalid_config", "invalid_params", "too_many_requests", "http_error",
-               "internal", "forbidden", "too_much_work"]
+               "internal", "forbidden", "too_much_work",
+               "quota_exceeded"]
 
 
 def _nullable(schema: dict) -> dict:

@@ -428,3 +428,25 @@ def test_keys_never_logged_by_the_server(srv):
     text = "".join(srv.output)
     assert KEY_A not in text and KEY_B not in text
     time.sleep(0)
+
+
+def test_6_storage_quota_refuses_or_prunes_the_oldest(tmp_path):
+    for prune in (False, True):
+        extra = ("--max-stored-runs", "3") + (("--prune-oldest",) if prune else ())
+        srv = ServerProcess(db=tmp_path / f"quota{prune}.db", keys=(KEY_A, KEY_B),
+                            extra=extra).start()
+        try:
+            first = [create(srv, n=10)["id"] for _ in range(3)]
+            for sim in first:
+                wait_status(srv, sim, "completed")
+            status, body = srv.request("POST", "/simulations", {"preset": "100m"})
+            if prune:
+                assert status == 201, body
+                assert srv.request("GET", f"/simulations/{first[0]}")[0] == 404
+                assert get_record(srv, first[1])["status"] == "completed"
+            else:
+                assert status == 507 and body["error"]["code"] == "quota_exceeded", body
+                assert "--prune-oldest" in body["error"]["message"]
+            assert srv.request("POST", "/simulations", {"preset": "100m"}, key=KEY_B)[0] == 201
+        finally:
+            srv.stop()

@@ -47,7 +47,7 @@ from equihome.server.handlers import (
     SimulationHandler,
     SimulationsHandler,
 )
-from equihome.server.runs import json_text, make_run_manager
+from equihome.server.runs import Quota, json_text, make_run_manager
 from equihome.server.store import StoreError
 from equihome.server.websocket import MAX_MESSAGE, SimulationSocket
 
@@ -189,18 +189,18 @@ async def run_server(host: str, port: int, db: str, keys: ApiKeys, workers: int,
                      max_active: int, ready=None, dask_scheduler: str | None = None,
                      allow_origins: tuple[str, ...] = (), max_work: float = DEFAULT_MAX_WORK,
                      max_connections: int | None = None,
-                     idle_timeout: float = IDLE_TIMEOUT) -> None:
+                     idle_timeout: float = IDLE_TIMEOUT, quota: Quota | None = None) -> None:
     """Serve until SIGINT/SIGTERM; running simulations are re-run at the next start.
 
     workers: simulations at once (0: one per CPU). dask_scheduler: run simulations as Dask
     tasks on the cluster at this address (the WebSocket protocol and the results are
     unchanged); None runs them on local threads. allow_origins: CORS origins; max_work: the
     largest run (loan-months); max_connections: open connections before 503; idle_timeout:
-    s a connection may be idle or slow to send its headers.
+    s a connection may be idle or slow to send its headers; quota: what a key may store.
     Raises StoreError (naming the file) when the database cannot be used.
     """
     runs = make_run_manager(db, workers=workers, max_active=max_active,
-                            dask_scheduler=dask_scheduler)
+                            dask_scheduler=dask_scheduler, quota=quota)
     try:
         keys.secret = server_secret(db)
         rekeyed = runs.store.rekey_owners(keys.renames())
@@ -257,7 +257,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
           no_auth: bool = False, max_active: int = 100,
           dask_scheduler: str | None = None, *, allow_origins: tuple[str, ...] = (),
           max_work: float = DEFAULT_MAX_WORK, max_connections: int | None = None,
-          idle_timeout: float = IDLE_TIMEOUT) -> int:
+          idle_timeout: float = IDLE_TIMEOUT,
+          quota: tuple[int, int, bool] | None = None) -> int:
     """Start the server (blocking). Returns a process exit code (2: it could not start)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for handler in logging.getLogger().handlers:  # no key reaches a log line
@@ -290,7 +291,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str = "equihome.db",
         asyncio.run(run_server(host, port, db, ApiKeys(keys, open_access=no_auth), workers,
                                max_active, ready, dask_scheduler, allow_origins=allow_origins,
                                max_work=max_work, max_connections=max_connections,
-                               idle_timeout=idle_timeout))
+                               idle_timeout=idle_timeout,
+                               quota=Quota(*quota) if quota else None))
     except StoreError as exc:
         log.error("cannot start: %s", exc)
         return 2

@@ -25,7 +25,14 @@ from equihome.run.engine import check_size
 from equihome.run.engine import work_estimate as estimate_work
 from equihome.server.auth import ApiKeys
 from equihome.server.lifecycle import STATUSES, SimulationRecord
-from equihome.server.runs import Conflict, NotFound, RunManager, TooManyRuns, json_text
+from equihome.server.runs import (
+    Conflict,
+    NotFound,
+    QuotaExceeded,
+    RunManager,
+    TooManyRuns,
+    json_text,
+)
 from equihome.server.store import SIMULATION
 
 log = logging.getLogger("equihome.server")
@@ -324,6 +331,8 @@ class BaseHandler(tornado.web.RequestHandler):
                                                   kind=kind, params=params)
         except TooManyRuns as exc:
             raise ApiError(429, "too_many_requests", str(exc)) from None
+        except QuotaExceeded as exc:
+            raise ApiError(507, "quota_exceeded", str(exc)) from None
         self.reply(self.view(rec), 201)
 
 

@@ -82,6 +82,19 @@ class TooManyRuns(RuntimeError):
     """This key already has the maximum number of queued or running simulations."""
 
 
+class QuotaExceeded(RuntimeError):
+    """This key stores as many runs or bytes as it may (and pruning is off or not enough)."""
+
+
+@dataclass
+class Quota:
+    """What one key may keep stored; ``prune``: make room by deleting its oldest finished runs."""
+
+    runs: int = 10_000
+    bytes: int = 1024 * 1024 * 1024
+    prune: bool = False
+
+
 class FairQueue:
     """Queued run ids, one FIFO per owner, served round-robin between owners.
 
@@ -141,13 +154,14 @@ class RunState:
 
 
 def make_run_manager(db: str, *, workers: int = 0, max_active: int = 100,
-                     dask_scheduler: str | None = None,
+                     dask_scheduler: str | None = None, quota: Quota | None = None,
                      logger: logging.Logger = log) -> RunManager:
     """The run manager of a server, standalone or the Jupyter extension, with its store.
 
     db: the SQLite file (its folder is created) or ``":memory:"``. workers: simulations run
     at once (0: one per CPU); each gets ``cpus // workers`` engine threads. max_active:
-    queued or running simulations per key. dask_scheduler: run simulations as Dask tasks
+    queued or running simulations per key. quota: what a key may keep stored (default
+    10,000 runs and 1 GiB, refused beyond). dask_scheduler: run simulations as Dask tasks
     on the cluster at this address (the messages and results are unchanged); None or ""
     runs them on local threads. Start it with ``await runs.start()``.
     """
@@ -168,7 +182,8 @@ def make_run_manager(db: str, *, workers: int = 0, max_active: int = 100,
         analyst = functools.partial(run_analysis, backend="dask", client=dask_scheduler)
         logger.info("simulations run on the Dask cluster at %s", dask_scheduler)
     manager = RunManager(store, workers=workers, engine_threads=max(1, cpus // workers),
-                         max_active_per_key=max_active, runner=runner, analyst=analyst)
+                         max_active_per_key=max_active, runner=runner, analyst=analyst,
+                         quota=quota)
     manager.lock = lock
     return manager
 
@@ -178,13 +193,14 @@ class RunManager:
 
     def __init__(self, store: Store, workers: int = 2, engine_threads: int = 1,
                  max_active_per_key: int = 100, runner: Callable[..., Any] = simulate,
-                 analyst: Callable[..., Any] = run_analysis):
+                 analyst: Callable[..., Any] = run_analysis, quota: Quota | None = None):
         self.store = store
         self.workers = workers
         self.engine_threads = engine_threads
         self.max_active_per_key = max_active_per_key
         self.runner = runner      # runs a simulation's config
         self.analyst = analyst    # runs an analysis request
+        self.quota = quota or Quota()
         self.states: dict[str, RunState] = {}
         self.queue = FairQueue()
         self.admitting: collections.Counter[str] = collections.Counter()  # creations in flight
@@ -275,6 +291,10 @@ class RunManager:
                               "per API key")
         self.admitting[owner] += 1
         try:
+            pruned = await self._db(self._make_room, owner,
+                                    len(dumps(config)) + len(dumps(params)))
+            for gone in pruned:
+                self.states.pop(gone, None)
             sim_id = str(uuid.uuid4())
             seed = None if seeded else secrets.randbits(63)
             rec = await self._db(self.store.create, sim_id, owner, config, name=name, seed=seed,
@@ -287,6 +307,27 @@ class RunManager:
         self.queue.put(owner, sim_id)
         log.info("%s %s queued", kind, sim_id)
         return rec
+
+    def _make_room(self, owner: str, adding: int) -> list[str]:
+        """On the db thread: QuotaExceeded unless ``owner`` may store one more run of about
+        ``adding`` bytes, after deleting its oldest finished runs when pruning is on (their
+        ids are returned, for the loop to forget)."""
+        q = self.quota
+        pruned: list[str] = []
+        while True:
+            runs, used = self.store.usage(owner)
+            if runs + 1 <= q.runs and used + adding <= q.bytes:
+                return pruned
+            oldest = self.store.oldest_finished(owner, 1) if q.prune else []
+            if not oldest:
+                raise QuotaExceeded(
+                    f"this key stores {runs:,} runs ({used / 2**20:,.1f} MiB); the quota is "
+                    f"{q.runs:,} runs and {q.bytes / 2**20:,.0f} MiB: delete finished runs "
+                    "(DELETE /api/simulations/{id}), or run the server with --prune-oldest")
+            for sim_id in oldest:
+                self.store.delete(sim_id)
+                pruned.append(sim_id)
+                log.info("pruned finished run %s of a key over its storage quota", sim_id)
 
     async def get(self, owner: str, sim_id: str,
                   kinds: tuple[str, ...] | None = None) -> SimulationRecord:
