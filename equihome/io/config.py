@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from equihome.io.contract import CONTRACT_PRESETS, ContractConfig
+
 Loc = tuple[str | int, ...]
 Entry = dict[str, Any]  # {"loc": [...], "msg": "...", "value": ...}
 ZONES: tuple[str, str, str] = ("green", "orange", "red")
@@ -292,6 +294,8 @@ class GuardrailConfig(_Base):
     hurdle_clear_probability: Unit = Field(0.70, description="Min P(LP IRR >= hurdle) (warning).")
     min_simulations: int = Field(500, ge=1, le=100_000, description="Fewest scenarios (info).")
     seed_missing: bool = Field(True, description="Report a drawn seed when none given (info).")
+    combined_ltv: Unit = Field(0.8, description="Max (senior + advance) / value, junior liens (error).")
+    cap_binding_share: Unit = Field(0.0, description="Share of exits where the cap binds (info).")
 
 
 class Tranche(_Base):
@@ -366,6 +370,7 @@ class FundConfig(_Base):
         UnitZoneValues, 0.01, 0.03, 0.05, "Annual default hazard per zone at zero price change.")
     recovery_rates: UnitZoneValues = _zones(
         UnitZoneValues, 0.9, 0.8, 0.7, "Recovery on the collateral per zone.")
+    contract: ContractConfig = Field(default_factory=ContractConfig, description="Contract.")
 
     # Engine stages
     price_path: PricePathConfig = Field(default_factory=PricePathConfig, description="Price model.")
@@ -407,13 +412,21 @@ class FundConfig(_Base):
         for i, name in enumerate(names):
             check(name not in names[:i], ("tranches", i, "name"),
                   "must be unique among tranches (duplicate name)", name)
+        issues += [(("contract", *loc), msg, value) for loc, msg, value in self.contract.issues()]
         if issues:
             raise _Issues(issues)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible nested dict of every parameter."""
-        return self.model_dump(mode="json")
+        """JSON-compatible nested dict of every parameter (a config that states no contract
+        dumps as before contracts existed: no contract, its guardrails omitted at defaults)."""
+        data = self.model_dump(mode="json")
+        if "contract" not in self.model_fields_set:
+            del data["contract"]
+            for name in ("combined_ltv", "cap_binding_share"):
+                if data["guardrails"][name] == GuardrailConfig.model_fields[name].default:
+                    del data["guardrails"][name]
+        return data
 
     # The calendar: every stage counts months from these, never from the years itself.
     @property
@@ -578,6 +591,9 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return out
 
 
+PRESETS.update({name: deep_merge(PRESETS["100m"], over) for name, over in CONTRACT_PRESETS.items()})
+
+
 def _source_error(loc: str, text: str, value: Any) -> ConfigError:
     return ConfigError([_entry((loc,), text, value)])
 
@@ -605,7 +621,8 @@ def load_config(source: Source = None, overrides: dict[str, Any] | None = None) 
     if source is None or isinstance(source, dict):
         data = copy.deepcopy(source or {})
     elif isinstance(source, FundConfig):
-        data = source.model_dump()
+        data = source.model_dump(exclude=None if "contract" in source.model_fields_set
+                                 else {"contract"})
     elif isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(".json")):
         data = _read_json(Path(source))
     elif isinstance(source, str) and source in PRESETS:

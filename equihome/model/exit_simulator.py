@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import cashflow_aggregator, fee_engine, loan_generator
+from equihome.model import cashflow_aggregator, contracts, fee_engine, loan_generator
 from equihome.model.layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
 from equihome.model.loan_generator import LoanPool
 from equihome.model.price_path_simulator import PricePaths
@@ -47,6 +47,7 @@ class LedgerRun:
     reinvested: np.ndarray
     proceeds: np.ndarray
     pool_exhausted: np.ndarray
+    cap_bound: np.ndarray       # (S, K) int8: 1 if the return cap set the claim at exit
 
     @classmethod
     def empty(cls, S: int, K: int, NT: int, N: int) -> LedgerRun:
@@ -56,7 +57,8 @@ class LedgerRun:
             orig_month=np.empty((S, K), dtype=np.intc), exit_month=np.empty((S, K), dtype=np.intc),
             receipt_month=np.empty((S, K), dtype=np.intc),
             exit_type=np.empty((S, K), dtype=np.int8), reinvested=np.empty((S, K), dtype=np.int8),
-            proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8))
+            proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8),
+            cap_bound=np.empty((S, K), dtype=np.int8))
 
 
 @dataclass
@@ -74,6 +76,9 @@ class StaticInputs:
     cap_factor: np.ndarray      # (M+1,) growth of the advance at the return cap, by age
     tranche_size: np.ndarray    # (NT,) $, in priority order
     tranche_rate_m: np.ndarray  # (NT,) monthly interest rates
+    mult_up: np.ndarray         # (M+1,) contract multiple by loan age, gains (contracts.py)
+    mult_down: np.ndarray       # (M+1,) contract multiple by loan age, losses
+    senior_factor: np.ndarray   # (M+1,) senior mortgage balance / V0 by loan age
 
 
 @dataclass
@@ -131,6 +136,7 @@ def ledger_params(cfg: FundConfig) -> dict:
         foreclosure_lag=int(ex.foreclosure_time),
         liquidation_discount=float(ex.liquidation_discount),
         home_sigma=float(cfg.price_path.property_variation),
+        **contracts.kernel_params(cfg),
     )
 
 
@@ -141,8 +147,8 @@ def sorted_tranches(cfg: FundConfig) -> list:
 
 def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
     """The ledger kernel's scalars and tables that are the same for every scenario of a run."""
-    cap = cfg.annual_return_cap
     tranches = sorted_tranches(cfg)
+    mult_up, mult_down = contracts.multiples(cfg)
     return ledger_params(cfg), StaticInputs(
         schedule=loan_generator.deployment_schedule(cfg),
         fee_rate=fee_engine.fee_rates(cfg),
@@ -152,9 +158,10 @@ def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
         recovery=zone_array(cfg.recovery_rates),
         tier_thr=np.asarray(list(cfg.tiered_appreciation_thresholds) + [np.inf], dtype=float),
         tier_share=np.asarray(cfg.tiered_appreciation_shares, dtype=float),
-        cap_factor=(1.0 + (cap or 0.0)) ** (np.arange(cfg.months + 1) / 12.0),
+        cap_factor=contracts.cap_factor(cfg),
         tranche_size=np.array([t.size for t in tranches], dtype=float),
         tranche_rate_m=np.array([(1.0 + t.interest_rate) ** (1.0 / 12.0) - 1.0 for t in tranches]),
+        mult_up=mult_up, mult_down=mult_down, senior_factor=contracts.senior_factor(cfg),
     )
 
 
