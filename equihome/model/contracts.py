@@ -139,3 +139,38 @@ def stress_claim_ratio(cfg: FundConfig, ltv: np.ndarray, fall: float) -> np.ndar
         claim = np.minimum(claim, ltv)
     claim = np.minimum(np.maximum(claim, c.floor * ltv), v)
     return np.maximum(claim, 0.0) / v
+
+
+def junior_mask(cfg: FundConfig, K: int) -> np.ndarray:
+    """(K,) True for the pool loans that are junior liens: junior_lien_share of them, evenly
+    in pool order (loan k is junior when floor((k + 1) j) > floor(k j)), as in the kernels."""
+    c = cfg.contract
+    k = np.arange(K, dtype=float)
+    if c.lien_position == 1:
+        return np.zeros(K, dtype=bool)
+    return np.floor((k + 1) * c.junior_lien_share) > np.floor(k * c.junior_lien_share)
+
+
+def summary(cfg: FundConfig) -> str:
+    """The contract in one line for people (the result view and compare())."""
+    c = cfg.contract
+    if c.type == "interest_plus_share":
+        text = (f"interest_plus_share: {cfg.interest_rate:.2%} simple interest + "
+                f"{cfg.appreciation_share_method} share of the gain")
+    else:
+        mult = (f"multiples {'/'.join(f'{m:g}' for m in c.multiple_by_exit_year)} by exit year"
+                if c.multiple_by_exit_year else f"multiple {c.multiple:g}")
+        text = f"{c.type}: {mult}"
+        if c.down_multiple is not None:
+            text += f", down {c.down_multiple:g}"
+        if c.type == "appreciation_share":
+            text += f", risk adjustment {c.risk_adjustment:.1%}"
+    parts = [text, f"term {cfg.loan_term} y"]
+    if c.cap_rate is not None:
+        parts.append(f"cap {c.cap_rate:.2%}/y monthly")
+    if c.floor > 0:
+        parts.append(f"floor {c.floor:g}x")
+    if c.lien_position > 1:
+        parts.append(f"{c.junior_lien_share:.0%} lien {c.lien_position} behind a "
+                     f"{c.senior_balance_ratio:.0%} senior")
+    return ", ".join(parts)

@@ -123,7 +123,7 @@ def ledger_params(cfg: FundConfig) -> dict:
         share_method=SHARE_METHODS[cfg.appreciation_share_method],
         fixed_share=float(cfg.appreciation_share),
         share_depreciation=int(cfg.share_depreciation),
-        has_cap=int(cfg.annual_return_cap is not None),
+        has_cap=int(cfg.annual_return_cap is not None or cfg.contract.cap_rate is not None),
         n_tiers=len(cfg.tiered_appreciation_thresholds),
         min_hold_months=cfg.min_hold_months,
         sale_hazard=ex.base_exit_rate * ex.sale_weight / weights,

@@ -31,6 +31,7 @@ from equihome.io.config import ConfigError, FundConfig, load_config
 from equihome.io.result import SimulationResult, finite_json
 from equihome.model import (
     cashflow_aggregator,
+    contracts,
     exit_simulator,
     fee_engine,
     guardrail_monitor,
@@ -265,11 +266,12 @@ class Accumulator:
         self.exit_counts = np.zeros((n, len(EXIT_NAMES)), dtype=np.int64)
         self.tranches = np.full((n, len(cfg.tranches), 2), np.nan)
         self.irr_flags = np.zeros(n, dtype=np.int8)
+        self.contract = {m: np.full(n, np.nan) for m in metrics.CONTRACT_METRICS}
         self.loans = {
             "max_ltv": np.zeros(n), "stress_ltv": np.zeros(n), "largest_loan": np.zeros(n),
             "max_loan_by_zone": np.zeros((n, len(ZONES))),
             "deployed_by_zone": np.zeros((n, len(ZONES))), "deployed_by_suburb": np.zeros((n, J)),
-            "liquidated": np.zeros(n),
+            "liquidated": np.zeros(n), "combined_ltv": np.zeros(n),
         }
         self.samples: dict[str, list] = {}
         self.done = np.zeros(n, dtype=bool)
@@ -284,6 +286,8 @@ class Accumulator:
         self.exit_counts[a:b] = cm.exit_counts
         self.tranches[a:b] = cm.tranches
         self.irr_flags[a:b] = cm.irr_flags
+        for name, v in cm.contract.items():
+            self.contract[name][a:b] = v
         for name, v in chunk["loans"].items():
             self.loans[name][a:b] = v
         for name, v in cm.samples.items():
@@ -443,6 +447,8 @@ class RunTracker:
         t0 = time.perf_counter()
         checks = guardrail_monitor.loan_checks(plan.cfg, acc.loans, acc.metrics["unpaid_fees"])
         checks += guardrail_monitor.result_checks(plan.cfg, data["statistics"], data["risk"])
+        if contracts.stated(plan.cfg):
+            checks += guardrail_monitor.contract_checks(plan.cfg, acc.loans, acc.contract)
         stage_times["guardrail_monitor"] = time.perf_counter() - t0
         for v in checks:
             emit({"type": "guardrail_violation", "violation": v})
@@ -450,7 +456,8 @@ class RunTracker:
         self._completed("guardrail_monitor")
         self.progress.finish()
         elapsed = time.perf_counter() - self.t_start
-        result = SimulationResult(data, acc.metrics, elapsed, stage_times, plan.kernels_name)
+        scenarios = {**acc.metrics, **acc.contract} if contracts.stated(plan.cfg) else acc.metrics
+        result = SimulationResult(data, scenarios, elapsed, stage_times, plan.kernels_name)
         emit({"type": "result", "result": result.data, "execution_time": round(elapsed, 6)})
         return result
 
@@ -606,6 +613,7 @@ def summarise(plan: Plan, acc: Accumulator) -> dict:
                                  for i, z in enumerate(ZONES)}
     if samples:
         samples["months"] = list(range(0, cfg.months + 1, SAMPLE_STEP))
+    extra = {"contract": contract_section(cfg, acc)} if contracts.stated(cfg) else {}
     return {
         "metrics": headline,
         "loans": int(round(stats["num_loans"]["p50"] or 0)),
@@ -621,4 +629,12 @@ def summarise(plan: Plan, acc: Accumulator) -> dict:
                             "no_irr": int((acc.irr_flags == 2).sum())},
         "sample_paths": samples,
         "config": cfg.to_dict(),
+        **extra,
     }
+
+
+def contract_section(cfg: FundConfig, acc: Accumulator) -> dict:
+    """The result's ``contract``: its type, a one-line summary and the distribution over
+    scenarios of the effective rate and the cap-binding share."""
+    return {"type": cfg.contract.type, "summary": contracts.summary(cfg),
+            "statistics": {m: metrics.describe(v) for m, v in acc.contract.items()}}
