@@ -47,7 +47,7 @@ def cap_factor(cfg: FundConfig) -> np.ndarray:
     """(M+1,) growth of the advance at the return caps by loan age in months: the lesser of
     (1 + annual_return_cap)^(age / 12) and (1 + cap_rate / 12)^age (1 when neither is set)."""
     ages = np.arange(cfg.months + 1)
-    out = (1.0 + (cfg.annual_return_cap or 0.0)) ** (ages / 12.0)
+    out: np.ndarray = (1.0 + (cfg.annual_return_cap or 0.0)) ** (ages / 12.0)
     rate = cfg.contract.cap_rate
     if rate is not None:
         monthly = (1.0 + rate / 12.0) ** ages

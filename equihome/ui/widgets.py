@@ -270,7 +270,7 @@ def metrics_html(result: dict) -> str:
     for label, key, kind in RISK_METRICS:
         rows.append(f"<tr><td>{label}</td><td class='eq-{key}' {td}>"
                     f"{fmt(result['risk'].get(key), kind)}</td><td></td><td></td></tr>")
-    contract = result.get("contract")
+    contract = result.get("contract") or {}
     for label, key, kind in CONTRACT_METRICS[1:] if contract else ():
         s = contract["statistics"].get(key) or {}
         cells = "".join(f"<td class='eq-{key}-{q}' {td}>{fmt(s.get(q), kind)}</td>"
