@@ -71,13 +71,16 @@ def multiples(cfg: FundConfig) -> tuple[np.ndarray, np.ndarray]:
 
 def senior_factor(cfg: FundConfig) -> np.ndarray:
     """(M+1,) senior balance / V0 by loan age: senior_balance_ratio amortised monthly over
-    senior_term_years at senior_rate (0 after its term; straight-line when the rate is 0)."""
+    senior_term_years at senior_rate, ((1 + i)^N - (1 + i)^n) / ((1 + i)^N - 1) with i the
+    monthly rate (in expm1/log1p form, exact for tiny rates); 0 after its term; straight-line
+    when the rate is 0."""
     c = cfg.contract
     n = np.arange(cfg.months + 1, dtype=float)
     N = MONTHS_PER_YEAR * c.senior_term_years
     i = c.senior_rate / 12.0
     if i > 0.0:
-        left = ((1.0 + i) ** N - (1.0 + i) ** n) / ((1.0 + i) ** N - 1.0)
+        g = np.log1p(i)
+        left = (np.expm1(N * g) - np.expm1(n * g)) / np.expm1(N * g)
     else:
         left = 1.0 - n / N
     return c.senior_balance_ratio * np.clip(left, 0.0, None)
