@@ -344,3 +344,16 @@ def test_result_reports_the_contract_and_its_guardrails():
     assert "contract" not in plain.data and "effective_rate" not in plain.scenarios
     text = repr(equihome.compare([plain, r], ["100m", "value_share_10y"]))
     assert "Effective rate median" in text and "value_share" in text
+
+
+def test_readme_compare_table_is_what_compare_prints():
+    """README's Contracts section shows rows of compare() for 100m and the two presets."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## Contracts", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    names = ["100m", "appreciation_share_30y", "value_share_10y"]
+    runs = [equihome.simulate(n, num_simulations=1000, seed=42, overrides={"contract": {}})
+            for n in names]
+    table = repr(equihome.compare(runs, names)).splitlines()
+    rows = block.strip("\n").splitlines()
+    assert len(rows) == 7 and all(row in table for row in rows), rows

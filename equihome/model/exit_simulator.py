@@ -12,9 +12,11 @@ draws the exit as an exponential race, the same law as a monthly probability
 1 - exp(-h/12), split by the hazards' ratio. Loans mature at loan_term and are liquidated
 at fund end at fair value less liquidation_discount. Proceeds:
 claim = L + L r (m - m0)/12 + share (V - V0)+ [- share (V0 - V) with share_depreciation],
-capped at L (1 + annual_return_cap)^(years) when set, and never above V. A default pays
-min(claim, V(m + lag) (1 - foreclosure_cost)) * recovery[zone] at m + lag (interest stops
-at default; recoveries still pending at fund end settle then). Hazards and fair values use
+capped at L (1 + annual_return_cap)^(years) when set, and never above V; the other contracts
+(appreciation_share, value_share) and the common terms (monthly cap, floor, windows, junior
+liens) are in contracts.py. A default pays min(claim, V(m + lag) (1 - foreclosure_cost)) *
+recovery[zone] at m + lag (a junior lien: only what the senior mortgage leaves; interest
+stops at default; recoveries still pending at fund end settle then). Hazards and fair values use
 the suburb index; the home's own walk enters the value at exit.
 
 The month-by-month ledger runs in the same kernel pass (see cashflow_aggregator).
