@@ -178,18 +178,12 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         hh2 = hh * exp(p.home_sigma * sqrt((r - m) / 12.0) * pool.z_home[2 * k + 1]
                        - 0.5 * s2 * (r - m) / 12.0)
         vr = V0 * (lev[r * J + j] * inv0) * hh2
-        if junior:
-            proceeds = fmin(claim, net_of_senior(p, t, V0, vr * (1.0 - p.foreclosure_cost),
-                                                 r - m0, 1)) * t.recovery[z]
-        else:
-            proceeds = fmin(claim, vr * (1.0 - p.foreclosure_cost)) * t.recovery[z]
+        proceeds = fmin(claim, net_of_senior(p, t, V0, vr * (1.0 - p.foreclosure_cost), r - m0,
+                                             junior)) * t.recovery[z]
         for q in range(m, r):
-            if junior:
-                nav_loans[q] += fmin(claim, net_of_senior(
-                    p, t, V0, V0 * (lev[q * J + j] * inv0) * (1.0 - p.foreclosure_cost), q - m0,
-                    1)) * t.recovery[z]
-            else:
-                nav_loans[q] += fmin(claim, V0 * (lev[q * J + j] * inv0) * (1.0 - p.foreclosure_cost)) * t.recovery[z]
+            nav_loans[q] += fmin(claim, net_of_senior(
+                p, t, V0, V0 * (lev[q * J + j] * inv0) * (1.0 - p.foreclosure_cost), q - m0,
+                junior)) * t.recovery[z]
             cost_at[q] += L
     elif kind == EXIT_LIQUIDATION:
         proceeds = claim * (1.0 - p.liquidation_discount)
