@@ -95,6 +95,18 @@ cdef inline f8 net_of_senior(const LedgerParams* p, const Tables* t, f8 V0, f8 v
     return fmax(value_net - V0 * t.senior_factor[age], 0.0)
 
 
+cdef inline f8 junior_default_hazard(const Tables* t, f8 hd0, f8 hdc, f8 V0, f8 ratio, f8 claim,
+                                     f8 cltv0, int tau) noexcept nogil:
+    """A junior lien's annual default hazard: hd0 (1 + default_mult x max(1 - CLTV0 / CLTV, 0)),
+    CLTV = (senior balance + claim) / value now, CLTV0 = senior ratio + LTV at origination
+    (hdc = hd0 x default_mult); with the debt unchanged this is the first lien's
+    hd0 (1 + default_mult x max(-gain, 0))."""
+    cdef f8 debt = V0 * t.senior_factor[tau] + claim
+    if debt <= 0.0:
+        return hd0
+    return hd0 + hdc * fmax(1.0 - cltv0 * V0 * ratio / debt, 0.0)
+
+
 cdef inline int is_junior(const LedgerParams* p, Py_ssize_t k) noexcept nogil:
     """1 if pool loan k is a junior lien: junior_share of the loans, evenly in pool order."""
     if not p.has_senior:
@@ -133,6 +145,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv, hh, hh2, vr, proceeds
     cdef f8 s2 = p.home_sigma * p.home_sigma
     cdef int junior = is_junior(p, k)
+    cdef f8 cltv0 = t.senior_factor[0] + ltv
     nav_loans[m0] += L
     cost_at[m0] += L
     for m in range(m0 + 1, last + 1):
@@ -141,6 +154,8 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         claim = claim_value(p, t, L, accrual, V0, share_v0, ratio, tau)
         gain = ratio - 1.0
         hd = hd0 - hdc * gain if gain < 0.0 else hd0
+        if junior:
+            hd = junior_default_hazard(t, hd0, hdc, V0, ratio, claim, cltv0, tau)
         if tau >= p.min_hold_months:
             hs = p.sale_hazard + hsa * gain if gain > 0.0 else p.sale_hazard
             lv = claim / (V0 * ratio)

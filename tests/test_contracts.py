@@ -20,7 +20,7 @@ from test_kernel_agreement import SMALL_FUND, assert_ledgers_agree, assert_no_po
 import equihome
 from equihome import _core
 from equihome.io.config import ConfigError, load_config
-from equihome.model import contracts, exit_simulator, loan_generator, reference
+from equihome.model import contracts, exit_simulator, loan_generator, reference, reference_contracts
 from equihome.model.layout import ExitKind
 
 KERNELS = [pytest.param(_core, id="cython"), pytest.param(reference, id="reference")]
@@ -31,7 +31,7 @@ CENT = 0.005
 
 
 def one_loan(contract: dict, levels: np.ndarray, exit_month: int = 24, k=_core, kind: str = "sale",
-             loan: dict | None = None) -> dict:
+             loan: dict | None = None, default_mult: float = 0.0) -> dict:
     """One pool loan (advance 100,000, LTV 0.5) whose only hazard, 0.6 a year from month 1,
     is ``kind``; it exits at ``exit_month`` (defaults recover 12 months later)."""
     cfg = load_config("100m", {
@@ -45,7 +45,7 @@ def one_loan(contract: dict, levels: np.ndarray, exit_month: int = 24, k=_core, 
     tables.recovery = np.array([0.8, 0.8, 0.8])
     p = dict(params, sale_hazard=0.6 if kind == "sale" else 0.0,
              refi_hazard=0.6 if kind == "refi" else 0.0, sale_mult=0.0, refi_mult=0.0,
-             default_mult=0.0, min_hold_months=0, loan_rate=0.05, foreclosure_cost=0.10,
+             default_mult=default_mult, min_hold_months=0, loan_rate=0.05, foreclosure_cost=0.10,
              liquidation_discount=0.05)
     N = 121
     pool = loan_generator.LoanPool(
@@ -162,6 +162,31 @@ def test_junior_lien_recovers_what_the_senior_leaves(k):
     assert cents(one_loan({**contract, **SENIOR}, FALLING, k=k)["proceeds"], 76_000)
 
 
+@pytest.mark.parametrize("k", KERNELS)
+def test_combined_ltv_drives_a_junior_liens_defaults(k):
+    """Default hazard 0.6 x (1 + 2 x stress), the exit when its sum reaches 14.4: a first lien's
+    stress is the price fall (1 - V/V0); a junior's is 1 - CLTV0 / CLTV, CLTV = (senior + claim)
+    / V, CLTV0 = 0.4 + 0.5: today's contract (interest accrues, nothing shared) on FALLING."""
+    first = one_loan({}, FALLING, k=k, kind="default", default_mult=2.0)
+    H, tau = 0.0, 0
+    while H < 14.4 - 12e-9:
+        tau += 1
+        H += 0.6 * (1 + 2 * 0.005 * tau)
+    assert tau == 22 and first["exit"] == 22
+    junior = one_loan({"lien_position": 2, "senior_balance_ratio": 0.4}, FALLING, k=k,
+                      kind="default", default_mult=2.0)
+    H, tau = 0.0, 0
+    while H < 14.4 - 12e-9:
+        tau += 1
+        V, claim = 200_000 * (1 - 0.005 * tau), 100_000 * (1 + 0.05 * tau / 12)
+        cltv = (senior_balance(80_000, 0.06, 30, tau) + claim) / V
+        H += 0.6 * (1 + 2 * max(1 - 0.9 / cltv, 0.0))
+    assert tau == 21 and (junior["exit"], junior["receipt"]) == (21, 33)
+    # recovery at 33: min(108,750, 167,000 x 0.9 - senior then) x 0.8
+    want = min(108_750, 150_300 - senior_balance(80_000, 0.06, 30, 33)) * 0.8
+    assert cents(junior["proceeds"], want)
+
+
 def test_senior_factor_is_the_amortisation_schedule():
     cfg = load_config("100m", {"contract": SENIOR, "fund_term": 30})
     f = contracts.senior_factor(cfg)
@@ -247,7 +272,7 @@ def test_claim_never_above_value_and_junior_recovery_within_what_is_left(
     assert 0.0 <= claim <= V0 * ratio * (1 + 1e-15)
     if cap:
         assert claim <= L * tab.cap_factor[tau] * (1 + 1e-15) or claim <= floor * L * (1 + 1e-15)
-    left = float(reference.net_of_senior(tab, V0, value, tau, 1))
+    left = float(reference_contracts.net_of_senior(tab, V0, value, tau, 1))
     assert 0.0 <= left <= value and left <= max(value - V0 * tab.senior_factor[tau], 0.0) + 1e-9
 
 

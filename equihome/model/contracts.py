@@ -11,7 +11,10 @@ advance I on a home worth V0 at origination and V = V(m) at exit, tau months lat
 then at least I before ``loss_share_after_years``, at most I (1 + cap_rate / 12)^tau (and
 I (1 + annual_return_cap)^(tau / 12)), at least floor x I, at most V, at least 0. A junior
 lien's default recovery is min(claim, max(0, V(m + lag) (1 - foreclosure_cost) - senior
-balance then)) x recovery; the senior amortises monthly (a level-payment mortgage).
+balance then)) x recovery; the senior amortises monthly (a level-payment mortgage). A junior
+lien's default hazard follows its combined LTV: default_rate x (1 + default_mult x max(1 -
+CLTV0 / CLTV, 0)), CLTV = (senior balance + claim) / V, CLTV0 = (senior + I) / V0 (a first
+lien's is default_rate x (1 + default_mult x max(1 - V / V0, 0)), the same with the debt fixed).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from equihome.model import reference_contracts as rc
 from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
-from equihome.model.reference_contracts import cap_binds, contract_claim, is_junior, net_of_senior
 
 DT = 1.0 / 12.0
 CENT_SLACK = 1e-6  # of a cent; see ``_core`` (_ledger.pxi)
@@ -85,7 +85,7 @@ def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
 def claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau):
     """The contract's formula ($) before the common terms; see ``_core.claim_formula``."""
     if p["contract_type"] != 0:
-        return contract_claim(p, tab, L, V0, ratio, tau)
+        return rc.contract_claim(p, tab, L, V0, ratio, tau)
     gain = ratio - 1.0
     claim = L + accrual * tau
     if p["share_method"] == 2:
@@ -137,6 +137,8 @@ def walk_loan(p, tab, pool, k, m0, f):
     claim = claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau)
     gain = ratio - 1.0
     hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0)
+    if rc.is_junior(p, k):
+        hd = rc.junior_default_hazard(tab, hd0, hdc, V0, ratio, claim, tab.senior_factor[0] + ltv, tau)
     held = tau >= p["min_hold_months"]
     with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
         lv = claim / (V0 * ratio)
@@ -166,19 +168,19 @@ def walk_loan(p, tab, pool, k, m0, f):
     hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
     claim_e = float(claim_value(p, tab, L, accrual, V0, share_v0, np.array(lev[m, j] * inv0 * hh),
                                 tau_e))
-    bound = cap_binds(p, tab, claim_formula(p, tab, L, accrual, V0, share_v0,
+    bound = rc.cap_binds(p, tab, claim_formula(p, tab, L, accrual, V0, share_v0,
                                             np.array(lev[m, j] * inv0 * hh), tau_e), L, tau_e)
-    junior = is_junior(p, k)
+    junior = rc.is_junior(p, k)
     r = m
     if kind == ExitKind.DEFAULT:
         r = min(m + p["foreclosure_lag"], M)
         hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * z2 - 0.5 * s2 * (r - m) / 12.0)
         vr = V0 * (lev[r, j] * inv0) * hh2
         rec = tab.recovery[z]
-        proceeds = min(claim_e, net_of_senior(tab, V0, vr * (1.0 - p["foreclosure_cost"]),
+        proceeds = min(claim_e, rc.net_of_senior(tab, V0, vr * (1.0 - p["foreclosure_cost"]),
                                               r - m0, junior)) * rec
         q = np.arange(m, r)
-        nav_loans[m:r] += np.minimum(claim_e, net_of_senior(
+        nav_loans[m:r] += np.minimum(claim_e, rc.net_of_senior(
             tab, V0, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"]), q - m0, junior)) * rec
         cost_at[m:r] += L
     elif kind == ExitKind.LIQUIDATION:

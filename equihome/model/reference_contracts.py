@@ -35,3 +35,11 @@ def cap_binds(p, tab, formula, L, tau):
         return 0
     claim = np.where(tau < p["loss_share_months"], np.maximum(formula, L), formula)
     return int(claim > L * tab.cap_factor[tau])
+
+
+def junior_default_hazard(tab, hd0, hdc, V0, ratio, claim, cltv0, tau):
+    """A junior lien's default hazards by month; see ``_core.junior_default_hazard``."""
+    debt = V0 * tab.senior_factor[tau] + claim
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.maximum(1.0 - cltv0 * V0 * ratio / np.where(debt > 0.0, debt, 1.0), 0.0)
+    return np.where(debt > 0.0, hd0 + hdc * x, hd0)
