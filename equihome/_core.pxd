@@ -42,6 +42,14 @@ cdef struct LedgerParams:
     int foreclosure_lag
     double liquidation_discount
     double home_sigma           # annual volatility of the per-home random walk
+    # Contracts (DOMAIN.md "Contracts"; equihome/model/contracts.py builds them)
+    int contract_type           # 0 interest_plus_share, 1 appreciation_share, 2 value_share
+    double risk_adj             # appreciation measured from (1 - risk_adj) * V0
+    double claim_floor          # the claim is never below floor * advance
+    int buyout_months           # no refinance (buyout) before this loan age
+    int loss_share_months       # before this loan age the claim is at least the advance
+    int has_senior              # 1 if junior loans sit behind an amortising senior mortgage
+    double junior_share         # share of loans (evenly in pool order) that are junior liens
 
 
 cdef struct Tables:
@@ -62,6 +70,9 @@ cdef struct Tables:
     const f8* tr_rate           # (NT,) their monthly interest rates
     Py_ssize_t NT
     const f8* hazard_mult       # (M+1, 3) sale, refinance, default hazard multiples by month
+    const f8* mult_up           # (M+1,) contract multiple by loan age (gains)
+    const f8* mult_down         # (M+1,) contract multiple by loan age (losses)
+    const f8* senior_factor     # (M+1,) senior balance / V0 by loan age (junior liens)
 
 
 cdef struct Pool:
@@ -88,6 +99,7 @@ cdef struct Book:
     i1* exit_type               # (K,) layout.ExitKind
     i1* reinvested              # (K,) 1 if funded mostly by recycled principal
     f8* proceeds                # (K,) $ received at the receipt month
+    i1* cap_bound               # (K,) 1 if the return cap bound the claim at exit
 
 
 cdef struct Fund:

@@ -11,15 +11,20 @@ cdef struct LoanExit:
     int receipt                 # month the cash arrives
     int kind
     double proceeds
+    i1 cap_bound                # 1 if the return cap set the claim at exit
 
 
-cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 accrual, f8 V0,
-                           f8 share_v0, f8 ratio, int tau) noexcept nogil:
-    """The fund's claim ($) tau months after origination on a home now worth V0*ratio.
+cdef inline f8 claim_formula(const LedgerParams* p, const Tables* t, f8 L, f8 accrual, f8 V0,
+                             f8 share_v0, f8 ratio, int tau) noexcept nogil:
+    """The contract's formula ($) tau months after origination on a home now worth V0*ratio,
+    before the common terms (loss window, cap, floor, value) of claim_value.
 
-    accrual: L * rate / 12 ($ of simple interest a month); share_v0: share * V0, so the
-    appreciation (or, with share_depreciation, depreciation) term is share_v0 * gain.
+    interest_plus_share: accrual is L * rate / 12 ($ of simple interest a month); share_v0 is
+    share * V0, so the appreciation (or, with share_depreciation, depreciation) term is
+    share_v0 * gain. The other types: contract_claim.
     """
+    if p.contract_type != 0:
+        return contract_claim(p, t, L, V0, ratio, tau)
     cdef f8 gain = ratio - 1.0
     cdef f8 claim = L + accrual * tau
     cdef f8 lo = 0.0, hi, acc = 0.0
@@ -37,10 +42,76 @@ cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 accr
             claim = claim + share_v0 * gain
     elif p.share_depreciation:
         claim = claim + share_v0 * gain
+    return claim
+
+
+cdef inline f8 contract_claim(const LedgerParams* p, const Tables* t, f8 L, f8 V0, f8 ratio,
+                              int tau) noexcept nogil:
+    """Formula ($) of appreciation_share, L + s (V - (1 - ra) V0), and of value_share,
+    s V0 + s (V - V0) = s V, with s = multiple x L / V0 ($ of claim per $ of value): the
+    multiple by loan age from mult_up, and from mult_down where V is below the start."""
+    cdef f8 V = V0 * ratio, x
+    if p.contract_type == 1:
+        x = V - (1.0 - p.risk_adj) * V0
+        return L + (t.mult_up[tau] if x >= 0.0 else t.mult_down[tau]) * L / V0 * x
+    x = V - V0
+    return t.mult_up[tau] * L + (t.mult_up[tau] if x >= 0.0 else t.mult_down[tau]) * L / V0 * x
+
+
+cdef inline f8 claim_value(const LedgerParams* p, const Tables* t, f8 L, f8 accrual, f8 V0,
+                           f8 share_v0, f8 ratio, int tau) noexcept nogil:
+    """The fund's claim ($) tau months after origination on a home now worth V0*ratio: the
+    formula, at least L before loss_share_months, capped at L * cap_factor[tau], at least
+    floor * L, never above the value V0*ratio nor below 0."""
+    cdef f8 claim = claim_formula(p, t, L, accrual, V0, share_v0, ratio, tau)
+    if tau < p.loss_share_months:
+        claim = fmax(claim, L)
     if p.has_cap:
         claim = fmin(claim, L * t.cap_factor[tau])
+    if p.claim_floor > 0.0:
+        claim = fmax(claim, p.claim_floor * L)
     claim = fmin(claim, V0 * ratio)
     return fmax(claim, 0.0)
+
+
+cdef inline i1 cap_binds(const LedgerParams* p, const Tables* t, f8 L, f8 accrual, f8 V0,
+                         f8 share_v0, f8 ratio, int tau) noexcept nogil:
+    """1 if the return cap is below the formula (after the loss window), so it sets the claim."""
+    cdef f8 claim
+    if not p.has_cap:
+        return 0
+    claim = claim_formula(p, t, L, accrual, V0, share_v0, ratio, tau)
+    if tau < p.loss_share_months:
+        claim = fmax(claim, L)
+    return 1 if claim > L * t.cap_factor[tau] else 0
+
+
+cdef inline f8 net_of_senior(const LedgerParams* p, const Tables* t, f8 V0, f8 value_net,
+                             int age, int junior) noexcept nogil:
+    """What a lien can recover ($) from a home worth value_net after foreclosure costs: all
+    of it for a first lien, what the senior mortgage (amortised to ``age``) leaves otherwise."""
+    if not junior:
+        return value_net
+    return fmax(value_net - V0 * t.senior_factor[age], 0.0)
+
+
+cdef inline f8 junior_default_hazard(const Tables* t, f8 hd0, f8 hdc, f8 V0, f8 ratio, f8 claim,
+                                     f8 cltv0, int tau) noexcept nogil:
+    """A junior lien's annual default hazard: hd0 (1 + default_mult x max(1 - CLTV0 / CLTV, 0)),
+    CLTV = (senior balance + claim) / value now, CLTV0 = senior ratio + LTV at origination
+    (hdc = hd0 x default_mult); with the debt unchanged this is the first lien's
+    hd0 (1 + default_mult x max(-gain, 0))."""
+    cdef f8 debt = V0 * t.senior_factor[tau] + claim
+    if debt <= 0.0:
+        return hd0
+    return hd0 + hdc * fmax(1.0 - cltv0 * V0 * ratio / debt, 0.0)
+
+
+cdef inline int is_junior(const LedgerParams* p, Py_ssize_t k) noexcept nogil:
+    """1 if pool loan k is a junior lien: junior_share of the loans, evenly in pool order."""
+    if not p.has_senior:
+        return 0
+    return 1 if <long>((k + 1) * p.junior_share) > <long>(k * p.junior_share) else 0
 
 
 cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
@@ -75,6 +146,8 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv, hh, hh2, vr, proceeds
     cdef f8 s2 = p.home_sigma * p.home_sigma
     cdef const f8* hm = t.hazard_mult
+    cdef int junior = is_junior(p, k)
+    cdef f8 cltv0 = t.senior_factor[0] + ltv
     nav_loans[m0] += L
     cost_at[m0] += L
     for m in range(m0 + 1, last + 1):
@@ -82,7 +155,10 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         ratio = lev[m * J + j] * inv0
         claim = claim_value(p, t, L, accrual, V0, share_v0, ratio, tau)
         gain = ratio - 1.0
-        hd = (hd0 - hdc * gain if gain < 0.0 else hd0) * hm[3 * m + 2]
+        hd = hd0 - hdc * gain if gain < 0.0 else hd0
+        if junior:
+            hd = junior_default_hazard(t, hd0, hdc, V0, ratio, claim, cltv0, tau)
+        hd = hd * hm[3 * m + 2]
         if tau >= p.min_hold_months:
             hs = (p.sale_hazard + hsa * gain if gain > 0.0 else p.sale_hazard) * hm[3 * m]
             lv = claim / (V0 * ratio)
@@ -90,6 +166,8 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
                   else p.refi_hazard) * hm[3 * m + 1]
         else:
             hs = 0.0
+            hr = 0.0
+        if tau < p.buyout_months:
             hr = 0.0
         ht = hs + hr + hd
         H = H + ht
@@ -110,6 +188,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     tau = m - m0
     hh = exp(p.home_sigma * sqrt(tau / 12.0) * pool.z_home[2 * k] - 0.5 * s2 * tau / 12.0)
     claim = claim_value(p, t, L, accrual, V0, share_v0, lev[m * J + j] * inv0 * hh, tau)
+    out.cap_bound = cap_binds(p, t, L, accrual, V0, share_v0, lev[m * J + j] * inv0 * hh, tau)
     r = m
     if kind == EXIT_DEFAULT:
         r = m + p.foreclosure_lag
@@ -118,9 +197,12 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         hh2 = hh * exp(p.home_sigma * sqrt((r - m) / 12.0) * pool.z_home[2 * k + 1]
                        - 0.5 * s2 * (r - m) / 12.0)
         vr = V0 * (lev[r * J + j] * inv0) * hh2
-        proceeds = fmin(claim, vr * (1.0 - p.foreclosure_cost)) * t.recovery[z]
+        proceeds = fmin(claim, net_of_senior(p, t, V0, vr * (1.0 - p.foreclosure_cost), r - m0,
+                                             junior)) * t.recovery[z]
         for q in range(m, r):
-            nav_loans[q] += fmin(claim, V0 * (lev[q * J + j] * inv0) * (1.0 - p.foreclosure_cost)) * t.recovery[z]
+            nav_loans[q] += fmin(claim, net_of_senior(
+                p, t, V0, V0 * (lev[q * J + j] * inv0) * (1.0 - p.foreclosure_cost), q - m0,
+                junior)) * t.recovery[z]
             cost_at[q] += L
     elif kind == EXIT_LIQUIDATION:
         proceeds = claim * (1.0 - p.liquidation_discount)
@@ -219,6 +301,9 @@ def run_ledger(LedgerParams p, inp, out):
     cdef const f8[::1] cap_factor = inp.cap_factor, tranche_size = inp.tranche_size
     cdef const f8[::1] tranche_rate_m = inp.tranche_rate_m
     cdef const f8[:, ::1] hazard_mult = inp.hazard_mult
+    cdef const f8[::1] mult_up = inp.mult_up, mult_down = inp.mult_down
+    cdef const f8[::1] senior_factor = inp.senior_factor
+    cdef i1[:, ::1] cap_bound = out.cap_bound
     cdef f8[:, :, ::1] ledger = out.ledger, debt_flows = out.debt_flows
     cdef i4[:, ::1] orig_month = out.orig_month, exit_month = out.exit_month
     cdef i4[:, ::1] receipt_month = out.receipt_month
@@ -250,6 +335,9 @@ def run_ledger(LedgerParams p, inp, out):
     t.tr_rate = &tranche_rate_m[0] if NT else NULL
     t.NT = NT
     t.hazard_mult = &hazard_mult[0, 0]
+    t.mult_up = &mult_up[0]
+    t.mult_down = &mult_down[0]
+    t.senior_factor = &senior_factor[0]
     cdef Pool pool
     cdef Book o
     pool.K = K
@@ -264,6 +352,7 @@ def run_ledger(LedgerParams p, inp, out):
             exit_type[s, :] = EXIT_NONE
             reinvested[s, :] = 0
             proceeds[s, :] = 0.0
+            cap_bound[s, :] = 0
             pool.size = &size[s, 0]
             pool.ltv = &ltv[s, 0]
             pool.zone = &zone[s, 0]
@@ -280,6 +369,7 @@ def run_ledger(LedgerParams p, inp, out):
             o.exit_type = &exit_type[s, 0]
             o.reinvested = &reinvested[s, 0]
             o.proceeds = &proceeds[s, 0]
+            o.cap_bound = &cap_bound[s, 0]
             pool_exhausted[s] = ledger_one(&p, &t, &pool, &o, &scratch[s, 0])
 
 
@@ -401,6 +491,7 @@ cdef void originate(const LedgerParams* p, const Tables* t, const Pool* pool, Fu
         o.receipt_month[k] = ex.receipt
         o.exit_type[k] = <i1>ex.kind
         o.proceeds[k] = ex.proceeds
+        o.cap_bound[k] = ex.cap_bound
         f.proc_at[ex.receipt] += ex.proceeds
         f.prin_at[ex.receipt] += fmin(L, ex.proceeds)
         f.disp_at[ex.receipt] += p.disposition_rate * ex.proceeds

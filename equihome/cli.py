@@ -226,6 +226,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
         p = equihome.PRESETS[name]
         size, term = p.get("fund_size"), p.get("fund_term")
         detail = f"fund_size ${size:,.0f}, fund_term {term} y" if size and term else ""
+        if "contract" in p:
+            detail += f", contract {p['contract'].get('type', 'interest_plus_share')}"
         print(f"{name}\t{detail}".rstrip())
     return EXIT_OK
 

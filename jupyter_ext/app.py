@@ -134,7 +134,8 @@ def jupyter_handler(cls: type, starter: _Lazy) -> type:
     if issubclass(cls, SimulationSocket):
         attrs: dict[str, Any] = {"starter": starter, "get": ws_authenticated(cls.get)}
         return type(f"Jupyter{cls.__name__}", (JupyterSocket, cls, JupyterHandler), attrs)
-    attrs = {"starter": starter}
+    # CORS preflights are Jupyter's own (its allow_origin settings), not --allow-origin's
+    attrs = {"starter": starter, "options": APIHandler.options}
     for m in HTTP_METHODS:
         if m in cls.__dict__ or any(m in b.__dict__ for b in cls.__mro__[1:-1]
                                     if issubclass(b, BaseHandler)):

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import math
 
+from fund_contracts import claim as contract_claim
+from fund_contracts import is_junior, left_for, terms, upside
+from fund_contracts import metrics as contract_metrics
+
 from equihome.io.config import FundConfig, load_config
 
 SALE, REFI, DEFAULT, MATURITY, LIQUIDATION = 1, 2, 3, 4, 5
@@ -118,36 +122,24 @@ def params(cfg: FundConfig) -> dict:
         tier_share=list(cfg.tiered_appreciation_shares), depreciation=cfg.share_depreciation,
         cap=cfg.annual_return_cap, sh=cfg.price_path.property_variation,
         fc_time=ex.foreclosure_time, fc_cost=ex.foreclosure_cost,
-        liq=ex.liquidation_discount, recovery=zone_list(cfg.recovery_rates),
+        liq=ex.liquidation_discount, recovery=zone_list(cfg.recovery_rates), ct=terms(cfg),
     )
 
 
 # --------------------------------------------------------------------------- one loan
 
 
-def upside(p: dict, share: float, V0: float, gain: float) -> float:
-    """$ the fund takes of a positive gain (``gain`` = value ratio - 1) on a home worth V0."""
-    if p["method"] != "tiered":
-        return share * V0 * gain
-    total, lo = 0.0, 0.0
-    for s, hi in zip(p["tier_share"], p["thr"], strict=True):
-        total += s * max(min(gain, hi) - lo, 0.0)
-        lo = hi
-    return total * V0
-
-
-def claim(p: dict, loan: dict, tau: int, ratio: float) -> float:
-    """Fund's claim in $ on a loan ``tau`` months old whose home is worth V0 * ``ratio``."""
+def claim(p: dict, loan: dict, tau: int, ratio: float) -> tuple[float, bool]:
+    """Fund's claim in $ on a loan ``tau`` months old whose home is worth V0 * ``ratio``, and
+    whether a return cap set it (the contract's terms: fund_contracts.claim)."""
     L, V0, share = loan["L"], loan["V0"], loan["share"]
     gain = ratio - 1.0
-    c = L + L * p["rate"] / 12.0 * tau
+    c = L + L * p["rate"] / 12.0 * tau  # interest_plus_share; the other types ignore c
     if gain > 0.0:
         c += upside(p, share, V0, gain)
     elif p["depreciation"]:
         c += share * V0 * gain
-    if p["cap"] is not None:
-        c = min(c, L * (1.0 + p["cap"]) ** (tau / 12.0))
-    return max(min(c, V0 * ratio), 0.0)
+    return contract_claim(p, L, V0, tau, ratio, c)
 
 
 def make_loan(p: dict, row: dict, k: int, m0: int) -> dict:
@@ -157,7 +149,7 @@ def make_loan(p: dict, row: dict, k: int, m0: int) -> dict:
              "tiered": p["tier_share"][0]}[p["method"]]
     return dict(k=k, L=L, ltv=ltv, V0=L / ltv, share=share, m0=m0, z=int(row["zone"][k]),
                 j=int(row["suburb"][k]), z1=float(row["z_home"][k][0]),
-                z2=float(row["z_home"][k][1]))
+                z2=float(row["z_home"][k][1]), junior=is_junior(p, k))
 
 
 def home_walk(sh: float, months: int, z: float) -> float:
@@ -172,9 +164,9 @@ def settle(p: dict, loan: dict, lev: list, age: int, kind: int) -> None:
     m0, j, m = loan["m0"], loan["j"], loan["m0"] + age
     ratio = [lev[q][j] / lev[m0][j] for q in range(m + 1)]
     hh = home_walk(p["sh"], age, loan["z1"])
-    claim_e = claim(p, loan, age, ratio[m] * hh)
+    claim_e, loan["cap_bound"] = claim(p, loan, age, ratio[m] * hh)
     fair = {m0: loan["L"]}
-    fair.update({q: claim(p, loan, q - m0, ratio[q]) for q in range(m0 + 1, m)})
+    fair.update({q: claim(p, loan, q - m0, ratio[q])[0] for q in range(m0 + 1, m)})
     r, proceeds = m, claim_e
     if kind == DEFAULT:
         r, proceeds = default_recovery(p, loan, lev, m, claim_e, hh, fair)
@@ -193,8 +185,9 @@ def default_recovery(p: dict, loan: dict, lev: list, m: int, claim_e: float, hh:
     hh2 = hh * home_walk(p["sh"], r - m, loan["z2"])
     value_r = V0 * (lev[r][j] / lev[m0][j]) * hh2
     for q in range(m, r):
-        fair[q] = min(claim_e, V0 * (lev[q][j] / lev[m0][j]) * (1.0 - fc)) * rec
-    return r, min(claim_e, value_r * (1.0 - fc)) * rec
+        fair[q] = min(claim_e, left_for(p, loan, V0 * (lev[q][j] / lev[m0][j]) * (1.0 - fc),
+                                        q - m0)) * rec
+    return r, min(claim_e, left_for(p, loan, value_r * (1.0 - fc), r - m0)) * rec
 
 
 # --------------------------------------------------------------------------- the ledger
@@ -610,6 +603,7 @@ def metrics(p: dict, book: dict, wf: dict) -> dict:
         excess_carry=wf["excess_carry"], num_loans=float(len(loans)), deployed_capital=deployed,
         loss_rate=ratio(sum(max(ln["L"] - ln["proceeds"], 0.0) for ln in loans), deployed),
         wal_years=ratio(sum(ln["L"] * (ln["r"] - ln["m0"]) / 12.0 for ln in loans), deployed),
+        **contract_metrics(loans),
     )
 
 

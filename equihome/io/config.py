@@ -4,14 +4,15 @@ Entry points: validate_config, load_config (preset / dict / JSON file + override
 config_json_schema; errors are ConfigError with one plain-words entry per offending field."""
 
 import copy
-import difflib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from equihome.io.contract import CONTRACT_PRESETS, ContractConfig
+from equihome.io.errors import _OBJECT, _message, _path, _show
 from equihome.io.stress import MarketStress
 
 Loc = tuple[str | int, ...]
@@ -38,19 +39,6 @@ class _Issues(ValueError):
     def __init__(self, issues: list[tuple[Loc, str, Any]]) -> None:
         self.issues = issues
         super().__init__("; ".join(f"{_path(loc) or 'value'}: {msg}" for loc, msg, _ in issues))
-
-
-def _path(loc: Loc) -> str:
-    """Render a location as ``price_path.volatility.red`` or ``tranches[1].name``."""
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).removeprefix(".")
-
-
-def _show(value: Any, tidy: bool = True) -> str:
-    """Readable value for a message (``tidy``: integral floats without ``.0``), cut at 120 chars."""
-    if tidy and isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        value = int(value)
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
 
 
 class _Base(BaseModel):
@@ -294,6 +282,8 @@ class GuardrailConfig(_Base):
     hurdle_clear_probability: Unit = Field(0.70, description="Min P(LP IRR >= hurdle) (warning).")
     min_simulations: int = Field(500, ge=1, le=100_000, description="Fewest scenarios (info).")
     seed_missing: bool = Field(True, description="Report a drawn seed when none given (info).")
+    combined_ltv: Unit = Field(0.8, description="Max (senior + advance) / value, junior liens (error).")
+    cap_binding_share: Unit = Field(0.0, description="Share of exits where the cap binds (info).")
 
 
 class Tranche(_Base):
@@ -368,6 +358,7 @@ class FundConfig(_Base):
         UnitZoneValues, 0.01, 0.03, 0.05, "Annual default hazard per zone at zero price change.")
     recovery_rates: UnitZoneValues = _zones(
         UnitZoneValues, 0.9, 0.8, 0.7, "Recovery on the collateral per zone.")
+    contract: ContractConfig = Field(default_factory=ContractConfig, description="Contract.")
 
     # Engine stages
     price_path: PricePathConfig = Field(default_factory=PricePathConfig, description="Price model.")
@@ -412,15 +403,23 @@ class FundConfig(_Base):
         for i, name in enumerate(names):
             check(name not in names[:i], ("tranches", i, "name"),
                   "must be unique among tranches (duplicate name)", name)
+        issues += [(("contract", *loc), msg, value) for loc, msg, value in self.contract.issues()]
         if issues:
             raise _Issues(issues)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible nested dict of every parameter (``market_stress`` only when set)."""
+        """JSON-compatible nested dict of every parameter (``market_stress`` only when set; a
+        config that states no contract dumps as before contracts existed: no contract, its
+        guardrails omitted at defaults)."""
         data = self.model_dump(mode="json")
         if data["market_stress"] is None:
             del data["market_stress"]
+        if "contract" not in self.model_fields_set:
+            del data["contract"]
+            for name in ("combined_ltv", "cap_binding_share"):
+                if data["guardrails"][name] == GuardrailConfig.model_fields[name].default:
+                    del data["guardrails"][name]
         return data
 
     # The calendar: every stage counts months from these, never from the years itself.
@@ -448,75 +447,6 @@ class FundConfig(_Base):
     def min_hold_months(self) -> int:
         """No voluntary exit in a loan's first months."""
         return round(MONTHS_PER_YEAR * self.exit_simulator.min_hold_period)
-
-
-_RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-_OBJECT = "must be an object (a mapping of field names to values)"
-_TYPE_RULES = {
-    **dict.fromkeys(("float_type", "float_parsing"), "must be a number"),
-    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be an integer"),
-    **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
-    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), _OBJECT),
-    "string_type": "must be a string", "string_too_short": "must be a non-empty string",
-    "list_type": "must be a list", "finite_number": "must be a finite number",
-}
-
-
-def _lookup(loc: Loc, root: type[BaseModel]) -> tuple[Any, list[Any]]:
-    """Type and constraint metadata of the field at ``loc`` below ``root`` (None if unknown)."""
-    ann: Any = root
-    metas: list[Any] = []
-    for part in loc:
-        if isinstance(part, int) and get_origin(ann) is list:
-            ann, metas = get_args(ann)[0], []
-            if get_origin(ann) is Annotated:  # constrained list items
-                ann, *extra = get_args(ann)
-                metas = [m for item in extra for m in getattr(item, "metadata", [item])]
-        elif isinstance(ann, type) and issubclass(ann, BaseModel) and part in ann.model_fields:
-            info = ann.model_fields[str(part)]
-            ann, metas = info.annotation, list(info.metadata)
-        else:
-            return None, []
-    return ann, metas
-
-
-def _range_rule(loc: Loc, ctx: dict[str, Any], root: type[BaseModel]) -> str:
-    """The field's whole range in words: ``between 0 and 1``, ``at least 10000``, ..."""
-    words = {"ge": "at least", "gt": "greater than", "le": "at most", "lt": "less than"}
-    metas = _lookup(loc, root)[1]
-    found = {k: getattr(m, k) for m in metas for k in words if getattr(m, k, None) is not None}
-    found = found or {k: v for k, v in ctx.items() if k in words}
-    if {"ge", "le"} <= found.keys():
-        return f"between {_show(found['ge'])} and {_show(found['le'])}"
-    lower_first = sorted(found.items(), key=lambda kv: kv[0][0] != "g")
-    return " and ".join(f"{words[k]} {_show(v)}" for k, v in lower_first)
-
-
-def _message(err: dict[str, Any], loc: Loc, value: Any, root: type[BaseModel]) -> str:
-    """Plain-words rule for one pydantic error (without the field path)."""
-    kind, ctx, got = err["type"], err.get("ctx") or {}, f", got {_show(value, tidy=False)}"
-    if kind in _RANGE_TYPES:
-        return f"must be {_range_rule(loc, ctx, root)}{got}"
-    if kind == "extra_forbidden":
-        parent = _lookup(loc[:-1], root)[0]
-        is_model = isinstance(parent, type) and issubclass(parent, BaseModel)
-        allowed = list(parent.model_fields) if is_model else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return f"unknown field ({hint}allowed: {', '.join(allowed)})"
-    if kind in _TYPE_RULES:
-        return _TYPE_RULES[kind] + got
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}{got}"
-    if kind == "missing":
-        return "is required but missing"
-    if kind in ("too_short", "too_long"):
-        rule = "at least" if kind == "too_short" else "at most"
-        limit = ctx.get("min_length", ctx.get("max_length"))
-        return f"must have {rule} {limit} entries, got {ctx.get('actual_length')}"
-    if kind == "value_error" and ctx.get("error") is not None:
-        return f"{ctx['error']}{got}"
-    return f"{err['msg']}{got}"
 
 
 def _entry(loc: Loc, text: str, value: Any, label: str = "config") -> Entry:
@@ -586,6 +516,9 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return out
 
 
+PRESETS.update({name: deep_merge(PRESETS["100m"], over) for name, over in CONTRACT_PRESETS.items()})
+
+
 def _source_error(loc: str, text: str, value: Any) -> ConfigError:
     return ConfigError([_entry((loc,), text, value)])
 
@@ -613,7 +546,8 @@ def load_config(source: Source = None, overrides: dict[str, Any] | None = None) 
     if source is None or isinstance(source, dict):
         data = copy.deepcopy(source or {})
     elif isinstance(source, FundConfig):
-        data = source.model_dump()
+        data = source.model_dump(exclude=None if "contract" in source.model_fields_set
+                                 else {"contract"})
     elif isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(".json")):
         data = _read_json(Path(source))
     elif isinstance(source, str) and source in PRESETS:

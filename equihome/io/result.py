@@ -115,6 +115,11 @@ class SimulationResult:
         r = self.risk
         lines.append(f"P(LP IRR >= hurdle) {fmt(r['hurdle_clear_probability'], '%')}   "
                      f"VaR99 {fmt(r['var_99'], '%')}   CVaR99 {fmt(r['cvar_99'], '%')}")
+        if "contract" in self.data:
+            c = self.data["contract"]
+            lines.append(f"contract: {c['summary']}; effective rate (median) "
+                         f"{fmt(c['statistics']['effective_rate']['p50'], '%')}, cap binds in "
+                         f"{fmt(c['statistics']['cap_binding_share']['p50'], '%')} of exits")
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"exit mix: {mix}")
         for v in self.guardrails if guardrails else ():
@@ -146,6 +151,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "cvar_99": ("CVaR 99", "%"),
     "var_95": ("VaR 95", "%"),
     "cvar_95": ("CVaR 95", "%"),
+    "effective_rate": ("Effective rate", "%"),
+    "cap_binding_share": ("Cap-binding share", "%"),
 }
 
 
@@ -162,5 +169,7 @@ def fmt(v: float | None, kind: str) -> str:
     """A number for people: % percent, x multiple, $ dollars, n count; n/a when missing."""
     if v is None:
         return "n/a"
+    if isinstance(v, str):
+        return v
     return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}",
             "n": f"{v:,.1f}"}.get(kind, f"{v:,.2f}")

@@ -1,12 +1,12 @@
 """JSON Schema of the simulation result (the ``result`` message's payload).
 
-Written here, beside the code that builds the result (engine.summarise), and held against
+Written here, beside the code that builds the result (summary.summarise), and held against
 real results by the tests; the config schema comes from the pydantic models.
 """
 
 from __future__ import annotations
 
-from equihome.model.metrics import METRICS, STATS
+from equihome.model.metrics import CONTRACT_METRICS, METRICS, STATS
 
 _NUM = {"type": ["number", "null"]}
 _STAT = {"type": "object", "required": list(STATS), "additionalProperties": False,
@@ -60,5 +60,15 @@ RESULT_SCHEMA: dict = {
         "irr_diagnostics": {"type": "object", "required": ["multiple_roots", "no_irr"]},
         "sample_paths": {"type": "object"},
         "config": {"type": "object"},
+        "contract": {
+            "type": "object", "required": ["type", "summary", "statistics"],
+            "additionalProperties": False,
+            "description": "present when the config names a contract: its type, a summary and "
+                           "the effective rate and cap-binding share over scenarios",
+            "properties": {"type": {"type": "string"}, "summary": {"type": "string"},
+                           "statistics": {"type": "object",
+                                          "required": list(CONTRACT_METRICS),
+                                          "additionalProperties": False,
+                                          "properties": {m: _STAT for m in CONTRACT_METRICS}}}},
     },
 }

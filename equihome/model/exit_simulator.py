@@ -13,9 +13,11 @@ draws the exit as an exponential race, the same law as a monthly probability
 1 - exp(-h/12), split by the hazards' ratio. Loans mature at loan_term and are liquidated
 at fund end at fair value less liquidation_discount. Proceeds:
 claim = L + L r (m - m0)/12 + share (V - V0)+ [- share (V0 - V) with share_depreciation],
-capped at L (1 + annual_return_cap)^(years) when set, and never above V. A default pays
-min(claim, V(m + lag) (1 - foreclosure_cost)) * recovery[zone] at m + lag (interest stops
-at default; recoveries still pending at fund end settle then). Hazards and fair values use
+capped at L (1 + annual_return_cap)^(years) when set, and never above V; the other contracts
+(appreciation_share, value_share) and the common terms (monthly cap, floor, windows, junior
+liens) are in contracts.py. A default pays min(claim, V(m + lag) (1 - foreclosure_cost)) *
+recovery[zone] at m + lag (a junior lien: only what the senior mortgage leaves; interest
+stops at default; recoveries still pending at fund end settle then). Hazards and fair values use
 the suburb index; the home's own walk enters the value at exit.
 
 The month-by-month ledger runs in the same kernel pass (see cashflow_aggregator).
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import cashflow_aggregator, fee_engine, loan_generator
+from equihome.model import cashflow_aggregator, contracts, fee_engine, loan_generator
 from equihome.model.layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
 from equihome.model.loan_generator import LoanPool
 from equihome.model.price_path_simulator import PricePaths
@@ -48,6 +50,7 @@ class LedgerRun:
     reinvested: np.ndarray
     proceeds: np.ndarray
     pool_exhausted: np.ndarray
+    cap_bound: np.ndarray       # (S, K) int8: 1 if the return cap set the claim at exit
 
     @classmethod
     def empty(cls, S: int, K: int, NT: int, N: int) -> LedgerRun:
@@ -57,7 +60,8 @@ class LedgerRun:
             orig_month=np.empty((S, K), dtype=np.intc), exit_month=np.empty((S, K), dtype=np.intc),
             receipt_month=np.empty((S, K), dtype=np.intc),
             exit_type=np.empty((S, K), dtype=np.int8), reinvested=np.empty((S, K), dtype=np.int8),
-            proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8))
+            proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8),
+            cap_bound=np.empty((S, K), dtype=np.int8))
 
 
 @dataclass
@@ -76,6 +80,9 @@ class StaticInputs:
     tranche_size: np.ndarray    # (NT,) $, in priority order
     tranche_rate_m: np.ndarray  # (NT,) monthly interest rates
     hazard_mult: np.ndarray     # (M+1, 3) sale, refinance, default hazard multiples by month
+    mult_up: np.ndarray         # (M+1,) contract multiple by loan age, gains (contracts.py)
+    mult_down: np.ndarray       # (M+1,) contract multiple by loan age, losses
+    senior_factor: np.ndarray   # (M+1,) senior mortgage balance / V0 by loan age
 
 
 @dataclass
@@ -120,7 +127,7 @@ def ledger_params(cfg: FundConfig) -> dict:
         share_method=SHARE_METHODS[cfg.appreciation_share_method],
         fixed_share=float(cfg.appreciation_share),
         share_depreciation=int(cfg.share_depreciation),
-        has_cap=int(cfg.annual_return_cap is not None),
+        has_cap=int(cfg.annual_return_cap is not None or cfg.contract.cap_rate is not None),
         n_tiers=len(cfg.tiered_appreciation_thresholds),
         min_hold_months=cfg.min_hold_months,
         sale_hazard=ex.base_exit_rate * ex.sale_weight / weights,
@@ -133,6 +140,7 @@ def ledger_params(cfg: FundConfig) -> dict:
         foreclosure_lag=int(ex.foreclosure_time),
         liquidation_discount=float(ex.liquidation_discount),
         home_sigma=float(cfg.price_path.property_variation),
+        **contracts.kernel_params(cfg),
     )
 
 
@@ -143,8 +151,8 @@ def sorted_tranches(cfg: FundConfig) -> list:
 
 def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
     """The ledger kernel's scalars and tables that are the same for every scenario of a run."""
-    cap = cfg.annual_return_cap
     tranches = sorted_tranches(cfg)
+    mult_up, mult_down = contracts.multiples(cfg)
     return ledger_params(cfg), StaticInputs(
         schedule=loan_generator.deployment_schedule(cfg),
         fee_rate=fee_engine.fee_rates(cfg),
@@ -154,10 +162,11 @@ def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
         recovery=zone_array(cfg.recovery_rates),
         tier_thr=np.asarray(list(cfg.tiered_appreciation_thresholds) + [np.inf], dtype=float),
         tier_share=np.asarray(cfg.tiered_appreciation_shares, dtype=float),
-        cap_factor=(1.0 + (cap or 0.0)) ** (np.arange(cfg.months + 1) / 12.0),
+        cap_factor=contracts.cap_factor(cfg),
         tranche_size=np.array([t.size for t in tranches], dtype=float),
         tranche_rate_m=np.array([(1.0 + t.interest_rate) ** (1.0 / 12.0) - 1.0 for t in tranches]),
         hazard_mult=hazard_multipliers(cfg),
+        mult_up=mult_up, mult_down=mult_down, senior_factor=contracts.senior_factor(cfg),
     )
 
 

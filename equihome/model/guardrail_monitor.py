@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from equihome.io.config import FundConfig
+from equihome.model import contracts
 from equihome.model.layout import SHARE_METHODS, ZONES, ExitKind, base_share, zone_array
 from equihome.model.loan_generator import LoanPool
 
@@ -92,6 +93,10 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
                        cfg.appreciation_share, cfg.tiered_appreciation_shares[0]) \
         if cfg.share_depreciation else 0.0
     stress = (ltv - share * STRESS_FALL) / (1.0 - STRESS_FALL)
+    if cfg.contract.type != "interest_plus_share":
+        stress = contracts.stress_claim_ratio(cfg, ltv, STRESS_FALL)
+    junior = contracts.junior_mask(cfg, size.shape[1])
+    cltv = np.where(junior, contracts.combined_ltv(cfg, ltv), ltv / (1.0 - cfg.contract.start_value_haircut))
     S, Z = size.shape[0], len(ZONES)
     J = Z * cfg.price_path.suburbs_per_zone
     rows = np.arange(S)[:, None]
@@ -103,6 +108,7 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
                                       for z in range(Z)], axis=1),
         "deployed_by_zone": _group_sums(rows * Z + pool.zone, size, S, Z),
         "deployed_by_suburb": _group_sums(rows * J + pool.suburb, size, S, J),
+        "combined_ltv": np.where(made, cltv, 0.0).max(axis=1),
         "liquidated": np.cumsum(np.where(exit_type == ExitKind.LIQUIDATION, size, 0.0),
                                 axis=1)[:, -1],
     }
@@ -161,6 +167,23 @@ def loan_checks(cfg: FundConfig, stats: dict[str, np.ndarray],
         out += per_scenario("unpaid_fees", "error",
                             "Fees and expenses still owed at fund end (a liability of the fund)",
                             unpaid_fees, g.unpaid_fees, _usd, slack=CENT)
+    return out
+
+
+def contract_checks(cfg: FundConfig, stats: dict[str, np.ndarray],
+                    contract: dict[str, np.ndarray]) -> list[dict]:
+    """Checks of a named contract: combined LTV at origination (junior liens or a valuation
+    haircut; error) and the share of exits whose claim the return cap set (info)."""
+    g, c = cfg.guardrails, cfg.contract
+    out = []
+    if c.lien_position > 1 or c.start_value_haircut > 0:
+        out += per_scenario("combined_ltv", "error",
+                            "The highest combined LTV (senior + advance) / value at origination",
+                            stats["combined_ltv"], g.combined_ltv, _pct)
+    share = np.nan_to_num(contract["cap_binding_share"], nan=0.0)
+    out += per_scenario("cap_binding_share", "info",
+                        "The share of exits whose claim the return cap set", share,
+                        g.cap_binding_share, _pct)
     return out
 
 

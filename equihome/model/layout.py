@@ -72,6 +72,7 @@ def check_ledger_shapes(months: int, n_tiers: int, inp, out) -> None:
         "ledger": (S, len(LEDGER_COLUMNS), N), "debt_flows": (S, NT, N), "orig_month": (S, K),
         "exit_month": (S, K), "receipt_month": (S, K), "exit_type": (S, K),
         "reinvested": (S, K), "proceeds": (S, K), "pool_exhausted": (S,),
+        "mult_up": (N,), "mult_down": (N,), "senior_factor": (N,), "cap_bound": (S, K),
     }
     for name, shape in want.items():
         got = getattr(inp, name) if hasattr(inp, name) else getattr(out, name)

@@ -21,6 +21,7 @@ from math import ceil
 import numpy as np
 
 from equihome.io.config import MONTHS_PER_YEAR, FundConfig
+from equihome.model import contracts
 from equihome.model.cashflow_aggregator import CashFlows, year_ends
 from equihome.model.exit_simulator import LedgerRun
 from equihome.model.layout import COL, EXIT_NAMES, ExitKind
@@ -33,6 +34,9 @@ METRICS = (
     "nav_drawdown", "management_fees", "fund_expenses", "fees_paid", "unpaid_fees",
     "excess_carry",
 )
+#: Per-scenario numbers of the contract (contracts.scenario_metrics), reported in the result's
+#: ``contract`` section when the config names a contract.
+CONTRACT_METRICS = ("effective_rate", "cap_binding_share")
 YEARLY = ("nav", "j_curve", "lp_tvpi", "lp_dpi", "lp_rvpi")
 STATS = ("mean", "std", "se", "min", "p5", "p25", "p50", "p75", "p95", "max", "count")
 
@@ -69,6 +73,7 @@ class ChunkMetrics:
     tranches: np.ndarray                    # (S, NT, 2): lender IRR, multiple
     irr_flags: np.ndarray                   # (S,) LP IRR root flag
     samples: dict[str, np.ndarray] = field(default_factory=dict)
+    contract: dict[str, np.ndarray] = field(default_factory=dict)  # CONTRACT_METRICS, (S,)
 
 
 def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cash: CashFlows,
@@ -125,7 +130,9 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
               "lp_dpi": dpi_y, "lp_rvpi": rvpi_y}
     counts = np.stack([(run.exit_type == k).sum(axis=1) for k in ExitKind], axis=1)
     return ChunkMetrics(metrics, yearly, counts, tranche_returns(run.debt_flows, kernels), flags,
-                        {"nav": nav, "lp_cumulative_cash": cum_lp})
+                        {"nav": nav, "lp_cumulative_cash": cum_lp},
+                        contracts.scenario_metrics(pool_size, run.orig_month, run.exit_month,
+                                                   run.exit_type, run.proceeds, run.cap_bound))
 
 
 def payback_month(cum: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from equihome.model import reference_contracts as rc
 from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
 
 DT = 1.0 / 12.0
@@ -49,12 +50,9 @@ def price_paths(eps, u_regime, mu, sigma, model, kappa, regime, out):
 
 def index_levels(zone_log, sub_eps, zone_of, sigma_sub, shock, out):
     """Suburb price levels; see ``_core.index_levels``."""
-    zone_log = np.asarray(zone_log)
-    step = -0.5 * sigma_sub * sigma_sub * DT
-    vol = sigma_sub * np.sqrt(DT)
+    step, vol = -0.5 * sigma_sub * sigma_sub * DT, sigma_sub * np.sqrt(DT)
     walk = np.cumsum(step + vol * np.asarray(sub_eps), axis=1)
-    zl = zone_log[:, :, np.asarray(zone_of)]
-    sh = np.asarray(shock)[:, np.asarray(zone_of)]
+    zl, sh = np.asarray(zone_log)[:, :, zone_of], np.asarray(shock)[:, zone_of]
     out[:, 0, :] = np.exp(zl[:, 0, :]) * sh[0]
     out[:, 1:, :] = np.exp(zl[:, 1:, :] + walk) * sh[1:]
 
@@ -82,8 +80,10 @@ def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
 # --------------------------------------------------------------------------- ledger
 
 
-def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
-    """Fund's claim ($) on homes worth V0*ratio after tau months (arrays broadcast)."""
+def claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau):
+    """The contract's formula ($) before the common terms; see ``_core.claim_formula``."""
+    if p["contract_type"] != 0:
+        return rc.contract_claim(p, tab, L, V0, ratio, tau)
     gain = ratio - 1.0
     claim = L + accrual * tau
     if p["share_method"] == 2:
@@ -98,14 +98,23 @@ def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
     else:
         claim_up = claim + share_v0 * gain
     claim_down = claim + share_v0 * gain if p["share_depreciation"] else claim
-    claim = np.where(gain > 0.0, claim_up, claim_down)
+    return np.where(gain > 0.0, claim_up, claim_down)
+
+
+def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
+    """Fund's claim ($) on homes worth V0*ratio after tau months (arrays broadcast)."""
+    claim = claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau)
+    claim = np.where(tau < p["loss_share_months"], np.maximum(claim, L), claim)
     if p["has_cap"]:
         claim = np.minimum(claim, L * tab.cap_factor[tau])
+    if p["claim_floor"] > 0.0:
+        claim = np.maximum(claim, p["claim_floor"] * L)
     return np.maximum(np.minimum(claim, V0 * ratio), 0.0)
 
 
 def walk_loan(p, tab, pool, k, m0, f):
-    """Pool loan k from origination to exit; returns (month, receipt, kind, proceeds)."""
+    """Pool loan k from origination to exit; returns (month, receipt, kind, proceeds, cap
+    bound)."""
     lev, j, L, ltv, z = pool.lev, pool.suburb[k], pool.size[k], pool.ltv[k], pool.zone[k]
     nav_loans, cost_at = f.nav_loans, f.cost_at
     V0 = L / ltv
@@ -126,7 +135,10 @@ def walk_loan(p, tab, pool, k, m0, f):
     claim = claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau)
     gain = ratio - 1.0
     hm = tab.hazard_mult[ms]
-    hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0) * hm[:, 2]
+    hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0)
+    if rc.is_junior(p, k):
+        hd = rc.junior_default_hazard(tab, hd0, hdc, V0, ratio, claim, tab.senior_factor[0] + ltv, tau)
+    hd = hd * hm[:, 2]
     held = tau >= p["min_hold_months"]
     with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
         lv = claim / (V0 * ratio)
@@ -135,6 +147,7 @@ def walk_loan(p, tab, pool, k, m0, f):
     hr = np.where(held, np.where(lv < p["refi_threshold"],
                                  p["refi_hazard"] + hrb * (p["refi_threshold"] - lv),
                                  p["refi_hazard"]) * hm[:, 1], 0.0)
+    hr = np.where(tau < p["buyout_months"], 0.0, hr)
     ht = hs + hr + hd
     H = np.cumsum(ht)
     hit = np.flatnonzero((ht > 0.0) & (H >= 12.0 * pool.e_exit[k]))
@@ -156,21 +169,26 @@ def walk_loan(p, tab, pool, k, m0, f):
     hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
     claim_e = float(claim_value(p, tab, L, accrual, V0, share_v0, np.array(lev[m, j] * inv0 * hh),
                                 tau_e))
+    bound = rc.cap_binds(p, tab, claim_formula(p, tab, L, accrual, V0, share_v0,
+                                            np.array(lev[m, j] * inv0 * hh), tau_e), L, tau_e)
+    junior = rc.is_junior(p, k)
     r = m
     if kind == ExitKind.DEFAULT:
         r = min(m + p["foreclosure_lag"], M)
         hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * z2 - 0.5 * s2 * (r - m) / 12.0)
         vr = V0 * (lev[r, j] * inv0) * hh2
         rec = tab.recovery[z]
-        proceeds = min(claim_e, vr * (1.0 - p["foreclosure_cost"])) * rec
+        proceeds = min(claim_e, rc.net_of_senior(tab, V0, vr * (1.0 - p["foreclosure_cost"]),
+                                              r - m0, junior)) * rec
         q = np.arange(m, r)
-        nav_loans[m:r] += np.minimum(claim_e, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"])) * rec
+        nav_loans[m:r] += np.minimum(claim_e, rc.net_of_senior(
+            tab, V0, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"]), q - m0, junior)) * rec
         cost_at[m:r] += L
     elif kind == ExitKind.LIQUIDATION:
         proceeds = claim_e * (1.0 - p["liquidation_discount"])
     else:
         proceeds = claim_e
-    return m, r, int(kind), float(proceeds)
+    return m, r, int(kind), float(proceeds), bound
 
 
 def _owed_between(tab, basis, m, h):
@@ -251,10 +269,12 @@ def run_ledger(p, inp, out):
 
 
 TABLES = ("schedule", "fee_rate", "expense", "dist_mask", "default_rate", "recovery", "tier_thr",
-          "tier_share", "cap_factor", "tranche_size", "tranche_rate_m", "hazard_mult")
+          "tier_share", "cap_factor", "tranche_size", "tranche_rate_m", "hazard_mult", "mult_up",
+          "mult_down", "senior_factor")
 POOL = ("size", "ltv", "zone", "suburb", "e_exit", "u_cause", "z_home")
-LOANS = ("orig_month", "exit_month", "receipt_month", "exit_type", "reinvested", "proceeds")
-LOAN_START = {"exit_type": ExitKind.NONE, "reinvested": 0, "proceeds": 0.0}
+LOANS = ("orig_month", "exit_month", "receipt_month", "exit_type", "reinvested", "proceeds",
+         "cap_bound")
+LOAN_START = {"exit_type": ExitKind.NONE, "reinvested": 0, "proceeds": 0.0, "cap_bound": 0}
 
 
 def ledger_one(p, tab, pool, o):
@@ -332,9 +352,9 @@ def originate(p, tab, pool, f, o):
         o.ledger[COL["fee_income"], m] += L * p["fee_in_rate"]
         o.ledger[COL["transaction_fees"], m] += p["acquisition_rate"] * V0
         o.ledger[COL["fees_paid"], m] += p["acquisition_rate"] * V0
-        em, r, kd, pr = walk_loan(p, tab, pool, k, m, f)
+        em, r, kd, pr, cb = walk_loan(p, tab, pool, k, m, f)
         o.orig_month[k], o.exit_month[k], o.receipt_month[k] = m, em, r
-        o.exit_type[k], o.proceeds[k] = kd, pr
+        o.exit_type[k], o.proceeds[k], o.cap_bound[k] = kd, pr, cb
         f.proc_at[r] += pr
         f.prin_at[r] += min(L, pr)
         f.disp_at[r] += p["disposition_rate"] * pr

@@ -14,6 +14,7 @@ error. :func:`run_analysis` runs one from a request dict (the server's ``POST
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -309,17 +310,23 @@ def tornado(config: Source = "100m", parameters: Mapping[str, Any] | None = None
     base = run_variants(s, variants[:1], stream, cancel, lambda o: {"parameter": "base"})[0]
     assert base.result is not None
     b_stat = stat_value(spec, base.result.scenarios, base.hurdle)
-    lows: dict[str, Outcome] = {}
+    sides: dict[str, dict[str, Outcome]] = {}   # path -> the sides finished so far
+    built: dict[str, dict[str, Any]] = {}       # path -> its row, once both sides are in
+    lock = threading.Lock()  # on Dask the variants finish on several threads, in any order
 
     def row(out: Outcome) -> dict[str, Any] | None:
-        path = out.variant.info["path"]
-        if out.variant.module.endswith(":low"):
-            lows[path] = out
-            return None
-        return tornado_row(path, inputs, lows[path], out, base, b_stat, spec)
+        path, side = out.variant.info["path"], out.variant.module.rsplit(":", 1)[1]
+        with lock:
+            done = sides.setdefault(path, {})
+            done[side] = out
+            if len(done) < 2:
+                return None
+            built[path] = tornado_row(path, inputs, done["low"], done["high"], base, b_stat,
+                                      spec)
+            return built[path]
 
     outs = [base] + run_variants(s, variants[1:], stream, cancel, row, slot0=1)
-    rows = [stream.rows[f"tornado:{p}:high"] for p, _, _ in inputs]
+    rows = [built[p] for p, _, _ in inputs]
     rows.sort(key=lambda r: (r["error"] is not None, -(r["swing"] or 0.0)))
     data = {**_meta("tornado", s, {"parameters": {p: [lo, hi] for p, lo, hi in inputs},
                                    "statistic": spec}),

@@ -31,6 +31,7 @@ from equihome.io.config import ConfigError, FundConfig, load_config
 from equihome.io.result import SimulationResult, finite_json
 from equihome.model import (
     cashflow_aggregator,
+    contracts,
     exit_simulator,
     fee_engine,
     guardrail_monitor,
@@ -43,6 +44,7 @@ from equihome.model.kernels import get_kernels
 from equihome.model.layout import EXIT_NAMES, ZONES
 from equihome.run import backends
 from equihome.run.backends import Backend
+from equihome.run.summary import SAMPLE_STEP, summarise, tranche_table
 
 STAGES = (
     "loan_generator", "price_path_simulator", "exit_simulator", "cashflow_aggregator",
@@ -62,7 +64,6 @@ MESSAGES = {
 DEFAULT_CHUNK = 64
 CHUNK_WORK = 4_000_000        # loan-months per chunk at most: a stage of a chunk stays short,
                               # so a cancel (checked between stages) lands within a second
-SAMPLE_STEP = 3               # months between the points kept of each sample path
 PROGRESS_INTERVAL = 0.1       # s between progress events (at most 10 a second)
 INTERMEDIATE_INTERVAL = 0.25  # s between running-statistics events
 Listener = Callable[[dict], Any]
@@ -280,11 +281,12 @@ class Accumulator:
         self.exit_counts = np.zeros((n, len(EXIT_NAMES)), dtype=np.int64)
         self.tranches = np.full((n, len(cfg.tranches), 2), np.nan)
         self.irr_flags = np.zeros(n, dtype=np.int8)
+        self.contract = {m: np.full(n, np.nan) for m in metrics.CONTRACT_METRICS}
         self.loans = {
             "max_ltv": np.zeros(n), "stress_ltv": np.zeros(n), "largest_loan": np.zeros(n),
             "max_loan_by_zone": np.zeros((n, len(ZONES))),
             "deployed_by_zone": np.zeros((n, len(ZONES))), "deployed_by_suburb": np.zeros((n, J)),
-            "liquidated": np.zeros(n),
+            "liquidated": np.zeros(n), "combined_ltv": np.zeros(n),
         }
         self.samples: dict[str, list] = {}
         self.done = np.zeros(n, dtype=bool)
@@ -299,6 +301,8 @@ class Accumulator:
         self.exit_counts[a:b] = cm.exit_counts
         self.tranches[a:b] = cm.tranches
         self.irr_flags[a:b] = cm.irr_flags
+        for name, v in cm.contract.items():
+            self.contract[name][a:b] = v
         for name, v in chunk["loans"].items():
             self.loans[name][a:b] = v
         for name, v in cm.samples.items():
@@ -458,6 +462,8 @@ class RunTracker:
         t0 = time.perf_counter()
         checks = guardrail_monitor.loan_checks(plan.cfg, acc.loans, acc.metrics["unpaid_fees"])
         checks += guardrail_monitor.result_checks(plan.cfg, data["statistics"], data["risk"])
+        if contracts.stated(plan.cfg):
+            checks += guardrail_monitor.contract_checks(plan.cfg, acc.loans, acc.contract)
         stage_times["guardrail_monitor"] = time.perf_counter() - t0
         for v in checks:
             emit({"type": "guardrail_violation", "violation": v})
@@ -465,7 +471,8 @@ class RunTracker:
         self._completed("guardrail_monitor")
         self.progress.finish()
         elapsed = time.perf_counter() - self.t_start
-        result = SimulationResult(data, acc.metrics, elapsed, stage_times, plan.kernels_name)
+        scenarios = {**acc.metrics, **acc.contract} if contracts.stated(plan.cfg) else acc.metrics
+        result = SimulationResult(data, scenarios, elapsed, stage_times, plan.kernels_name)
         emit({"type": "result", "result": result.data, "execution_time": round(elapsed, 6)})
         return result
 
@@ -571,69 +578,3 @@ def _fail(emit: Callable[[dict], None], failure: BaseException, module: str) -> 
     if isinstance(failure, SimulationError):
         raise failure
     raise SimulationError(mod, str(failure)) from failure
-
-# --------------------------------------------------------------------------- summary
-
-
-def tranche_table(plan: Plan, acc: Accumulator) -> list[dict]:
-    """Median annual return and multiple of each debt tranche, then the LP equity."""
-    rows = []
-    for t, tr in enumerate(exit_simulator.sorted_tranches(plan.cfg)):
-        irr, mult = acc.tranches[:, t, 0], acc.tranches[:, t, 1]
-        rows.append({"name": tr.name, "type": tr.type, "return": _nanmedian(irr),
-                     "multiple": _nanmedian(mult)})
-    rows.append({"name": "Equity", "type": "equity", "return": _nanmedian(acc.metrics["lp_irr"]),
-                 "multiple": _nanmedian(acc.metrics["lp_tvpi"])})
-    return rows
-
-
-def _nanmedian(x: np.ndarray) -> float | None:
-    v = x[np.isfinite(x)]
-    return float(np.median(v)) if v.size else None
-
-
-def summarise(plan: Plan, acc: Accumulator) -> dict:
-    """The wire ``result`` payload from the run's per-scenario summaries."""
-    cfg = plan.cfg
-    stats = {m: metrics.describe(v) for m, v in acc.metrics.items()}
-    risk = metrics.risk(acc.metrics["lp_loss"], acc.metrics["lp_irr"], cfg.hurdle_rate)
-    headline = {
-        "irr": stats["lp_irr"]["p50"],
-        "equity_multiple": stats["lp_tvpi"]["p50"],
-        "roi": stats["roi"]["p50"],
-        "lp_irr_p5": stats["lp_irr"]["p5"],
-        "lp_irr_p95": stats["lp_irr"]["p95"],
-        "gross_irr": stats["gross_irr"]["p50"],
-        "fund_irr": stats["fund_irr"]["p50"],
-        "lp_dpi": stats["lp_dpi"]["p50"],
-        "gp_carry": stats["gp_carry"]["p50"],
-        "hurdle_clear_probability": risk["hurdle_clear_probability"],
-        "var_99": risk["var_99"],
-        "cvar_99": risk["cvar_99"],
-    }
-    years = [cfg.vintage_year + y for y in range(cfg.fund_term + 1)]
-    fans = {"years": years, **{name: metrics.fan(v) for name, v in acc.yearly.items()}}
-    samples: dict[str, Any] = {
-        name: [row for _, part in sorted(parts, key=lambda p: p[0]) for row in part]
-        for name, parts in acc.samples.items()}
-    if "zone_index" in samples:
-        samples["zone_index"] = {z: [row[:, i] for row in samples["zone_index"]]
-                                 for i, z in enumerate(ZONES)}
-    if samples:
-        samples["months"] = list(range(0, cfg.months + 1, SAMPLE_STEP))
-    return {
-        "metrics": headline,
-        "loans": int(round(stats["num_loans"]["p50"] or 0)),
-        "fund_size": cfg.fund_size,
-        "num_simulations": plan.n,
-        "seed": plan.seed,
-        "statistics": stats,
-        "risk": risk,
-        "fans": fans,
-        "exit_mix": metrics.exit_mix(acc.exit_counts),
-        "tranches": tranche_table(plan, acc),
-        "irr_diagnostics": {"multiple_roots": int((acc.irr_flags == 1).sum()),
-                            "no_irr": int((acc.irr_flags == 2).sum())},
-        "sample_paths": samples,
-        "config": cfg.to_dict(),
-    }

@@ -38,6 +38,7 @@ SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
 # (row label, statistics key, format); the median and P5-P95 of each
 KEY_METRICS = labelled("lp_irr", "lp_tvpi", "roi", "gross_irr")
 RISK_METRICS = labelled("hurdle_clear_probability", "var_99", "cvar_99", "var_95", "cvar_95")
+CONTRACT_METRICS = labelled("loss_rate", "cap_binding_share", "effective_rate")
 
 
 class ViewState:
@@ -269,8 +270,16 @@ def metrics_html(result: dict) -> str:
     for label, key, kind in RISK_METRICS:
         rows.append(f"<tr><td>{label}</td><td class='eq-{key}' {td}>"
                     f"{fmt(result['risk'].get(key), kind)}</td><td></td><td></td></tr>")
+    contract = result.get("contract") or {}
+    for label, key, kind in CONTRACT_METRICS[1:] if contract else ():
+        s = contract["statistics"].get(key) or {}
+        cells = "".join(f"<td class='eq-{key}-{q}' {td}>{fmt(s.get(q), kind)}</td>"
+                        for q in ("p50", "p5", "p95"))
+        rows.append(f"<tr><td>{label}</td>{cells}</tr>")
     n = result.get("num_simulations")
-    caption = f"<caption style='text-align:left'>{n:,} scenarios, seed {result.get('seed')}</caption>"
+    named = f"; contract {html.escape(contract['summary'])}" if contract else ""
+    caption = (f"<caption style='text-align:left'>{n:,} scenarios, seed {result.get('seed')}"
+               f"{named}</caption>")
     return f"<table class='equihome-metrics-table'>{caption}{''.join(rows)}</table>"
 
 
@@ -454,6 +463,20 @@ class Comparison:
         self.kinds = {f"{lab} {qn}": kind for lab, _, kind in KEY_METRICS
                       for qn in ("median", "P5", "P95")}
         self.kinds.update({lab: kind for lab, _, kind in RISK_METRICS})
+        self._contract_rows()
+
+    def _contract_rows(self) -> None:
+        """The contract of each result, its loss rate, cap-binding share and effective rate
+        (medians; n/a where a result names no contract)."""
+        self.rows["Contract"] = [(d.get("contract") or {}).get("type", "interest_plus_share")
+                                 for d in self.data]
+        self.kinds["Contract"] = "text"
+        for label, key, kind in CONTRACT_METRICS:
+            self.rows[f"{label} median"] = [
+                ((d["statistics"].get(key) if key in d["statistics"]
+                  else ((d.get("contract") or {}).get("statistics") or {}).get(key)) or {}
+                 ).get("p50") for d in self.data]
+            self.kinds[f"{label} median"] = kind
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(n)}</th>" for n in self.names)
@@ -464,9 +487,13 @@ class Comparison:
 
     def __repr__(self) -> str:
         width = max(len(k) for k in self.rows) + 2
-        lines = ["".ljust(width) + "".join(f"{n:>14}" for n in self.names)]
+        cols = [max(14, len(n) + 2, *(len(fmt(v, self.kinds[k])) + 2 for k, vals in
+                                       self.rows.items() for v in vals[i:i + 1]))
+                for i, n in enumerate(self.names)]
+        lines = ["".ljust(width) + "".join(f"{n:>{c}}" for n, c in zip(self.names, cols, strict=True))]
         for k, vals in self.rows.items():
-            lines.append(k.ljust(width) + "".join(f"{fmt(v, self.kinds[k]):>14}" for v in vals))
+            lines.append(k.ljust(width) + "".join(f"{fmt(v, self.kinds[k]):>{c}}"
+                                                  for v, c in zip(vals, cols, strict=True)))
         return "\n".join(lines)
 
 

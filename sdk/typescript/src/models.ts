@@ -519,6 +519,39 @@ export interface Result {
   config: {
     [key: string]: unknown;
   };
+  /** present when the config names a contract: its type, a summary and the effective rate and cap-binding share over scenarios */
+  contract?: {
+    type: string;
+    summary: string;
+    statistics: {
+      effective_rate: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      cap_binding_share: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+    };
+  };
 }
 
 export type CreateStressAnalysis = {
@@ -1231,6 +1264,8 @@ export interface FundConfig {
   default_rates?: UnitZoneValues;
   /** Recovery on the collateral per zone. */
   recovery_rates?: UnitZoneValues;
+  /** Contract. */
+  contract?: ContractConfig;
   /** Price model. */
   price_path?: PricePathConfig;
   /** Exit model. */
@@ -1279,6 +1314,82 @@ export interface AppreciationZoneValues {
   orange: number;
   /** Red zone annual price drift. */
   red: number;
+}
+
+/** The contract of every synthetic loan: claim formula, its caps and floors, windows, lien. */
+export interface ContractConfig {
+  /**
+   * interest_plus_share: I + I rate tau + share (V - V0)+ (today's; the loan fields set it); appreciation_share: I + s (V - (1 - risk_adjustment) V0), both ways; value_share: s V; s = multiple x I / V0.
+   * @default "interest_plus_share"
+   */
+  type?: "interest_plus_share" | "appreciation_share" | "value_share";
+  /**
+   * s = multiple x I / V0 (share types; 1.6-4 typical).
+   * @default 2
+   */
+  multiple?: number;
+  /** Optional multiples by exit year: entry y for loan ages 12y to 12y + 11 months (the last entry for later years); replaces multiple. */
+  multiple_by_exit_year?: number[];
+  /**
+   * Multiple on the part of V below the start value (asymmetric sharing); null: the up multiple.
+   * @default null
+   */
+  down_multiple?: number | null;
+  /**
+   * appreciation_share: gain measured from (1 - this) V0.
+   * @default 0
+   */
+  risk_adjustment?: number;
+  /**
+   * Claim at most I (1 + cap_rate / 12)^months since origination (compounded monthly); null: none.
+   * @default null
+   */
+  cap_rate?: number | null;
+  /**
+   * Claim at least floor x I (0: none).
+   * @default 0
+   */
+  floor?: number;
+  /**
+   * No buyout (refinance) exit before this loan age.
+   * @default 0
+   */
+  buyout_after_years?: number;
+  /**
+   * For exits before this loan age the claim is at least I (no loss sharing).
+   * @default 0
+   */
+  loss_share_after_years?: number;
+  /**
+   * 1 first lien; 2 or 3 behind a senior mortgage.
+   * @default 1
+   */
+  lien_position?: 1 | 2 | 3;
+  /**
+   * With lien_position 2 or 3: share of the loans that are junior (evenly in pool order); the rest are first liens.
+   * @default 1
+   */
+  junior_lien_share?: number;
+  /**
+   * Senior mortgage balance / V0 at origination (junior liens).
+   * @default 0
+   */
+  senior_balance_ratio?: number;
+  /**
+   * Senior mortgage rate per year.
+   * @default 0.06
+   */
+  senior_rate?: number;
+  /**
+   * Senior mortgage amortisation term (monthly payments).
+   * @default 30
+   */
+  senior_term_years?: number;
+  /**
+   * Valuation haircut for the fund's own risk view (combined_ltv), not for the claim.
+   * @default 0
+   */
+  start_value_haircut?: number;
 }
 
 /** Pairwise correlations of the zone shocks; the 3x3 matrix must be positive semi-definite. */
@@ -1476,6 +1587,16 @@ export interface GuardrailConfig {
    * @default true
    */
   seed_missing?: boolean;
+  /**
+   * Max (senior + advance) / value, junior liens (error).
+   * @default 0.8
+   */
+  combined_ltv?: number;
+  /**
+   * Share of exits where the cap binds (info).
+   * @default 0
+   */
+  cap_binding_share?: number;
 }
 
 /** A positive dollar amount per zone. */
