@@ -267,3 +267,16 @@ def test_analysis_table_prints_for_people(library_run):
     assert list(frame.columns) == library_run.data["columns"]
     assert frame["irr_p50"].dtype == float and len(frame) == len(LIBRARY) + 2
     assert json.loads(library_run.to_json()) == library_run.data
+
+
+def test_vectorised_standard_errors_equal_the_resample_loop(library_run):
+    """paired_se reduces all resamples at once; the same numbers as one resample at a time."""
+    from equihome.run.variants import _reduce, _resamples
+
+    base, other = library_run.results[0].scenarios, library_run.results[3].scenarios
+    for spec in ("lp_irr:p50", "lp_tvpi:mean", "hurdle_clear_probability", "cvar_99"):
+        col = "lp_loss" if spec == "cvar_99" else spec.partition(":")[0] if ":" in spec else "lp_irr"
+        slow = np.array([_reduce(spec, [other[col][i]], 0.08) - _reduce(spec, [base[col][i]], 0.08)
+                         for i in _resamples(base[col].size)])
+        assert paired_se(spec, base, other, 0.08, 0.08) == pytest.approx(
+            float(slow[np.isfinite(slow)].std(ddof=1)), rel=1e-12, abs=1e-15), spec

@@ -19,6 +19,7 @@ standard error of exactly 0.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,15 +101,28 @@ def _resamples(n: int) -> np.ndarray:
     return np.random.default_rng(BOOTSTRAP_SEED).integers(0, n, (BOOTSTRAP_SAMPLES, n))
 
 
+def _reduce_rows(spec: str, x: np.ndarray, hurdle: float) -> np.ndarray:
+    """The statistic of each row of a (B, n) matrix of one metric (one resample a row)."""
+    if spec == "hurdle_clear_probability":
+        return np.mean(np.nan_to_num(x, nan=-np.inf) >= hurdle - HURDLE_TOLERANCE, axis=1)
+    if spec in RISK_STATISTICS:
+        return np.array([_reduce(spec, [row], hurdle) for row in x])
+    v = np.where(np.isfinite(x), x, np.nan)
+    agg = spec.partition(":")[2]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN resample: NaN, dropped
+        return np.nanmean(v, axis=1) if agg == "mean" else np.nanpercentile(v, int(agg[1:]),
+                                                                             axis=1)
+
+
 def paired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndarray],
               base_hurdle: float, other_hurdle: float) -> float:
     """Bootstrap standard error of statistic(other) - statistic(base), the same scenario
     indices drawn for both (common random numbers make the pairs)."""
-    cb = [base[c] for c in _columns(spec)]
-    co = [other[c] for c in _columns(spec)]
-    diffs = np.array([_reduce(spec, [a[i] for a in co], other_hurdle)
-                      - _reduce(spec, [a[i] for a in cb], base_hurdle)
-                      for i in _resamples(cb[0].size)])
+    col = _columns(spec)[0]
+    idx = _resamples(base[col].size)
+    diffs = (_reduce_rows(spec, other[col][idx], other_hurdle)
+             - _reduce_rows(spec, base[col][idx], base_hurdle))
     diffs = diffs[np.isfinite(diffs)]
     return float(diffs.std(ddof=1)) if diffs.size > 1 else float("nan")
 
@@ -116,13 +130,11 @@ def paired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndarra
 def unpaired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndarray],
                 base_hurdle: float, other_hurdle: float) -> float:
     """The same standard error as if the two runs were independent (indices drawn apart)."""
-    cb = [base[c] for c in _columns(spec)]
-    co = [other[c] for c in _columns(spec)]
-    idx = _resamples(cb[0].size)
+    col = _columns(spec)[0]
+    idx = _resamples(base[col].size)
     flipped = idx[::-1]  # a second, independent set of resamples
-    diffs = np.array([_reduce(spec, [a[j] for a in co], other_hurdle)
-                      - _reduce(spec, [a[i] for a in cb], base_hurdle)
-                      for i, j in zip(idx, flipped, strict=True)])
+    diffs = (_reduce_rows(spec, other[col][flipped], other_hurdle)
+             - _reduce_rows(spec, base[col][idx], base_hurdle))
     diffs = diffs[np.isfinite(diffs)]
     return float(diffs.std(ddof=1)) if diffs.size > 1 else float("nan")
 
