@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import equihome  # noqa: E402
-from equihome.model import loan_generator  # noqa: E402
 from equihome.io.config import FundConfig  # noqa: E402
+from equihome.model import loan_generator  # noqa: E402
 from equihome.model.layout import ZONES  # noqa: E402
 
 PRESET = "100m"
