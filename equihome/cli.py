@@ -24,6 +24,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import equihome
 from equihome import CancelToken, ConfigError, SimulationCancelled, SimulationError
@@ -74,10 +75,13 @@ def out_problem(out: Path) -> str | None:
     return None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run a simulation; print its summary, time and throughput; optionally write JSON."""
-    out = Path(args.out) if args.out else None
-    problem = out_problem(out) if out else None
+def run_with_progress(args: argparse.Namespace,
+                      call: Callable[[str | Path, EventPrinter, CancelToken], Any],
+                      what: str) -> tuple[Any, EventPrinter] | int:
+    """Check ``--out``, then ``call(config, printer, token)`` with the progress bar on stderr
+    and Ctrl-C as cancel. Returns the result and the (closed) printer, or, after saying why on
+    stderr, the exit code: usage for bad input, failure (``what`` failed) or cancelled."""
+    problem = out_problem(Path(args.out)) if args.out else None
     if problem:
         _error(problem)
         return EXIT_USAGE
@@ -86,9 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     token = CancelToken()
     try:
         with cancel_on_sigint(token):
-            result = equihome.simulate(
-                config, num_simulations=args.simulations, seed=args.seed,
-                threads=args.threads, kernels=args.kernels, on_event=printer, cancel=token)
+            result = call(config, printer, token)
     except ConfigError as exc:
         printer.close()
         for entry in exc.errors:
@@ -102,13 +104,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         printer.close()
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
-    except SimulationError as exc:
+    except SimulationError as exc:  # a failed stage or variant, a breakeven without a root
         printer.close()
-        _error(f"simulation failed in {exc}")
+        _error(f"{what} failed in {exc}")
         return EXIT_FAILURE
     printer.close()
+    return result, printer
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a simulation; print its summary, time and throughput; optionally write JSON."""
+    done = run_with_progress(args, lambda config, printer, token: equihome.simulate(
+        config, num_simulations=args.simulations, seed=args.seed, threads=args.threads,
+        kernels=args.kernels, on_event=printer, cancel=token), "simulation")
+    if isinstance(done, int):
+        return done
+    result, printer = done
     print_outcome(result, live_guardrails=printer.printed == len(result.guardrails))
-    return write_result(result, out) if out else EXIT_OK
+    return write_result(result, Path(args.out)) if args.out else EXIT_OK
 
 
 def print_outcome(result: equihome.SimulationResult, live_guardrails: bool) -> None:
@@ -177,41 +190,16 @@ def _bump(text: str) -> tuple[str, object]:
 
 def cmd_analysis(args: argparse.Namespace) -> int:
     """Run a stress, tornado or breakeven analysis; print its table; optionally write JSON."""
-    out = Path(args.out) if args.out else None
-    problem = out_problem(out) if out else None
-    if problem:
-        _error(problem)
-        return EXIT_USAGE
-    config: str | Path = Path(args.config) if args.config else (args.preset or DEFAULT_PRESET)
-    printer = EventPrinter(sys.stderr, sys.stderr.isatty(), args.quiet)
-    token = CancelToken()
-    try:
-        kwargs = analysis_kwargs(args)
-        with cancel_on_sigint(token):
-            result = getattr(equihome, args.command)(
-                config, num_simulations=args.simulations, seed=args.seed, threads=args.threads,
-                on_event=printer, cancel=token, **kwargs)
-    except ConfigError as exc:
-        printer.close()
-        for entry in exc.errors:
-            _error(entry["msg"])
-        return EXIT_USAGE
-    except SimulationError as exc:  # a failed variant, or a breakeven without a root
-        printer.close()
-        _error(f"{args.command} failed in {exc}")
-        return EXIT_FAILURE
-    except ValueError as exc:
-        printer.close()
-        _error(str(exc))
-        return EXIT_USAGE
-    except (SimulationCancelled, KeyboardInterrupt):
-        printer.close()
-        print("cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    printer.close()
+    done = run_with_progress(args, lambda config, printer, token: getattr(
+        equihome, args.command)(config, num_simulations=args.simulations, seed=args.seed,
+                                threads=args.threads, on_event=printer, cancel=token,
+                                **analysis_kwargs(args)), args.command)
+    if isinstance(done, int):
+        return done
+    result = done[0]
     print(result.summary())
     print(f"execution time {result.execution_time:.3f} s")
-    return write_result(result, out) if out else EXIT_OK
+    return write_result(result, Path(args.out)) if args.out else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -82,23 +82,12 @@ def record_view(rec: SimulationRecord) -> PublicRecord:
     }
 
 
-class AnalysisRecord(TypedDict):
+class AnalysisRecord(PublicRecord):
     """An analysis record as the API answers it: a simulation record's fields (its id also
     as ``analysis_id``) plus ``kind`` and ``params``."""
 
-    id: str
     analysis_id: str
-    simulation_id: str
     kind: str
-    name: str | None
-    status: str
-    progress: float
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    execution_time: float | None
-    error: str | None
-    config: dict[str, Any]
     params: dict[str, Any]
 
 

@@ -15,10 +15,8 @@ second, and at once for the final ``result`` or ``error``. A cancelled analysis 
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +27,7 @@ from equihome.run import analyses
 from equihome.run.analysis_result import AnalysisResult, cell, kind_of
 from equihome.run.engine import CancelToken, SimulationCancelled
 from equihome.ui.console import in_notebook
+from equihome.ui.widgets import Run, ThrottledView
 
 RENDER_INTERVAL = 0.1  # s: at most 10 redraws a second
 VARIANTS = re.compile(r"\((\d+)/(\d+) variants")
@@ -181,7 +180,7 @@ def rows_html(rows: list[dict[str, Any]], statistic: str | None,
             f"border-collapse:collapse'><tr>{head}</tr>{body}</table></div>")
 
 
-class AnalysisView:
+class AnalysisView(ThrottledView):
     """Live progress, per-variant status, the growing table, then chart and table.
 
     ``loop``: the event loop drawing happens on (default: the running loop of the thread
@@ -193,22 +192,10 @@ class AnalysisView:
     def __init__(self, title: str = "Equihome analysis", statistic: str | None = None,
                  loop: Any = "auto", on_cancel: Callable[[], Any] | None = None,
                  kind: str | None = None, parameter: str = "") -> None:
-        if loop == "auto":
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-        self.loop = loop
-        self.thread = threading.get_ident()
-        self.state = AnalysisState(statistic)
+        super().__init__(AnalysisState(statistic), loop)
         self.on_cancel = on_cancel
         self.columns = COLUMNS.get(kind or "")
         self.parameter = parameter   # breakeven's input (the unit of its x column)
-        self._lock = threading.Lock()
-        self._dirty = False
-        self._scheduled = False
-        self._last_draw = 0.0
-        self.draws = 0
         self.final_html = ""   # the result's HTML once drawn (as AnalysisResult._repr_html_)
         self.display_handle: Any = None   # set by run_analysis: the static rendering's display
         self._published = False
@@ -235,52 +222,6 @@ class AnalysisView:
         self.cancel_button.description = "Cancelling"
         if self.on_cancel is not None:
             self.on_cancel()
-
-    # ------------------------------------------------------------------ events in
-    def handle(self, event: dict[str, Any]) -> None:
-        """Take one analysis event (any thread); the view redraws, throttled."""
-        with self._lock:
-            final = self.state.apply(event)
-            self._dirty = True
-        self._request(final)
-
-    def _request(self, final: bool) -> None:
-        here = threading.get_ident() == self.thread
-        if self.loop is None or (here and not self._loop_running()):
-            if final or time.monotonic() - self._last_draw >= RENDER_INTERVAL:
-                self.flush()
-            return
-        with self._lock:
-            if self._scheduled and not final:
-                return
-            self._scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._on_loop, final)
-        except RuntimeError:  # the loop is closed: draw here
-            self.flush()
-
-    def _loop_running(self) -> bool:
-        try:
-            return bool(self.loop.is_running())
-        except AttributeError:
-            return False
-
-    def _on_loop(self, final: bool) -> None:
-        wait = RENDER_INTERVAL - (time.monotonic() - self._last_draw)
-        if final or wait <= 0:
-            with self._lock:
-                self._scheduled = False
-            self.flush()
-        else:
-            self.loop.call_later(wait, self._on_loop, True)
-
-    def flush(self) -> None:
-        """Draw what changed since the last draw (call from the kernel's thread)."""
-        with self._lock:
-            if not self._dirty:
-                return
-            self._dirty = False
-        self._draw()
 
     # ------------------------------------------------------------------ drawing
     def _draw(self) -> None:
@@ -345,63 +286,32 @@ class AnalysisView:
 # --------------------------------------------------------------------------- runs
 
 
-class AnalysisRun:
+class AnalysisRun(Run[AnalysisView]):
     """An analysis running in a background thread, shown in an :class:`AnalysisView`."""
 
+    noun = "analysis"
+
     def __init__(self, view: AnalysisView, cancel: CancelToken | None = None) -> None:
-        self.view = view
-        self.token = cancel or CancelToken()
+        super().__init__(view, cancel)
         view.on_cancel = self.cancel
-        self._result: AnalysisResult | None = None
-        self._exc: BaseException | None = None
-        self._done = threading.Event()
-        self.thread: threading.Thread | None = None
 
     def start(self, target: Callable[[], AnalysisResult]) -> AnalysisRun:
-        """Run ``target`` in a daemon thread; an error raised before the analysis sent any
-        final event (an invalid input) is shown in the view too."""
-        def work() -> None:
-            try:
-                self._result = target()
-            except BaseException as exc:  # handed to result()
-                self._exc = exc
-                if not self.view.state.finished:
-                    text = "cancelled" if isinstance(exc, SimulationCancelled) else str(exc)
-                    self.view.handle({"type": "error", "error": text, "module": "analysis"})
-            finally:
-                self._done.set()
+        """Run ``target`` in a daemon thread (see :meth:`_failed`)."""
+        return self._start(target)
 
-        self.thread = threading.Thread(target=work, name="equihome-analysis", daemon=True)
-        self.thread.start()
-        return self
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def cancel(self) -> None:
-        """Stop the analysis (it ends with an ``error`` "cancelled"; result() raises)."""
-        self.token.cancel()
+    def _failed(self, exc: BaseException) -> None:
+        """An error raised before the analysis sent its final event (an invalid input) is
+        shown in the view too."""
+        if not self.view.state.finished:
+            text = "cancelled" if isinstance(exc, SimulationCancelled) else str(exc)
+            self.view.handle({"type": "error", "error": text, "module": "analysis"})
 
     def result(self, timeout: float | None = None) -> AnalysisResult:
         """Wait for the result (drawing the view meanwhile); raise the analysis's error."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._done.wait(RENDER_INTERVAL):
-            if threading.get_ident() == self.view.thread:
-                self.view.flush()
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError("the analysis is still running")
-        if threading.get_ident() == self.view.thread:
-            self.view.flush()
-        if self._exc is not None:
-            raise self._exc
-        assert self._result is not None
-        return self._result
+        return super().result(timeout)
 
     def _ipython_display_(self) -> None:
         self.view._ipython_display_()
-
-    def __repr__(self) -> str:
-        return f"<equihome AnalysisRun {'done' if self.done() else 'running'}>"
 
 
 def analysis_function(kind: str) -> Callable[..., AnalysisResult]:

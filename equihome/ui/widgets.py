@@ -20,14 +20,13 @@ import io
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import ipywidgets as w
 
 from equihome.io.result import SimulationResult, fmt, labelled
 from equihome.run.engine import STAGES, CancelToken, SimulationCancelled, SimulationError
 from equihome.run.engine import simulate as _simulate
-from equihome.ui.console import TextView
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -96,15 +95,14 @@ class ViewState:
         return False
 
 
-class SimulationView:
-    """Live progress, module checklist, guardrails, errors, then the results panel.
+class ThrottledView:
+    """Events in from any thread, drawn at most every RENDER_INTERVAL on the thread that made
+    the view (the kernel's): on its event loop when it runs one (``loop="auto"``: the running
+    loop, if any), else synchronously in :meth:`handle`; :meth:`flush` draws what is pending.
+    ``state.apply(event)`` takes an event and says whether it is final; subclasses draw in
+    ``_draw``. The base of :class:`SimulationView` and ``analysis_view.AnalysisView``."""
 
-    ``loop``: the event loop drawing happens on (default: the running loop of the thread
-    that makes the view -- the kernel's -- or none, then :meth:`handle` draws synchronously,
-    throttled, and :meth:`flush` draws what is pending).
-    """
-
-    def __init__(self, title: str = "Equihome simulation", loop: Any = "auto"):
+    def __init__(self, state: Any, loop: Any = "auto") -> None:
         if loop == "auto":
             try:
                 loop = asyncio.get_running_loop()
@@ -112,35 +110,16 @@ class SimulationView:
                 loop = None
         self.loop = loop
         self.thread = threading.get_ident()
-        self.state = ViewState()
+        self.state = state
         self._lock = threading.Lock()
         self._dirty = False
         self._scheduled = False
         self._last_draw = 0.0
         self.draws = 0
-        self.title = w.HTML(f"<b>{html.escape(title)}</b>")
-        self.progress = w.FloatProgress(value=0.0, min=0.0, max=100.0, description="0%",
-                                        bar_style="info", layout=w.Layout(width="60%"))
-        self.progress.add_class("equihome-progress")
-        self.status = w.HTML("Waiting to start")
-        self.modules = w.HTML()
-        self.guardrails = w.VBox([])
-        self.error = w.HTML("")
-        self.metrics_table = w.HTML("")
-        self.metrics_table.add_class("equihome-metrics")
-        self.charts = w.Image(format="png", layout=w.Layout(max_width="900px"))
-        self.tranche_table = w.HTML("")
-        self.exit_table = w.HTML("")
-        self.results = w.VBox([self.metrics_table, self.charts,
-                               w.HBox([self.tranche_table, self.exit_table])],
-                              layout=w.Layout(display="none"))
-        self.widget = w.VBox([self.title, w.HBox([self.progress, self.status]), self.modules,
-                              self.guardrails, self.error, self.results])
-        self._draw()
 
     # ------------------------------------------------------------------ events in
     def handle(self, event: dict) -> None:
-        """Take one protocol event (any thread); the view redraws, throttled."""
+        """Take one event (any thread); the view redraws, throttled."""
         with self._lock:
             final = self.state.apply(event)
             self._dirty = True
@@ -182,6 +161,40 @@ class SimulationView:
             if not self._dirty:
                 return
             self._dirty = False
+        self._draw()
+
+    def _draw(self) -> None:
+        raise NotImplementedError
+
+
+class SimulationView(ThrottledView):
+    """Live progress, module checklist, guardrails, errors, then the results panel.
+
+    ``loop``: the event loop drawing happens on (default: the running loop of the thread
+    that makes the view -- the kernel's -- or none, then :meth:`handle` draws synchronously,
+    throttled, and :meth:`flush` draws what is pending).
+    """
+
+    def __init__(self, title: str = "Equihome simulation", loop: Any = "auto"):
+        super().__init__(ViewState(), loop)
+        self.title = w.HTML(f"<b>{html.escape(title)}</b>")
+        self.progress = w.FloatProgress(value=0.0, min=0.0, max=100.0, description="0%",
+                                        bar_style="info", layout=w.Layout(width="60%"))
+        self.progress.add_class("equihome-progress")
+        self.status = w.HTML("Waiting to start")
+        self.modules = w.HTML()
+        self.guardrails = w.VBox([])
+        self.error = w.HTML("")
+        self.metrics_table = w.HTML("")
+        self.metrics_table.add_class("equihome-metrics")
+        self.charts = w.Image(format="png", layout=w.Layout(max_width="900px"))
+        self.tranche_table = w.HTML("")
+        self.exit_table = w.HTML("")
+        self.results = w.VBox([self.metrics_table, self.charts,
+                               w.HBox([self.tranche_table, self.exit_table])],
+                              layout=w.Layout(display="none"))
+        self.widget = w.VBox([self.title, w.HBox([self.progress, self.status]), self.modules,
+                              self.guardrails, self.error, self.results])
         self._draw()
 
     # ------------------------------------------------------------------ drawing
@@ -355,10 +368,29 @@ def charts_png(result: dict) -> bytes:
 # --------------------------------------------------------------------------- runs
 
 
-class Run:
-    """A simulation running in a background thread, shown in a :class:`SimulationView`."""
+class LiveView(Protocol):
+    """What a background run draws on: events in from any thread, drawn on its own."""
 
-    def __init__(self, view: SimulationView | TextView, cancel: CancelToken | None = None):
+    thread: int
+
+    def handle(self, event: dict) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+V = TypeVar("V", bound=LiveView)
+
+
+class Run(Generic[V]):
+    """A simulation running in a background thread, shown in a :class:`SimulationView`.
+
+    ``ui.analysis_view.AnalysisRun`` is the same for an analysis (its ``noun``), with
+    :meth:`_failed` showing an error the analysis raised before it sent any event.
+    """
+
+    noun = "simulation"
+
+    def __init__(self, view: V, cancel: CancelToken | None = None):
         self.view = view
         self.token = cancel or CancelToken()
         self._result: SimulationResult | None = None
@@ -372,12 +404,17 @@ class Run:
                 self._result = target(*args)
             except BaseException as exc:  # handed to result()
                 self._exc = exc
+                self._failed(exc)
             finally:
                 self._done.set()
 
-        self.thread = threading.Thread(target=work, name="equihome-run", daemon=True)
+        self.thread = threading.Thread(target=work, name=f"equihome-{self.noun}", daemon=True)
         self.thread.start()
         return self
+
+    def _failed(self, exc: BaseException) -> None:
+        """The target raised ``exc`` (also handed to :meth:`result`); nothing more to show
+        here: a simulation's own events have already told the view."""
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -386,14 +423,14 @@ class Run:
         """Stop the run (it ends with an ``error`` "cancelled"; result() raises)."""
         self.token.cancel()
 
-    def result(self, timeout: float | None = None) -> SimulationResult:
+    def result(self, timeout: float | None = None) -> Any:
         """Wait for the result (drawing the view meanwhile); raise the run's error if any."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._done.wait(RENDER_INTERVAL):
             if threading.get_ident() == self.view.thread:
                 self.view.flush()
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError("the simulation is still running")
+                raise TimeoutError(f"the {self.noun} is still running")
         if threading.get_ident() == self.view.thread:
             self.view.flush()
         if self._exc is not None:
@@ -408,7 +445,7 @@ class Run:
             print(repr(self))
 
     def __repr__(self) -> str:
-        return f"<equihome Run {'done' if self.done() else 'running'}>"
+        return f"<equihome {type(self).__name__} {'done' if self.done() else 'running'}>"
 
 
 def simulate(config: Any = "100m", *, display: bool = True, title: str | None = None,
