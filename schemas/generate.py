@@ -384,6 +384,15 @@ ID_PARAM = {"name": "id", "in": "path", "required": True,
             "schema": {"type": "string"}}
 
 
+LIST_PARAMETERS = [  # the query of a listing (simulations or analyses)
+    {"name": "status", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(STATUSES)}},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+
+
 def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
     """The simulation resource's path items under ``prefix`` (``/api`` or the root)."""
     collection = f"{prefix}/simulations" if prefix else "/simulations/"
@@ -411,15 +420,7 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
                 "summary": "This key's simulations, newest first",
                 "description": "Cursor-paginated: pass `next_cursor` back as `cursor`; it is "
                                "null on the last page. The trailing slash is optional." + note,
-                "parameters": [
-                    {"name": "status", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(STATUSES)}},
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                "default": 50}},
-                    {"name": "cursor", "in": "query", "required": False,
-                     "schema": {"type": "string"}},
-                ],
+                "parameters": LIST_PARAMETERS,
                 "responses": {
                     "200": _json(_ref("SimulationList"), "One page of simulation records.")
                     if prefix else _json({"type": "array", "items": _ref("SimulationRecord")},
@@ -515,15 +516,7 @@ def _analysis_operations() -> dict[str, dict]:
                 "summary": "This key's analyses, newest first",
                 "description": "Cursor-paginated as GET /api/simulations. The trailing slash "
                                "is optional.",
-                "parameters": [
-                    {"name": "status", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(STATUSES)}},
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                "default": 50}},
-                    {"name": "cursor", "in": "query", "required": False,
-                     "schema": {"type": "string"}},
-                ],
+                "parameters": LIST_PARAMETERS,
                 "responses": {
                     "200": _json(_ref("AnalysisList"), "One page of analysis records."),
                     "400": _err("BadRequest"), "401": _err("Unauthorized"),
