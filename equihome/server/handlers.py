@@ -7,6 +7,7 @@ method (``current_owner``) that the Jupyter extension can replace with Jupyter's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -421,7 +422,8 @@ class AnalysesHandler(AnalysisRoutes, SimulationsHandler):
             msg = f"params: over {MAX_CONFIG_BYTES:,} bytes of JSON"
             raise ApiError(422, "invalid_params", msg, [{"loc": ["params"], "msg": msg}])
         try:
-            runs = validate_request({"kind": kind, "config": cfg.to_dict(), "params": params})
+            runs = await asyncio.to_thread(  # up to 200 plans: off the event loop
+                validate_request, {"kind": kind, "config": cfg.to_dict(), "params": params})
         except ConfigError as exc:
             raise config_error(exc) from None
         except ValueError as exc:
