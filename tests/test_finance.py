@@ -15,7 +15,7 @@ import equihome
 from equihome import _core
 from equihome.model import guardrail_monitor, reference
 from equihome.model.layout import COL
-from equihome.model.metrics import irr_annual, risk, tail_mean
+from equihome.model.metrics import HIST_BINS, histogram, irr_annual, risk, tail_mean
 from equihome.run import engine
 
 KERNELS = [pytest.param(_core, id="cython"), pytest.param(reference, id="reference")]
@@ -300,3 +300,36 @@ def test_preset_finds_no_fees_unpaid_but_short_loans_may():
     if fired:
         assert fired[0]["details"]["share_of_scenarios"] == pytest.approx(owing.mean())
         assert math.isclose(fired[0]["details"]["actual"], unpaid.max())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1.0, 5.0), st.just(float("nan"))), min_size=1,
+                max_size=400))
+def test_histogram_counts_every_value_once(values):
+    """Bins + tails + missing = every scenario; the bins hold exactly the values between the
+    edges (np.histogram's rule), the tails the values outside them."""
+    x = np.array(values)
+    h = histogram(x)
+    v = x[np.isfinite(x)]
+    assert h["missing"] == int(np.isnan(x).sum())
+    assert sum(h["counts"]) + h["below"] + h["above"] + h["missing"] == x.size
+    if v.size:
+        edges = np.array(h["edges"])
+        assert edges.size == HIST_BINS + 1 and np.all(np.diff(edges) > 0)
+        inside = v[(v >= edges[0]) & (v <= edges[-1])]
+        assert h["counts"] == np.histogram(inside, bins=edges)[0].tolist()
+        assert h["below"] == int((v < edges[0]).sum()) and h["above"] == int((v > edges[-1]).sum())
+
+
+def test_result_histogram_is_bounded_and_matches_the_scenarios():
+    """The payload's LP IRR histogram: the same 40 bins for 200 or 2,000 scenarios, spanning
+    the 0.5th-99.5th percentile of the scenarios' own LP IRRs, 1 % of them in the tails."""
+    for n in (200, 2000):
+        r = equihome.simulate("100m", num_simulations=n, seed=9)
+        h = r.data["histograms"]["lp_irr"]
+        irr = r.scenarios["lp_irr"]
+        assert len(h["counts"]) == HIST_BINS
+        assert h["edges"][0] == pytest.approx(np.percentile(irr[np.isfinite(irr)], 0.5))
+        assert h["edges"][-1] == pytest.approx(np.percentile(irr[np.isfinite(irr)], 99.5))
+        assert h["below"] + h["above"] <= math.ceil(0.01 * n) + 2
+        assert sum(h["counts"]) + h["below"] + h["above"] + h["missing"] == n

@@ -6,7 +6,7 @@ real results by the tests; the config schema comes from the pydantic models.
 
 from __future__ import annotations
 
-from equihome.model.metrics import CONTRACT_METRICS, METRICS, STATS
+from equihome.model.metrics import CONTRACT_METRICS, HISTOGRAMS, METRICS, STATS
 
 _NUM = {"type": ["number", "null"]}
 _STAT = {"type": "object", "required": list(STATS), "additionalProperties": False,
@@ -27,13 +27,20 @@ _TRANCHE = {"type": "object", "required": ["name", "return", "multiple"],
             "properties": {"name": {"type": "string"}, "type": {"type": "string"},
                            "return": _NUM, "multiple": _NUM}}
 
+_COUNT = {"type": "integer", "minimum": 0}
+_HISTOGRAM = {"type": "object", "required": ["edges", "counts", "below", "above", "missing"],
+              "additionalProperties": False,
+              "properties": {"edges": {"type": "array", "items": {"type": "number"}},
+                             "counts": {"type": "array", "items": _COUNT},
+                             "below": _COUNT, "above": _COUNT, "missing": _COUNT}}
+
 RESULT_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Equihome simulation result",
     "type": "object",
     "required": ["metrics", "loans", "fund_size", "num_simulations", "seed", "statistics", "risk",
-                 "fans", "exit_mix", "tranches", "guardrails", "irr_diagnostics", "sample_paths",
-                 "config"],
+                 "fans", "histograms", "exit_mix", "tranches", "guardrails", "irr_diagnostics",
+                 "sample_paths", "config"],
     "additionalProperties": False,
     "properties": {
         "metrics": {"type": "object", "required": ["irr", "equity_multiple", "roi"],
@@ -53,6 +60,11 @@ RESULT_SCHEMA: dict = {
         "fans": {"type": "object", "required": ["years", "nav", "j_curve", "lp_tvpi"],
                  "properties": {"years": {"type": "array", "items": {"type": "integer"}}},
                  "additionalProperties": _FAN},
+        "histograms": {
+            "type": "object", "required": list(HISTOGRAMS), "additionalProperties": _HISTOGRAM,
+            "description": "per metric: HIST_BINS equal bins between its 0.5th and 99.5th "
+                           "percentile (edges in the metric's units), the tails counted in "
+                           "below/above, non-finite values in missing"},
         "exit_mix": {"type": "object", "additionalProperties": {
             "type": "object", "required": ["share", "mean_per_scenario"]}},
         "tranches": {"type": "array", "items": _TRANCHE, "minItems": 1},

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import ceil
+from typing import Any
 
 import numpy as np
 
@@ -177,6 +178,29 @@ def describe(x: np.ndarray) -> dict[str, float | None]:
         "p5": float(p[0]), "p25": float(p[1]), "p50": float(p[2]), "p75": float(p[3]),
         "p95": float(p[4]), "max": float(v.max()), "count": int(v.size),
     }
+
+
+HIST_BINS = 40                 # bins of a result histogram, whatever the scenario count
+HIST_RANGE = (0.5, 99.5)       # percentiles the bins span; the tails are counted apart
+HISTOGRAMS = ("lp_irr", "lp_tvpi")
+
+
+def histogram(x: np.ndarray) -> dict[str, Any]:
+    """A bounded histogram of the finite values of x: ``edges`` (HIST_BINS + 1, in x's
+    units) span its 0.5th to 99.5th percentile; ``counts`` per bin (the last bin includes
+    its right edge); ``below``/``above`` count the tails outside the edges and ``missing``
+    the non-finite values (an IRR that does not exist). Counts sum to len(x)."""
+    v = x[np.isfinite(x)]
+    missing = int(x.size - v.size)
+    if v.size == 0:
+        return {"edges": [], "counts": [], "below": 0, "above": 0, "missing": missing}
+    lo, hi = (float(q) for q in np.percentile(v, HIST_RANGE))
+    if hi <= lo:  # one value (or nearly): a bin around it
+        pad = max(abs(lo) * 0.01, 1e-4)
+        lo, hi = lo - pad, hi + pad
+    counts, edges = np.histogram(v, bins=HIST_BINS, range=(lo, hi))
+    return {"edges": edges.tolist(), "counts": counts.tolist(),
+            "below": int((v < lo).sum()), "above": int((v > hi).sum()), "missing": missing}
 
 
 HURDLE_TOLERANCE = 1e-9  # an LP IRR this close below the hurdle clears it (exact pref)

@@ -73,6 +73,7 @@ def summarise(plan: Any, acc: Any) -> dict:
         "statistics": stats,
         "risk": risk,
         "fans": fans,
+        "histograms": {m: metrics.histogram(acc.metrics[m]) for m in metrics.HISTOGRAMS},
         "exit_mix": metrics.exit_mix(acc.exit_counts),
         "tranches": tranche_table(plan, acc),
         "irr_diagnostics": {"multiple_roots": int((acc.irr_flags == 1).sum()),

@@ -485,6 +485,30 @@ export interface Result {
       [key: string]: unknown;
     } | number[];
   };
+  /** per metric: HIST_BINS equal bins between its 0.5th and 99.5th percentile (edges in the metric's units), the tails counted in below/above, non-finite values in missing */
+  histograms: {
+    lp_irr: {
+      edges: number[];
+      counts: number[];
+      below: number;
+      above: number;
+      missing: number;
+    };
+    lp_tvpi: {
+      edges: number[];
+      counts: number[];
+      below: number;
+      above: number;
+      missing: number;
+    };
+    [key: string]: {
+      edges: number[];
+      counts: number[];
+      below: number;
+      above: number;
+      missing: number;
+    };
+  };
   exit_mix: {
     [key: string]: {
       share: unknown;
