@@ -1,4 +1,5 @@
-"""Command-line interface: ``equihome run | stress | tornado | breakeven | schema | presets | serve``.
+"""Command-line interface: ``equihome run | stress | tornado | breakeven | report | schema | presets |
+serve``.
 
 ``equihome run [CONFIG.json | --preset NAME]`` simulates a fund and prints the summary
 table, the execution time and the throughput; ``--out`` also writes the full result as
@@ -8,6 +9,9 @@ the summary; with ``--quiet`` they are listed in the summary instead).
 
 ``equihome stress|tornado|breakeven`` run the analyses of ANALYSES.md with the same config
 arguments, a progress bar, the printed table and ``--out`` for the result JSON.
+
+``equihome report RESULT.json -o report.html`` turns a result JSON (of ``run --out``, an
+analysis's ``--out``, or a server's ``/result`` body) into the committee HTML page.
 
 Exit codes: 0 success, 1 simulation failure, 2 invalid input (bad config or arguments, or
 an ``--out`` path that cannot be written: checked before the run), 130 cancelled with Ctrl-C.
@@ -48,19 +52,20 @@ def _error(message: str) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def out_problem(out: Path) -> str | None:
-    """Why the result cannot be written to ``out`` (checked before the run), or None.
+def out_problem(out: Path, option: str = "--out") -> str | None:
+    """Why the result cannot be written to ``out`` (checked before the run), or None;
+    the message starts with ``option`` and the path.
 
     The directory must exist (none is created) and accept a new file (a real probe: a
     temporary file made and removed), or ``out`` must be a writable existing file.
     """
     parent = out.parent
     if out.is_dir():
-        return f"--out {out}: is a directory"
+        return f"{option} {out}: is a directory"
     if not parent.exists():
-        return f"--out {out}: directory {parent} does not exist"
+        return f"{option} {out}: directory {parent} does not exist"
     if not parent.is_dir():
-        return f"--out {out}: {parent} is not a directory"
+        return f"{option} {out}: {parent} is not a directory"
     try:
         if out.exists():
             with open(out, "ab"):  # opened for appending, nothing written
@@ -71,7 +76,7 @@ def out_problem(out: Path) -> str | None:
             os.unlink(probe)
     except OSError:
         what = f"file {out}" if out.exists() else f"directory {parent}"
-        return f"--out {out}: {what} is not writable"
+        return f"{option} {out}: {what} is not writable"
     return None
 
 
@@ -202,6 +207,57 @@ def cmd_analysis(args: argparse.Namespace) -> int:
     return write_result(result, Path(args.out)) if args.out else EXIT_OK
 
 
+def read_result(path: Path) -> dict:
+    """The result payload in the JSON file ``path`` (ValueError naming the path and the
+    problem: unreadable, not JSON, or neither a simulation nor an analysis result)."""
+    from equihome.ui.report import kind, unwrap  # imports no matplotlib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"{path}: cannot read the result: {why}") from None
+    try:
+        data = unwrap(json.loads(text))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    try:
+        kind(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return data
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report of a simulation or analysis result JSON."""
+    src = Path(args.result)
+    out = Path(args.out) if args.out else src.with_suffix(".html")
+    try:
+        data = read_result(src)
+    except ValueError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    problem = out_problem(out, "-o")
+    if problem:
+        _error(problem)
+        return EXIT_USAGE
+    from equihome.ui.report import write_report
+
+    try:
+        write_report(data, out)
+    except ImportError as exc:  # matplotlib missing
+        _error(str(exc))
+        return EXIT_FAILURE
+    except (KeyError, TypeError, AttributeError) as exc:  # a field of the wrong shape
+        _error(f"{src}: a malformed result ({type(exc).__name__}: {exc})")
+        return EXIT_USAGE
+    except OSError as exc:
+        _error(f"-o {out}: cannot write the report: {exc.strerror or exc}")
+        return EXIT_FAILURE
+    print(f"report written to {out}")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of the fund configuration."""
     print(json.dumps(equihome.config_json_schema(), indent=2))
@@ -291,6 +347,19 @@ def _add_breakeven(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _add_report(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("report", help="write the HTML report of a result JSON",
+                       description="Write one self-contained HTML page (inputs, key numbers, "
+                                   "charts, guardrails) of a simulation or analysis result "
+                                   "JSON, readable offline and printable.")
+    p.add_argument("result", metavar="RESULT.json",
+                   help="a result written by 'equihome run --out', an analysis's --out, or "
+                        "a server's /result body")
+    p.add_argument("-o", "--out", metavar="report.html",
+                   help="the page to write (default: RESULT.html beside the JSON)")
+    return p
+
+
 def _add_schema(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return sub.add_parser("schema", help="print the config JSON Schema",
                           description="Print the JSON Schema of the fund configuration.")
@@ -370,6 +439,7 @@ COMMANDS: dict[str, tuple[Builder, Handler]] = {
     "stress": (_add_stress, cmd_analysis),
     "tornado": (_add_tornado, cmd_analysis),
     "breakeven": (_add_breakeven, cmd_analysis),
+    "report": (_add_report, cmd_report),
     "schema": (_add_schema, cmd_schema),
     "presets": (_add_presets, cmd_presets),
     "serve": (_add_serve, cmd_serve),

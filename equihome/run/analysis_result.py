@@ -10,52 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from equihome.io.result import SimulationResult, finite_json
-
-PERCENT_HINTS = ("irr", "rate", "share", "probability", "var_", "cvar", "loss", "roi", "change",
-                 "se_", "swing", "residual", "statistic", "stat_", "appreciation", "hurdle",
-                 "volatility", "ltv", "fee")
-MULTIPLE_HINTS = ("tvpi", "dpi", "multiple")
-DOLLAR_HINTS = ("carry", "unpaid_fees", "fees_paid", "deployed")
-
-
-def kind_of(column: str, statistic: str | None = None) -> str:
-    """How a column reads: "%" rates, "x" multiples, "$M" dollars, "" as is."""
-    metric = (statistic or "").partition(":")[0]
-    if column in ("statistic", "stat_low", "stat_base", "stat_high", "change", "change_se",
-                  "change_low", "change_high", "se_low", "se_high", "swing", "residual",
-                  "value", "target") and metric:
-        column = metric
-    if any(h in column for h in DOLLAR_HINTS):
-        return "$M"
-    if any(h in column for h in MULTIPLE_HINTS):
-        return "x"
-    if any(h in column for h in PERCENT_HINTS):
-        return "%"
-    return ""
-
-
-def cell(v: Any, kind: str = "") -> str:
-    """One value for a text table (n/a when missing; per-zone values as g/o/r)."""
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, dict) and set(v) == {"green", "orange", "red"}:
-        return "/".join(cell(v[z], kind) for z in ("green", "orange", "red"))
-    if isinstance(v, list):
-        return ", ".join(map(str, v)) or "-"
-    if isinstance(v, float):
-        if kind == "%":
-            return f"{v:.2%}"
-        if kind == "x":
-            return f"{v:.3f}x"
-        if kind == "$M":
-            return f"${v / 1e6:,.2f}M"
-        return f"{v:.4g}"
-    return str(v)
+from equihome.io.units import cell as cell  # the one unit rule and cell format, re-exported:
+from equihome.io.units import kind_of as kind_of  # also used by the charts and the report
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
@@ -138,13 +98,20 @@ class AnalysisResult:
         """Finite JSON text, identical for the same inputs and seed on any backend."""
         return json.dumps(self.data, allow_nan=False, **kwargs)
 
-    def to_frame(self) -> Any:
-        """The rows as a pandas DataFrame (per-zone values as green/orange/red text)."""
-        pd = require_pandas()
-        cols = self.data["columns"]
-        records = [{c: (cell(r.get(c)) if isinstance(r.get(c), (dict, list)) else r.get(c))
-                    for c in cols} for r in self.rows]
-        return pd.DataFrame.from_records(records, columns=cols)
+    def to_frame(self, name: str = "rows") -> Any:
+        """A typed pandas DataFrame: "rows" (the table; per-zone values split into
+        ``<col>_green/_orange/_red`` numbers, lists as text), "summary", "fans" (stress) or
+        "inputs" (``equihome.io.export``; needs pandas, ``equihome[lab]``)."""
+        from equihome.io.export import analysis_frame
+
+        return analysis_frame(self.data, name)
+
+    def to_excel(self, path: Any) -> Any:
+        """Write an .xlsx workbook (Summary, the table, Fans for stress, Inputs), numbers as
+        formatted numbers (needs openpyxl, ``equihome[lab]``); returns the path."""
+        from equihome.io.export import analysis_excel
+
+        return analysis_excel(self.data, path)
 
     def summary(self) -> str:
         """A header line, the table, and for breakeven the answer in words."""
@@ -169,6 +136,14 @@ class AnalysisResult:
         from equihome.ui.charts import plot_analysis  # optional: only notebooks plot
 
         plot_analysis(self.data, ax)
+
+    def report(self, path: str | Path) -> Path:
+        """Write the committee report, one self-contained HTML page (the answer in words,
+        the chart as inline SVG, the table, the guardrails broken, the inputs), to ``path``;
+        returns the path. Needs matplotlib (``equihome[lab]``)."""
+        from equihome.ui.report import write_report  # optional: the engine needs no matplotlib
+
+        return write_report(self.data, path)
 
     def _repr_html_(self) -> str:
         """A static HTML rendering for notebooks (kept in saved and exported notebooks): the

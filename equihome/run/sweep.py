@@ -64,33 +64,41 @@ class SweepResult:
         """The table as finite JSON (identical for the same inputs and seed)."""
         return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
+    def to_frame(self, name: str = "rows") -> Any:
+        """A typed pandas DataFrame: "rows" (a row per strategy; per-zone grid values split
+        into ``<key>_green/_orange/_red``), "summary" or "inputs" (the base config); needs
+        pandas (``equihome[lab]``)."""
+        from equihome.io.export import analysis_frame
+
+        return analysis_frame({**self.to_dict(), "kind": "sweep", "config": self.base_config},
+                              name)
+
+    def to_excel(self, path: Any) -> Any:
+        """Write an .xlsx workbook (Summary, Sweep, Inputs), numbers as formatted numbers
+        (needs openpyxl, ``equihome[lab]``); returns the path."""
+        from equihome.io.export import analysis_excel
+
+        return analysis_excel({**self.to_dict(), "kind": "sweep", "config": self.base_config},
+                              path)
+
     def plot(self, risk: str = "cvar_99", ret: str = "irr_p50", ax: Any = None) -> None:
-        """Draw every strategy's risk and return, with the efficient frontier through them.
+        """Draw every strategy's risk and return, with the efficient frontier as a line
+        (:func:`equihome.ui.charts.plot_sweep`).
 
         Needs matplotlib (``pip install equihome[lab]``). Draws on ``ax`` or a new pyplot
         figure (which a notebook shows) and returns None, so no ``<Axes ...>`` line is
-        printed. Strategies at (nearly) the same point share one marker and one label
-        listing all of them, so none is hidden behind another.
+        printed. Strategies at (nearly) the same point share one larger marker and one
+        label listing all of them; the labels stand in a column beside the axes, joined to
+        their points, so none hides another.
         """
-        import matplotlib.pyplot as plt  # optional: only notebooks plot
+        from equihome.ui.charts import plot_sweep, sweep_size  # optional: only notebooks plot
 
+        data = self.analysis_data or {"kind": "sweep", **self.to_dict()}
         if ax is None:
-            _, ax = plt.subplots(figsize=(6.5, 4.5))
-        pts = [(float(r[risk]), float(r[ret]), r) for r in self.rows
-               if _number(r.get(risk)) and _number(r.get(ret))]
-        ax.scatter([x for x, _, _ in pts], [y for _, y, _ in pts], color="#9aa5b1",
-                   label="strategies")
-        front = [(r[risk], r[ret]) for r in self.frontier(risk, ret)]
-        if front:
-            ax.plot(*zip(*front, strict=True), marker="o", color="#1f6feb",
-                    label="efficient frontier")
-        for x, y, rows in overlapping_groups(pts):
-            ax.annotate(self.point_label(rows), (x, y), fontsize=7, xytext=(4, 4),
-                        textcoords="offset points", va="bottom")
-        ax.set_xlabel(f"{risk} (lower is better)")
-        ax.set_ylabel(f"{ret} (higher is better)")
-        ax.set_title(f"{len(self.rows)} strategies, {self.num_simulations:,} scenarios each")
-        ax.legend(loc="best", fontsize=8)
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=sweep_size(data, risk, ret), layout="constrained")
+        plot_sweep(ax, data, risk, ret)
 
     def point_label(self, rows: Sequence[dict[str, Any]]) -> str:
         """The grid values of the strategies at one point, a line each (with their count)."""

@@ -17,23 +17,17 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from equihome.io.units import kind_of
+
 BLUE, ORANGE, GREY, RED = "#1f6fb2", "#d9822b", "#9aa5b1", "#c62828"
-_DOLLAR = ("carry", "unpaid_fees", "fees_paid", "deployed")
-_MULTIPLE = ("tvpi", "dpi", "multiple")
-_PLAIN = ("term", "num_", "months", "count", "year")
+#: No date (the same result draws the same bytes) and no RDF/creator links in an SVG.
+SVG_METADATA: dict[str, Any] = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
 def unit(name: str | None) -> str:
     """How a statistic or input reads on an axis: "%" rates, "x" multiples, "$M" dollars,
-    "" plain numbers (terms in years, counts)."""
-    metric = (name or "").partition(":")[0]
-    if any(h in metric for h in _DOLLAR):
-        return "$M"
-    if any(h in metric for h in _MULTIPLE):
-        return "x"
-    if any(h in metric for h in _PLAIN):
-        return ""
-    return "%"
+    "" plain numbers (terms in years, counts). The tables' rule: :func:`equihome.io.units.kind_of`."""
+    return kind_of(name)
 
 
 def _scale(kind: str) -> float:
@@ -59,7 +53,7 @@ def fmt_value(v: Any, kind: str, compact: bool = False) -> str:
     return f"{v:g}"
 
 
-def _format_axis(axis: Any, kind: str) -> None:
+def format_axis(axis: Any, kind: str) -> None:
     """Tick labels in the statistic's unit."""
     from matplotlib.ticker import FuncFormatter, PercentFormatter
 
@@ -68,7 +62,7 @@ def _format_axis(axis: Any, kind: str) -> None:
     elif kind == "x":
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2f}x"))
     elif kind == "$M":
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.1f}M"))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{'-' if v < 0 else ''}${abs(v):,.1f}M"))
 
 
 def _unit_text(kind: str) -> str:
@@ -97,13 +91,11 @@ def plot_tornado(ax: Any, data: dict[str, Any]) -> None:
         pkind = unit(name)
         for side, colour in (("low", BLUE), ("high", ORANGE)):
             v = r.get(f"stat_{side}")
-            if not _number(v):
-                continue
-            width = (v - base) * s
-            ax.barh(i, width, left=base * s, height=0.6, color=colour, alpha=0.85,
-                    gid=f"{side}:{name}", label=f"{side} input" if i == 0 else None)
-            right = width > 0 or (width == 0 and side == "high")  # no change: low left
-            ax.annotate(fmt_value(r.get(side), pkind, compact=True), (v * s, i), fontsize=7,
+            if _number(v):
+                ax.barh(i, (v - base) * s, left=base * s, height=0.6, color=colour, alpha=0.85,
+                        gid=f"{side}:{name}", label=f"{side} input" if i == 0 else None)
+        for side, x, right in _label_places(r, base):
+            ax.annotate(fmt_value(r.get(side), pkind, compact=True), (x * s, i), fontsize=7,
                         va="center", xytext=(3 if right else -3, 0),
                         textcoords="offset points", ha="left" if right else "right")
     ax.axvline(base * s, color="black", lw=1, label=f"base {fmt_value(base, kind)}")
@@ -113,12 +105,26 @@ def plot_tornado(ax: Any, data: dict[str, Any]) -> None:
             tick.set_color(RED)
     ax.set_ylim(len(rows) - 0.5, -0.5)  # the largest swing on top
     ax.margins(x=0.25)
-    _format_axis(ax.xaxis, kind)
+    format_axis(ax.xaxis, kind)
     ax.set_xlabel(f"{spec} ({_unit_text(kind)})")
     ax.set_title(f"Tornado: {spec}, {len(rows)} inputs bumped low/high, "
                  f"{data.get('num_simulations', 0):,} scenarios per run", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
+
+
+def _label_places(row: dict[str, Any], base: float) -> list[tuple[str, float, bool]]:
+    """Where a tornado row's input labels go: (side, x, to the right?). The side whose
+    statistic is lower is labelled left of its bar (or of the base line, when both bars lie
+    right of it), the other right, so the two labels never overlap."""
+    vals = {side: float(row[f"stat_{side}"]) for side in ("low", "high")
+            if _number(row.get(f"stat_{side}"))}
+    sides = list(vals)
+    if len(sides) == 1:
+        v = vals[sides[0]]
+        return [(sides[0], v, v > base or (v == base and sides[0] == "high"))]
+    left, right = sorted(sides, key=lambda side: (vals[side], side != "low"))
+    return [(left, min(vals[left], base), False), (right, max(vals[right], base), True)]
 
 
 def plot_stress(ax: Any, data: dict[str, Any]) -> None:
@@ -155,7 +161,7 @@ def plot_stress(ax: Any, data: dict[str, Any]) -> None:
             tick.set_color(BLUE)
     ax.use_sticky_edges = False  # bars would pin the y limits to the lowest P5
     ax.margins(y=0.08)
-    _format_axis(ax.yaxis, "%")
+    format_axis(ax.yaxis, "%")
     ax.set_ylabel("LP net IRR (%)")
     ax.set_title(f"Stress: LP net IRR P5/P50/P95, base + {len(rows) - 1} scenarios, "
                  f"{data.get('num_simulations', 0):,} simulations each", fontsize=10)
@@ -188,8 +194,8 @@ def plot_breakeven(ax: Any, data: dict[str, Any]) -> None:
         ax.axvline(answer, color="black", lw=0.8, linestyle=":")
         ax.plot([answer], [value * s], marker="*", markersize=14, color=ORANGE,
                 linestyle="none", label=f"{param} = {fmt_value(answer, pkind)}", gid="answer")
-    _format_axis(ax.xaxis, pkind)
-    _format_axis(ax.yaxis, kind)
+    format_axis(ax.xaxis, pkind)
+    format_axis(ax.yaxis, kind)
     ax.set_xlabel(f"{param} ({_unit_text(pkind)})")
     ax.set_ylabel(f"{spec} ({_unit_text(kind)})")
     state = "converged" if data.get("converged") else "NOT converged"
@@ -200,29 +206,115 @@ def plot_breakeven(ax: Any, data: dict[str, Any]) -> None:
     ax.grid(alpha=0.3)
 
 
+AXIS_NAMES = {"cvar_99": "CVaR 99 of the LP capital loss (1 - TVPI)",
+              "var_99": "VaR 99 of the LP capital loss (1 - TVPI)",
+              "cvar_95": "CVaR 95 of the LP capital loss (1 - TVPI)",
+              "var_95": "VaR 95 of the LP capital loss (1 - TVPI)",
+              "irr_p50": "median LP net IRR", "irr_p5": "P5 of the LP net IRR",
+              "irr_p95": "P95 of the LP net IRR", "tvpi_p50": "median LP TVPI",
+              "roi_p50": "median ROI", "hurdle_clear_probability": "P(LP IRR >= hurdle)"}
+LABEL_FONT = 7.0              # pt, the strategy labels of the sweep chart
+LINE_HEIGHT = 1.3             # line spacing of those labels, in font sizes
+
+
+def strategy_label(row: dict[str, Any], keys: Sequence[str]) -> str:
+    """A strategy's grid values, e.g. ``avg_loan_ltv=30%, model_type=gbm``."""
+    return ", ".join(f"{k.split('.')[-1]}={fmt_value(row.get(k), unit(k), compact=True)}"
+                     for k in keys)
+
+
+def point_groups(rows: Sequence[dict[str, Any]], risk: str, ret: str,
+                 tolerance: float = 0.02) -> list[list[dict[str, Any]]]:
+    """The rows with both numbers, grouped when closer than ``tolerance`` of the data's span
+    on both axes (points a reader could not tell apart), in order of first appearance."""
+    ok = [r for r in rows if _number(r.get(risk)) and _number(r.get(ret))]
+    xs, ys = [r[risk] for r in ok], [r[ret] for r in ok]
+    tol_x = tolerance * (((max(xs) - min(xs)) if xs else 0.0) or 1.0)
+    tol_y = tolerance * (((max(ys) - min(ys)) if ys else 0.0) or 1.0)
+    groups: list[list[dict[str, Any]]] = []
+    for r in ok:
+        near = next((g for g in groups if abs(g[0][risk] - r[risk]) <= tol_x
+                     and abs(g[0][ret] - r[ret]) <= tol_y), None)
+        if near is None:
+            groups.append([r])
+        else:
+            near.append(r)
+    return groups
+
+
+def group_label(group: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:
+    """One strategy's label, or ``N strategies:`` and a line for each."""
+    lines = [strategy_label(r, keys) for r in group]
+    return lines[0] if len(lines) == 1 else "\n".join([f"{len(lines)} strategies:", *lines])
+
+
+def frontier(rows: Sequence[dict[str, Any]], risk: str, ret: str) -> list[dict[str, Any]]:
+    """The rows no other beats on both ``risk`` (lower better) and ``ret`` (higher better),
+    by rising risk: the rule of ``equihome.run.sweep.efficient_frontier``."""
+    ok = [r for r in rows if _number(r.get(risk)) and _number(r.get(ret))]
+    return sorted((r for r in ok if not any(
+        o[risk] <= r[risk] and o[ret] >= r[ret] and (o[risk] < r[risk] or o[ret] > r[ret])
+        for o in ok)), key=lambda r: (r[risk], -r[ret]))
+
+
+def label_positions(wanted: Sequence[float], heights: Sequence[float],
+                    gap: float = 0.01) -> list[float]:
+    """Centres (axes fraction) of labels stacked in one column without overlap: each as close
+    to its ``wanted`` centre as the labels above it allow (``wanted`` falling), then the
+    column lifted back inside [0, 1] where it ran out below."""
+    pos: list[float] = []
+    for i, (w, h) in enumerate(zip(wanted, heights, strict=True)):
+        top = 1.0 if i == 0 else pos[-1] - heights[i - 1] / 2 - gap
+        pos.append(min(w + h / 2, top) - h / 2)
+    if pos and pos[-1] - heights[-1] / 2 < 0.0:
+        lift = min(-(pos[-1] - heights[-1] / 2), max(0.0, 1.0 - (pos[0] + heights[0] / 2)))
+        pos = [p + lift for p in pos]
+    return pos
+
+
 def plot_sweep(ax: Any, data: dict[str, Any], risk: str = "cvar_99",
                ret: str = "irr_p50") -> None:
     """Every strategy's risk (CVaR 99) against its return (median LP IRR), with the
-    efficient frontier through the undominated ones."""
-    rows = [r for r in data["rows"] if _number(r.get(risk)) and _number(r.get(ret))]
-    ax.scatter([r[risk] for r in rows], [r[ret] for r in rows], color=GREY, zorder=2,
-               label="strategies", gid="strategies")
-    front = sorted((r for r in rows if r.get("efficient")), key=lambda r: (r[risk], -r[ret]))
-    if front:
-        ax.plot([r[risk] for r in front], [r[ret] for r in front], marker="o", color=BLUE,
-                zorder=3, label="efficient frontier", gid="frontier")
+    efficient frontier as a line.
+
+    Strategies at (nearly) one point share a larger marker (its area grows with their
+    count) and one label, ``N strategies:`` with a line each. Labels sit in a column right
+    of the axes, stacked without overlap, each joined to its point by a thin leader line.
+    """
     keys: Sequence[str] = data.get("grid_keys") or []
-    groups: dict[tuple[float, float], list[str]] = {}
-    for r in rows:  # strategies at the same point share one label, a line each
-        groups.setdefault((round(r[risk], 6), round(r[ret], 6)), []).append(", ".join(
-            f"{k.split('.')[-1]}={fmt_value(r.get(k), unit(k), compact=True)}" for k in keys))
-    for (x, y), lines in groups.items():
-        ax.annotate("\n".join(lines), (x, y), fontsize=6, xytext=(4, 4),
-                    textcoords="offset points", va="bottom")
-    _format_axis(ax.xaxis, "%")
-    _format_axis(ax.yaxis, "%")
-    ax.set_xlabel(f"{risk}, LP loss (%, lower is better)")
-    ax.set_ylabel(f"{ret}, LP net IRR (%, higher is better)")
+    rows = [r for r in data["rows"] if _number(r.get(risk)) and _number(r.get(ret))]
+    groups = point_groups(rows, risk, ret)
+    count = {id(r): len(g) for g in groups for r in g}
+    rkind, vkind = unit(risk), unit(ret)
+    ax.scatter([r[risk] for r in rows], [r[ret] for r in rows],
+               s=[36.0 * count[id(r)] for r in rows], color=GREY, alpha=0.7,
+               edgecolors="#333333", linewidths=0.6, zorder=2,
+               label="strategy (larger: several at one point)", gid="strategies")
+    front = frontier(rows, risk, ret)
+    if front:
+        ax.plot([r[risk] for r in front], [r[ret] for r in front], marker="o", markersize=4,
+                color=BLUE, zorder=3, label="efficient frontier", gid="frontier")
+    ax.use_sticky_edges = False
+    ax.margins(0.12)
+    ax.autoscale_view()
+    y0, y1 = ax.get_ylim()
+    ax.set_ylim(y0, y1)  # frozen: the labels below are placed against these limits
+    axes_pt = max(ax.get_position().height * ax.figure.get_figheight() * 72.0, 1.0)
+    line = LABEL_FONT * LINE_HEIGHT / axes_pt
+    order = sorted(groups, key=lambda g: -g[0][ret])
+    texts = [group_label(g, keys) for g in order]
+    heights = [line * (t.count("\n") + 1) for t in texts]
+    wanted = [(g[0][ret] - y0) / ((y1 - y0) or 1.0) for g in order]
+    for g, text, y in zip(order, texts, label_positions(wanted, heights), strict=True):
+        ax.annotate(text, (g[0][risk], g[0][ret]), xytext=(1.03, y),
+                    textcoords="axes fraction", fontsize=LABEL_FONT, va="center", ha="left",
+                    annotation_clip=False, gid=f"label:{len(g)}",
+                    arrowprops={"arrowstyle": "-", "color": GREY, "lw": 0.6,
+                                "shrinkA": 1, "shrinkB": 4})
+    format_axis(ax.xaxis, rkind)
+    format_axis(ax.yaxis, vkind)
+    ax.set_xlabel(f"{AXIS_NAMES.get(risk, risk)} ({_unit_text(rkind)}, lower is better)")
+    ax.set_ylabel(f"{AXIS_NAMES.get(ret, ret)} ({_unit_text(vkind)}, higher is better)")
     ax.set_title(f"Sweep: {len(data['rows'])} strategies, "
                  f"{data.get('num_simulations', 0):,} scenarios each", fontsize=10)
     ax.legend(loc="best", fontsize=8)
@@ -241,7 +333,20 @@ def figsize(data: dict[str, Any]) -> tuple[float, float]:
         return 8.5, 1.4 + 0.5 * n
     if kind == "stress":
         return max(7.0, 1.5 + 0.6 * n), 4.8
+    if kind == "sweep":
+        return sweep_size(data)
     return 7.5, 4.6
+
+
+def sweep_size(data: dict[str, Any], risk: str = "cvar_99",
+               ret: str = "irr_p50") -> tuple[float, float]:
+    """Room for the sweep chart and its column of labels (inches)."""
+    groups = point_groups(data.get("rows") or [], risk, ret)
+    keys = data.get("grid_keys") or []
+    texts = [group_label(g, keys) for g in groups]
+    lines = sum(t.count("\n") + 1 for t in texts) + 0.8 * len(texts)
+    widest = max((len(line) for t in texts for line in t.splitlines()), default=0)
+    return 6.5 + widest * LABEL_FONT * 0.55 / 72, max(4.6, 1.6 + lines * LABEL_FONT * 1.4 / 72)
 
 
 def draw(ax: Any, data: dict[str, Any]) -> None:
@@ -278,10 +383,10 @@ def svg(data: dict[str, Any]) -> str:
     draw(fig.add_subplot(), data)
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.savefig(buf, format="svg", metadata=SVG_METADATA)
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
 
-__all__ = ["draw", "figsize", "plot_analysis", "plot_breakeven", "plot_stress", "plot_sweep",
-           "plot_tornado", "svg", "unit"]
+__all__ = ["draw", "figsize", "frontier", "plot_analysis", "plot_breakeven", "plot_stress",
+           "plot_sweep", "plot_tornado", "point_groups", "svg", "sweep_size", "unit"]
