@@ -73,6 +73,13 @@ class JupyterRest:
         APIHandler.set_default_headers(self)
         BaseHandler.set_default_headers(self)
 
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        """Jupyter's finish, keeping the Content-Type the handler chose (CSV or binary
+        scenario arrays; JSON otherwise): APIHandler would make every answer JSON."""
+        kwargs.setdefault("set_content_type",
+                          self._headers.get("Content-Type", "application/json"))  # type: ignore[attr-defined]
+        return APIHandler.finish(self, *args, **kwargs)  # type: ignore[arg-type]
+
     def check_xsrf_cookie(self) -> None:  # Jupyter's check (token requests are exempt)
         return APIHandler.check_xsrf_cookie(self)
 

@@ -34,9 +34,10 @@ if str(HERE.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(HERE.parent))
 
 from equihome import __version__, config_json_schema  # noqa: E402
+from equihome.io.scenario_arrays import MAGIC as SCENARIO_MAGIC  # noqa: E402
 from equihome.io.schemas import RESULT_SCHEMA  # noqa: E402
 from equihome.io.stress import LIBRARY, ZONE_NAMES, StressScenario  # noqa: E402
-from equihome.model.metrics import METRICS  # noqa: E402
+from equihome.model.metrics import CONTRACT_METRICS, METRICS  # noqa: E402
 from equihome.run.analyses import (  # noqa: E402
     DEFAULT_STATISTIC,
     DEFAULT_TARGET,
@@ -484,6 +485,69 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
     }
 
 
+def _scenario_operations() -> dict[str, dict]:
+    """GET /api/simulations/{id}/scenarios: the per-scenario arrays in three formats."""
+    binary = (f"The compact binary: 4 bytes magic `{SCENARIO_MAGIC.decode()}`, the header length "
+              "H (uint32 little-endian), H bytes of UTF-8 JSON `{\"version\": 1, "
+              "\"num_simulations\", \"seed\", \"dtype\": \"<f8\", \"compression\": \"zlib\", "
+              "\"metrics\": [names]}`, then a zlib stream of each metric's num_simulations "
+              "little-endian float64 values, one metric after another in header order (NaN "
+              "where a metric does not exist).")
+    return {"/api/simulations/{id}/scenarios": {
+        "parameters": [ID_PARAM],
+        "get": {
+            "operationId": "getScenarios", "tags": ["simulations"],
+            "summary": "The per-scenario metric arrays of a completed simulation",
+            "description": "JSON columns by default; `Accept: text/csv` gives CSV (a header "
+                           "`scenario,<metric>,...`, one row per scenario, floats with full "
+                           "precision, an empty cell for a missing value); `Accept: "
+                           "application/octet-stream` gives the compact binary. The values "
+                           "are exactly the engine's float64s: a local run with the same "
+                           "config and seed has the same arrays. 409 until completed; 404 "
+                           "for a run finished before the server kept them.",
+            "parameters": [{
+                "name": "metrics", "in": "query", "required": False,
+                "description": "Comma-separated metric names to return, in this order "
+                               "(default: all). An unknown name is a 400 listing the valid "
+                               "ones.",
+                "schema": {"type": "string", "examples": ["lp_irr,lp_tvpi"]}}],
+            "responses": {
+                "200": {"description": "The arrays.", "content": {
+                    "application/json": {"schema": _ref("Scenarios")},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/octet-stream": {"schema": {
+                        "type": "string", "contentMediaType": "application/octet-stream",
+                        "description": binary}}}},
+                "400": _err("BadRequest"), "401": _err("Unauthorized"),
+                "404": _err("NotFound"), "409": _err("Conflict"),
+            },
+        },
+    }}
+
+
+def _scenarios_schema() -> dict:
+    """The JSON answer of GET /api/simulations/{id}/scenarios."""
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["num_simulations", "seed", "metrics"],
+        "description": "Per-scenario metric arrays (GET /api/simulations/{id}/scenarios).",
+        "properties": {
+            "num_simulations": {"type": "integer", "minimum": 0,
+                                "description": "Scenarios: the length of every array."},
+            "seed": {"type": ["integer", "null"], "description": "The run's seed."},
+            "metrics": {
+                "type": "object",
+                "description": "Metric name -> one value per scenario (null where the metric "
+                               "does not exist, e.g. payback_month of a run that never pays "
+                               "back). The contract metrics appear when the config names a "
+                               "contract.",
+                "propertyNames": {"enum": [*METRICS, *CONTRACT_METRICS]},
+                "additionalProperties": {"type": "array", "items": {"type": ["number", "null"]}},
+            },
+        },
+    }
+
+
 ANALYSIS_ID = {"name": "id", "in": "path", "required": True,
                "description": "The analysis id (a UUID; anything else is simply not found).",
                "schema": {"type": "string"}}
@@ -656,6 +720,7 @@ def _openapi_schemas() -> dict[str, dict]:
             "422 of an analysis: one details entry per offending field (`invalid_params`: a "
             "params field other than a config or a scenario, named in the message)."),
         "Result": copy.deepcopy(RESULT_SCHEMA),
+        "Scenarios": _scenarios_schema(),
     }
     schemas.update(_analysis_rest_schemas(schemas["SimulationRecord"]))
     _merge(schemas, _analysis_schemas())
@@ -725,6 +790,7 @@ def openapi() -> dict:
     """The OpenAPI 3.1 document of the standalone server's REST API."""
     paths: dict[str, dict] = {}
     paths.update(_simulation_operations("/api", "", "simulations"))
+    paths.update(_scenario_operations())
     paths.update(_analysis_operations())
     paths["/api/presets"] = {"get": {
         "operationId": "listPresets", "tags": ["presets"], "summary": "The bundled presets",

@@ -423,6 +423,9 @@ def test_rest_responses_match_openapi(server):
     assert api.wait(by_config["id"])["status"] == "completed"
     result = api("get", sim + "/result", 200, id=done["id"])
     assert result["num_simulations"] == 200
+    scenarios = api("get", sim + "/scenarios", 200, id=done["id"], query="?metrics=lp_irr")
+    assert list(scenarios["metrics"]) == ["lp_irr"] and len(scenarios["metrics"]["lp_irr"]) == 200
+    api("get", sim + "/scenarios", 400, id=done["id"], query="?metrics=no_such_metric")
     api("post", sim + "/cancel", 409, id=done["id"])
 
     # running and queued simulations (two workers): 409 on result, 202 on cancel
@@ -432,6 +435,7 @@ def test_rest_responses_match_openapi(server):
     api.wait_running(first["id"])
     api("get", sim + "/result", 409, id=first["id"])
     api("get", sim + "/result", 409, id=queued["id"])
+    api("get", sim + "/scenarios", 409, id=first["id"])
     assert api("post", sim + "/cancel", 202, id=queued["id"])["status"] == "cancelled"
     assert api("post", sim + "/cancel", 202, id=first["id"])["status"] in ("running", "cancelled")
     assert api.wait(first["id"])["status"] == "cancelled"
@@ -442,7 +446,7 @@ def test_rest_responses_match_openapi(server):
 
     # 404: unknown, and another key's simulation
     for method, template in (("get", sim), ("delete", sim), ("get", sim + "/result"),
-                             ("post", sim + "/cancel")):
+                             ("get", sim + "/scenarios"), ("post", sim + "/cancel")):
         api(method, template, 404, id=unknown)
         api(method, template, 404, id=done["id"], key=KEY_B)
 

@@ -42,6 +42,7 @@ from equihome.server.handlers import (
     NotFoundHandler,
     PresetsHandler,
     ResultHandler,
+    ScenariosHandler,
     SchemaHandler,
     Services,
     SimulationHandler,
@@ -66,6 +67,7 @@ def routes(services: Services, prefix: str = "/", compat: bool = True) -> list:
     table = [
         (rf"{api}/simulations/?", SimulationsHandler, kw),
         (rf"{api}/simulations/{ID}/result", ResultHandler, kw),
+        (rf"{api}/simulations/{ID}/scenarios", ScenariosHandler, kw),
         (rf"{api}/simulations/{ID}/cancel", CancelHandler, kw),
         (rf"{api}/simulations/{ID}", SimulationHandler, kw),
         (rf"{api}/analyses/?", AnalysesHandler, kw),

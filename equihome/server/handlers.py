@@ -20,6 +20,7 @@ import tornado.websocket
 
 from equihome import __version__, config_json_schema
 from equihome.io.config import PRESETS, ConfigError, FundConfig, load_config
+from equihome.io.scenario_arrays import ScenarioArrays, UnknownMetric, decode
 from equihome.io.schemas import RESULT_SCHEMA
 from equihome.run.analyses import KINDS, validate_request
 from equihome.run.engine import check_size
@@ -29,6 +30,7 @@ from equihome.server.lifecycle import STATUSES, SimulationRecord
 from equihome.server.runs import (
     Conflict,
     NotFound,
+    NotStored,
     QuotaExceeded,
     RunManager,
     TooManyRuns,
@@ -382,6 +384,77 @@ class ResultHandler(BaseHandler):
     async def get(self, sim_id: str) -> None:
         text = await self.simulation_call(self.services.runs.result, self.current_owner(), sim_id)
         self.finish(text)
+
+
+#: the answers of GET .../scenarios: the Accept media type -> (format, Content-Type)
+SCENARIO_FORMATS = {
+    "application/json": ("json", "application/json; charset=utf-8"),
+    "text/csv": ("csv", "text/csv; charset=utf-8"),
+    "application/octet-stream": ("binary", "application/octet-stream"),
+}
+
+
+def negotiate(accept: str | None) -> str:
+    """The media type of SCENARIO_FORMATS that ``accept`` (an Accept header) prefers most:
+    highest q first, then the order given; JSON for none, ``*/*`` or nothing supported."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept or "").split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media.lower() in SCENARIO_FORMATS and q > 0:
+            ranked.append((-q, i, media.lower()))
+    return min(ranked)[2] if ranked else "application/json"
+
+
+def render_scenarios(blob: bytes, metrics: list[str] | None, media: str) -> bytes | str:
+    """The stored compact arrays as ``media``, only ``metrics`` (all when None);
+    UnknownMetric for a name the run does not have. CPU-bound: run it off the event loop."""
+    if media == "application/octet-stream" and metrics is None:
+        return blob  # exactly as stored
+    arrays: ScenarioArrays = decode(blob).select(metrics)
+    fmt = SCENARIO_FORMATS[media][0]
+    return arrays.to_bytes() if fmt == "binary" else arrays.to_csv() if fmt == "csv" \
+        else arrays.to_json()
+
+
+class ScenariosHandler(BaseHandler):
+    """GET the per-scenario metric arrays of a completed simulation: JSON columns (default),
+    CSV (``Accept: text/csv``) or the compact binary (``Accept: application/octet-stream``);
+    ``?metrics=a,b`` selects columns. 404/409 as for the result."""
+
+    def metric_names(self) -> list[str] | None:
+        """The ``metrics`` query as a list of names (None: all); 400 for an empty one."""
+        raw = self.get_query_arguments("metrics")
+        if not raw:
+            return None
+        names = [n.strip() for text in raw for n in text.split(",")]
+        if not all(names):
+            raise ApiError(400, "bad_request", "metrics: give comma-separated metric names, "
+                           f"e.g. ?metrics=lp_irr,lp_tvpi (got {','.join(raw)!r})")
+        return names
+
+    async def get(self, sim_id: str) -> None:
+        owner = self.current_owner()
+        metrics = self.metric_names()
+        media = negotiate(self.request.headers.get("Accept"))
+        try:
+            blob = await self.simulation_call(self.services.runs.scenarios, owner, sim_id)
+        except NotStored as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+        try:
+            body = await asyncio.to_thread(render_scenarios, blob, metrics, media)
+        except UnknownMetric as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        self.set_header("Content-Type", SCENARIO_FORMATS[media][1])
+        self.add_header("Vary", "Accept")
+        self.finish(body)
 
 
 class CancelHandler(BaseHandler):

@@ -16,6 +16,10 @@ module_completed, guardrail_violation and the waterfall intermediate_result so f
 analysis: every finished row), then the latest progress, then the result or error if the
 run has ended; live messages follow.
 
+A simulation's per-scenario arrays (``equihome.io.scenario_arrays``, compact binary) are
+encoded on its run thread when the engine returns, travel to the loop with its ``result``
+event, and are written with the result; ``GET .../scenarios`` reads them from the store.
+
 An analysis (``kind`` "stress", "tornado", "breakeven" or "sweep") is a run like any other:
 the same queue, lifecycle, store, ownership and messages; it runs
 ``equihome.run.analyses.run_analysis`` instead of ``simulate``.
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from equihome.io.result import dumps
+from equihome.io.scenario_arrays import ScenarioArrays
 from equihome.run.analyses import run_analysis
 from equihome.run.engine import CancelToken, SimulationCancelled, SimulationError, simulate
 from equihome.server.dbguard import ServerLock
@@ -72,6 +77,11 @@ class Subscriber(Protocol):
 
 class NotFound(LookupError):
     """Unknown simulation, or one that belongs to another key."""
+
+
+class NotStored(LookupError):
+    """A completed run whose per-scenario arrays were never stored (it finished before the
+    server kept them)."""
 
 
 class Conflict(RuntimeError):
@@ -145,6 +155,7 @@ class RunState:
     progress: str | None = None                        # latest progress message
     final: str | None = None                           # result or error message
     result_text: str | None = None                     # the result JSON, once completed
+    scenarios: bytes | None = None                     # compact arrays until written
     subscribers: set[Subscriber] = field(default_factory=set)
     cancel: CancelToken | None = None
 
@@ -355,6 +366,19 @@ class RunManager:
             raise Conflict("the result is not stored yet")
         return text
 
+    async def scenarios(self, owner: str, sim_id: str,
+                        kinds: tuple[str, ...] | None = None) -> bytes:
+        """The per-scenario arrays of ``owner``'s completed run, as the compact binary;
+        NotFound, Conflict (not completed) or NotStored."""
+        rec = await self.get(owner, sim_id, kinds)
+        if rec["status"] != Status.COMPLETED:
+            raise Conflict(f"simulation is {rec['status']}, not completed")
+        blob = await self._db(self.store.load_scenarios, sim_id)  # after the end's write
+        if blob is None:
+            raise NotStored(f"simulation {sim_id} has no stored per-scenario arrays (it "
+                            "finished before this server kept them); run it again")
+        return blob
+
     async def cancel(self, owner: str, sim_id: str,
                      kinds: tuple[str, ...] | None = None) -> SimulationRecord:
         rec = await self.get(owner, sim_id, kinds)
@@ -439,15 +463,26 @@ class RunManager:
         await self._db(self.store.update, sim_id, status=Status.RUNNING,
                        started_at=rec["started_at"], progress=0.0)
         loop = asyncio.get_running_loop()
+        held: list[dict] = []  # a simulation's result event, sent on with its arrays
 
         def emit(event: dict) -> None:  # engine thread -> loop
+            if event.get("type") == "result" and rec["kind"] == SIMULATION:
+                held.append(event)
+                return
             loop.call_soon_threadsafe(self._on_event, st, event)
 
         options = dict(on_event=emit, cancel=st.cancel, threads=self.engine_threads,
                        default_seed=rec["seed"])
-        if rec["kind"] == SIMULATION:
-            job = functools.partial(self.runner, rec["config"], **options)
-        else:
+
+        def simulation() -> Any:  # on the run thread: the result goes on with its arrays
+            out = self.runner(rec["config"], **options)
+            if held:
+                loop.call_soon_threadsafe(self._on_event, st, held[0],
+                                          scenario_blob(sim_id, out, held[0]))
+            return out
+
+        job: Callable[[], Any] = simulation
+        if rec["kind"] != SIMULATION:
             request = {"kind": rec["kind"], "config": rec["config"], "params": rec["params"]}
             job = functools.partial(self.analyst, request, **options)
         log.info("%s %s running", rec["kind"], sim_id)
@@ -466,8 +501,9 @@ class RunManager:
         finally:
             st.cancel = None
 
-    def _on_event(self, st: RunState, event: dict) -> None:
-        """One engine event, on the loop: record it for replay and fan it out."""
+    def _on_event(self, st: RunState, event: dict, scenarios: bytes | None = None) -> None:
+        """One engine event, on the loop: record it for replay and fan it out (a result
+        comes with its compact per-scenario arrays, written with it)."""
         if st.record["status"] in FINISHED:
             return  # ended meanwhile (cancelled or deleted)
         if self.stopping and event["type"] == "error":
@@ -476,6 +512,7 @@ class RunManager:
         kind = msg["type"]
         if kind == "result":
             st.result_text = json_text(msg["result"])
+            st.scenarios = scenarios
             text = json_text_with(msg, "result", st.result_text)
             self._conclude(st, Status.COMPLETED, None, text, msg.get("execution_time"),
                            msg["timestamp"])
@@ -534,6 +571,8 @@ class RunManager:
         rec = st.record
         sim_id = rec["id"]
         result_text = st.result_text if rec["status"] == Status.COMPLETED else None
+        scenarios = st.scenarios if result_text is not None else None
+        st.scenarios = None  # the write below holds it; memory keeps no arrays
         events = st.events()
         fields = {k: rec[k] for k in ("status", "progress", "finished_at", "execution_time",
                                       "error")}
@@ -542,6 +581,8 @@ class RunManager:
             try:
                 if result_text is not None:
                     self.store.save_result(sim_id, result_text)
+                if scenarios is not None:
+                    self.store.save_scenarios(sim_id, scenarios)
                 self.store.save_events(sim_id, events)
                 self.store.update(sim_id, **fields)
             except StoreError:
@@ -557,3 +598,22 @@ class RunManager:
                     and not st.subscribers]
         for sim_id in finished[:max(0, len(finished) - KEEP_FINISHED)]:
             del self.states[sim_id]
+
+
+def scenario_blob(sim_id: str, result: Any, event: dict) -> bytes | None:
+    """The compact per-scenario arrays of a simulation's result (on its run thread), or None
+    when the runner gave none (logged): the run still completes, only without them."""
+    scenarios = getattr(result, "scenarios", None)
+    if scenarios is None:
+        log.info("simulation %s: the runner returned no per-scenario arrays", sim_id)
+        return None
+    try:
+        data = event["result"]
+        arrays = ScenarioArrays.of(scenarios, data.get("seed"))
+        if arrays.metrics and arrays.num_simulations != data.get("num_simulations"):
+            raise ValueError(f"{arrays.num_simulations} scenarios where the result has "
+                             f"{data.get('num_simulations')}")
+        return arrays.to_bytes()
+    except Exception:  # never lose the result for its arrays
+        log.exception("simulation %s: per-scenario arrays not stored", sim_id)
+        return None

@@ -1,4 +1,5 @@
-"""SQLite persistence for simulations: records, final results and replayable event state.
+"""SQLite persistence for simulations: records, final results, per-scenario arrays (the
+compact binary of ``equihome.io.scenario_arrays``) and replayable event state.
 
 One connection guarded by an ``RLock``, every write an explicit ``BEGIN IMMEDIATE`` transaction, so it is
 safe from several threads. Times are ISO 8601 UTC strings with milliseconds and ``Z`` (``utc_now``)."""
@@ -56,6 +57,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE simulations ADD COLUMN kind TEXT NOT NULL DEFAULT 'simulation';
     ALTER TABLE simulations ADD COLUMN params TEXT;
     CREATE INDEX simulations_owner_kind_seq ON simulations (owner, kind, seq DESC);
+    """,
+    """
+    CREATE TABLE scenarios (
+        simulation_id TEXT PRIMARY KEY REFERENCES simulations (id) ON DELETE CASCADE,
+        body BLOB NOT NULL);
     """,
 ]
 SIMULATION = "simulation"  # the kind of a plain run; analyses are named by their kind
@@ -284,14 +290,16 @@ class Store:
                                   (new, old)).rowcount for old, new in renames.items() if old != new)
 
     def usage(self, owner: str) -> tuple[int, int]:
-        """(runs, bytes) ``owner`` keeps stored: records with their config, params, result
-        and replay state."""
+        """(runs, bytes) ``owner`` keeps stored: records with their config, params, result,
+        per-scenario arrays and replay state."""
         with self._read() as db:
             row = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(s.config) + COALESCE(LENGTH(s.params), 0) "
-                "+ COALESCE(LENGTH(r.body), 0) + COALESCE(LENGTH(e.body), 0)), 0) "
+                "+ COALESCE(LENGTH(r.body), 0) + COALESCE(LENGTH(e.body), 0) "
+                "+ COALESCE(LENGTH(c.body), 0)), 0) "
                 "FROM simulations s LEFT JOIN results r ON r.simulation_id = s.id "
-                "LEFT JOIN events e ON e.simulation_id = s.id WHERE s.owner = ?",
+                "LEFT JOIN events e ON e.simulation_id = s.id "
+                "LEFT JOIN scenarios c ON c.simulation_id = s.id WHERE s.owner = ?",
                 (owner,)).fetchone()
         return int(row[0]), int(row[1])
 
@@ -305,7 +313,7 @@ class Store:
         return [r[0] for r in rows]
 
     def delete(self, sim_id: str) -> bool:
-        """Delete a simulation with its result and events; True if it existed."""
+        """Delete a simulation with its result, scenario arrays and events; True if it existed."""
         with self._write() as db:
             return db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,)).rowcount > 0
 
@@ -332,6 +340,21 @@ class Store:
         elif encoding != "json":
             raise StoreError(f"result of {sim_id!r} has unknown encoding {encoding!r}")
         return bytes(body).decode("utf-8")
+
+    def save_scenarios(self, sim_id: str, blob: bytes) -> None:
+        """Store (or replace) the per-scenario arrays, as the compact binary (already zlib'd)."""
+        if not isinstance(blob, (bytes, bytearray)):
+            raise TypeError(f"scenarios of {sim_id!r}: bytes expected, got {type(blob).__name__}")
+        self._upsert("INSERT INTO scenarios (simulation_id, body) VALUES (?, ?) "
+                     "ON CONFLICT (simulation_id) DO UPDATE SET body = excluded.body",
+                     (sim_id, bytes(blob)))
+
+    def load_scenarios(self, sim_id: str) -> bytes | None:
+        """The bytes saved by ``save_scenarios``, or None (none stored)."""
+        with self._read() as db:
+            row = db.execute("SELECT body FROM scenarios WHERE simulation_id = ?",
+                             (sim_id,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def save_events(self, sim_id: str, state: EventState | dict) -> None:
         """Store (or replace) the replayable event state of a simulation."""

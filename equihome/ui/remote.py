@@ -7,20 +7,27 @@
 >>> result = run.result()
 
 The WebSocket client runs in its own thread with its own event loop; its messages go to the
-same :meth:`SimulationView.handle` an in-process run uses.
+same :meth:`SimulationView.handle` an in-process run uses. A result from the server loads its
+per-scenario arrays on first use (``result.scenarios``, ``result.percentile(...)``): one
+request for the compact binary of ``GET /api/simulations/{id}/scenarios``, then cached.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from equihome.io.result import SimulationResult
+from equihome.io.scenario_arrays import decode
 from equihome.run.engine import SimulationCancelled, SimulationError
 from equihome.ui.console import TextView, in_notebook
 from equihome.ui.widgets import Run, SimulationView
@@ -60,12 +67,19 @@ class Connection:
         return h
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        """A JSON call: the parsed answer (None when empty); ServerError for an error status."""
+        text = self.request_bytes(method, path, body)
+        return json.loads(text) if text else None
+
+    def request_bytes(self, method: str, path: str, body: Any = None,
+                      accept: str = "application/json") -> bytes:
+        """The raw body of the answer; ServerError (with the JSON error) for an error status."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers=self.headers())
+                                     headers={**self.headers(), "Accept": accept})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                text = r.read()
+                return r.read()
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
@@ -73,7 +87,6 @@ class Connection:
             except ValueError:
                 body = raw.decode(errors="replace")
             raise ServerError(exc.code, body) from None
-        return json.loads(text) if text else None
 
     def health(self) -> dict:
         return self.request("GET", "api/health")
@@ -92,8 +105,18 @@ class Connection:
         return self.request("POST", f"api/simulations/{sim_id}/cancel")
 
     def fetch_result(self, sim_id: str) -> SimulationResult:
+        """The result of a completed simulation; its ``.scenarios`` load on first use."""
         data = self.request("GET", f"api/simulations/{sim_id}/result")
-        return SimulationResult(data, {}, 0.0, {}, "server")
+        return remote_result(self, sim_id, data)
+
+    def scenarios(self, sim_id: str, metrics: list[str] | None = None) -> dict[str, np.ndarray]:
+        """The per-scenario arrays of a completed simulation (float64, NaN where a metric does
+        not exist), only ``metrics`` when given; one request for the compact binary."""
+        query = "" if metrics is None else "?" + urllib.parse.urlencode(
+            {"metrics": ",".join(metrics)})
+        blob = self.request_bytes("GET", f"api/simulations/{sim_id}/scenarios{query}",
+                                  accept="application/octet-stream")
+        return decode(blob).metrics
 
     # ------------------------------------------------------------------ WebSocket
     def ws_url(self) -> str:
@@ -141,14 +164,55 @@ class Connection:
                     continue
                 view.handle(msg)
                 if msg["type"] == "result":
-                    return SimulationResult(msg["result"], {}, msg.get("execution_time") or 0.0,
-                                            {}, "server")
+                    return remote_result(self, sim_id, msg["result"],
+                                         msg.get("execution_time") or 0.0)
                 if msg["type"] == "error":
                     if msg["error"] == "cancelled":
                         raise SimulationCancelled("cancelled")
                     raise SimulationError(msg.get("module") or "server", msg["error"])
         finally:
             ws.close()
+
+
+class RemoteScenarios(Mapping[str, np.ndarray]):
+    """The per-scenario arrays of a server run, fetched on first use (one request, cached;
+    thread-safe): a read-only mapping like a local result's ``scenarios``."""
+
+    def __init__(self, conn: Connection, sim_id: str):
+        self.conn, self.simulation_id = conn, sim_id
+        self._arrays: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the arrays have been fetched."""
+        return self._arrays is not None
+
+    def load(self) -> dict[str, np.ndarray]:
+        """The arrays, fetched now if not yet (ServerError when the server cannot give them)."""
+        with self._lock:
+            if self._arrays is None:
+                self._arrays = self.conn.scenarios(self.simulation_id)
+            return self._arrays
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        return self.load()[metric]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.load())
+
+    def __len__(self) -> int:
+        return len(self.load())
+
+    def __repr__(self) -> str:
+        state = f"{len(self)} metrics" if self.loaded else "not loaded yet"
+        return f"<scenarios of simulation {self.simulation_id} on {self.conn.base}: {state}>"
+
+
+def remote_result(conn: Connection, sim_id: str, data: dict,
+                  execution_time: float = 0.0) -> SimulationResult:
+    """A SimulationResult of a server run whose ``.scenarios`` load on first use."""
+    return SimulationResult(data, RemoteScenarios(conn, sim_id), execution_time, {}, "server")
 
 
 def default_view(title: str, display: bool) -> SimulationView | TextView:
@@ -158,9 +222,7 @@ def default_view(title: str, display: bool) -> SimulationView | TextView:
         return TextView()
     view = SimulationView(title)
     if display:
-        from IPython.display import display as show
-
-        show(view.widget)
+        view.show()  # in a notebook replaced by the static result when the run ends
     return view
 
 
@@ -240,4 +302,5 @@ def connect(url: str | None = None, key: str | None = None, token: str | None = 
     return Connection(url, key=key, token=token)
 
 
-__all__ = ["Connection", "ServerError", "ServerRun", "connect", "find_jupyter_server", "kernel_id"]
+__all__ = ["Connection", "RemoteScenarios", "ServerError", "ServerRun", "connect",
+           "find_jupyter_server", "kernel_id"]

@@ -11,6 +11,7 @@ import type {
   Preset,
   PresetList,
   Result,
+  Scenarios,
   SimulationList,
   SimulationRecord,
 } from './models.js';
@@ -52,6 +53,12 @@ export interface AnalysisResultOptions<K extends AnalysisKind> extends RequestOp
    * `ApiError` (`bad_response`) when the analysis is of another kind.
    */
   kind?: K;
+}
+
+/** Options of `getScenarios`. */
+export interface ScenariosOptions extends RequestOptions {
+  /** Only these metrics, in this order (default: all); an unknown name rejects with a 400 `bad_request`. */
+  metrics?: string[];
 }
 
 interface Call {
@@ -104,6 +111,23 @@ export class SimulationApi implements Record<OperationId, (...args: never[]) => 
   /** GET /simulations/{id}/result: the final result (409 `conflict` until it is completed). */
   getSimulationResult(id: string, options?: RequestOptions): Promise<Result> {
     return this.request({ method: 'GET', path: `/simulations/${enc(id)}/result` }, options);
+  }
+
+  /**
+   * GET /simulations/{id}/scenarios: the per-scenario metric arrays of a completed simulation
+   * (`metrics[name][i]` is scenario i's value, `null` where the metric does not exist). The
+   * numbers are the engine's float64s exactly. 409 `conflict` until it is completed.
+   */
+  getScenarios(id: string, options: ScenariosOptions = {}): Promise<Scenarios> {
+    const { metrics, ...rest } = options;
+    if (metrics !== undefined && (!Array.isArray(metrics) || metrics.length === 0
+      || metrics.some((m) => typeof m !== 'string' || m === '' || m.includes(',')))) {
+      throw new TypeError(`equihome-sim-sdk: metrics must be a non-empty array of metric names, got ${JSON.stringify(metrics)}`);
+    }
+    return this.request({
+      method: 'GET', path: `/simulations/${enc(id)}/scenarios`,
+      query: { metrics: metrics?.join(',') },
+    }, rest);
   }
 
   /**

@@ -8,6 +8,7 @@ export {
   type ListAnalysesParams,
   type ListSimulationsParams,
   type RequestOptions,
+  type ScenariosOptions,
 } from './api.js';
 export {
   WebSocketClient,

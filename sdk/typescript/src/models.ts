@@ -10,6 +10,7 @@ export type OperationId =
   | "deleteSimulation"
   | "getSimulationResult"
   | "cancelSimulation"
+  | "getScenarios"
   | "createAnalysis"
   | "listAnalyses"
   | "getAnalysis"
@@ -575,6 +576,18 @@ export interface Result {
         count: number;
       };
     };
+  };
+}
+
+/** Per-scenario metric arrays (GET /api/simulations/{id}/scenarios). */
+export interface Scenarios {
+  /** Scenarios: the length of every array. */
+  num_simulations: number;
+  /** The run's seed. */
+  seed: number | null;
+  /** Metric name -> one value per scenario (null where the metric does not exist, e.g. payback_month of a run that never pays back). The contract metrics appear when the config names a contract. */
+  metrics: {
+    [key: string]: Array<number | null>;
   };
 }
 

@@ -1,10 +1,11 @@
 // SimulationApi against the real server: every REST operation, pagination, typed errors.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { ApiError, Configuration, SimulationApi, type SimulationRecord } from '../src/index.js';
-import { startServer, type TestServer } from './helpers.js';
+import { python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
 
 const KEY = 'rest-test-key';
 const SMALL = { fund_size: 100000000, fund_term: 10, vintage_year: 2023, num_simulations: 50, monte_carlo_seed: 7 };
@@ -98,9 +99,40 @@ describe('SimulationApi against the server', () => {
     assert.equal((await withApi.getSimulation(created[1]!.id)).id, created[1]!.id);
   });
 
+  test('getScenarios: the per-scenario arrays equal a local Python run bit for bit', async () => {
+    const sim = await api.createSimulation({ config: SMALL });
+    await until(api, sim.id, (r) => r.status === 'completed');
+    const all = await api.getScenarios(sim.id);
+    assert.equal(all.num_simulations, 50);
+    assert.equal(all.seed, 7);
+    // the same config and seed run in this repository's Python: the same float64s, null for NaN
+    const script = 'import json, math, sys, equihome\n'
+      + 'r = equihome.simulate(json.loads(sys.argv[1]))\n'
+      + 'print(json.dumps({k: [None if math.isnan(x) else x for x in v.tolist()] for k, v in r.scenarios.items()}))';
+    const local = spawnSync(python(), ['-c', script, JSON.stringify(SMALL)], { cwd: REPO_ROOT, encoding: 'utf8' });
+    assert.equal(local.status, 0, local.stderr);
+    const expected = JSON.parse(local.stdout) as Record<string, (number | null)[]>;
+    assert.deepEqual(Object.keys(all.metrics), Object.keys(expected));
+    assert.deepEqual(all.metrics, expected);
+    assert.ok(all.metrics['lp_irr']!.every((v) => typeof v === 'number'));
+
+    const some = await api.getScenarios(sim.id, { metrics: ['lp_tvpi', 'lp_irr'] });
+    assert.deepEqual(Object.keys(some.metrics), ['lp_tvpi', 'lp_irr']);
+    assert.deepEqual(some.metrics['lp_irr'], expected['lp_irr']);
+    await assert.rejects(api.getScenarios(sim.id, { metrics: ['lp_irr', 'irr_p99'] }), (err: unknown) => {
+      isApiError(400, 'bad_request')(err);
+      assert.match((err as ApiError).message, /'irr_p99'.*lp_irr, gross_irr/);
+      return true;
+    });
+    assert.throws(() => api.getScenarios(sim.id, { metrics: [] }), TypeError);
+    await assert.rejects(api.getScenarios('6f1c0000-0000-4000-8000-000000000000'), isApiError(404, 'not_found'));
+    await api.deleteSimulation(sim.id);
+  });
+
   test('cancel: 202 with the record, then 409 conflict; no result for a cancelled run', async () => {
     const sim = await api.createSimulation({ config: BIG });
     await assert.rejects(api.getSimulationResult(sim.id), isApiError(409, 'conflict'));
+    await assert.rejects(api.getScenarios(sim.id), isApiError(409, 'conflict'));
     const rec = await api.cancelSimulation(sim.id);
     assert.equal(rec.id, sim.id);
     assert.ok(['queued', 'running', 'cancelled'].includes(rec.status));
