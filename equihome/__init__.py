@@ -103,8 +103,9 @@ def connect(url: str | None = None, key: str | None = None, token: str | None = 
 
 
 def compare(results: Any, names: Any = None) -> Any:
-    """A side-by-side table of the key numbers of several results (a notebook widget)."""
-    from equihome.ui.widgets import compare as table
+    """A side-by-side table of the key numbers of several results, each one's difference
+    from the first and the guardrails each breaks (text, HTML, ``to_frame()``)."""
+    from equihome.ui.compare import compare as table
 
     return table(results, names)
 

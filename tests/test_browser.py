@@ -76,7 +76,7 @@ def lab(tmp_path):
         proc.wait(30)
     else:
         pytest.fail("JupyterLab did not start:\n" + log.read_text())
-    yield base, log
+    yield base, log, nbdir
     proc.terminate()
     try:
         proc.wait(30)
@@ -100,11 +100,55 @@ def run_all(page, attempts: int = 3) -> None:
                 raise
 
 
+def save_and_read(page, nbdir: Path) -> str:
+    """Save the notebook (Ctrl+S) and return the view's saved HTML output: static HTML
+    with the metrics table, no widget reference (which a reopened notebook cannot show)."""
+    path = nbdir / "quickstart.ipynb"
+    before = path.stat().st_mtime_ns
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while path.stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, "the notebook was not saved"
+        time.sleep(0.2)
+    time.sleep(0.5)  # the write is complete once the contents API answered
+    outputs = [o for c in json.loads(path.read_text())["cells"] for o in c.get("outputs", [])]
+    views = [o["data"] for o in outputs if "equihome-static-result" in
+             "".join(o.get("data", {}).get("text/html", ""))]
+    assert len(views) == 1, [list(o.get("data", {})) for o in outputs]
+    assert "application/vnd.jupyter.widget-view+json" not in views[0]
+    html = "".join(views[0]["text/html"])
+    assert "equihome-metrics-table" in html and "data:image/png;base64," in html
+    return html
+
+
+def reopened_shows(browser, base: str, nbdir: Path, shown: str) -> None:
+    """With every kernel shut down, the saved notebook opened in a new page still shows
+    the metrics table (its median LP IRR as before) and the charts, and no widget error."""
+    with urllib.request.urlopen(f"{base}/api/kernels?token={TOKEN}", timeout=10) as r:
+        kernels = json.load(r)
+    for k in kernels:
+        req = urllib.request.Request(f"{base}/api/kernels/{k['id']}?token={TOKEN}",
+                                     method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/lab/tree/quickstart.ipynb?token={TOKEN}&reset")
+    cell = page.locator(".equihome-static-result td.eq-lp_irr-p50")
+    cell.wait_for()
+    assert cell.inner_text().strip() == shown
+    img = page.locator(".equihome-static-result img.equihome-charts")
+    img.scroll_into_view_if_needed()
+    assert page.evaluate("() => document.querySelector('img.equihome-charts').naturalWidth") > 100
+    assert page.get_by_text("model not found").count() == 0
+    page.close()
+
+
 def test_quickstart_in_chromium(lab, tmp_path):
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is required: apt-get install chromium"
-    base, log = lab
+    base, log, nbdir = lab
     t0 = time.monotonic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -116,11 +160,8 @@ def test_quickstart_in_chromium(lab, tmp_path):
             # the kernel is started and idle before running (status bar: "... | Idle")
             page.get_by_text(re.compile(r"\| Idle$")).first.wait_for()
             run_all(page)
-            # the progress bar reaches 100 % and the metrics table appears
-            page.wait_for_function(
-                """() => { const p = document.querySelector('.equihome-progress');
-                           return p && p.textContent.includes('100%'); }""")
-            cell = page.locator("td.eq-lp_irr-p50")
+            # the live widget shows, then the finished run leaves its static rendering
+            cell = page.locator(".equihome-static-result td.eq-lp_irr-p50")
             cell.wait_for()
             shown = cell.inner_text().strip()
             printed = page.locator(".jp-OutputArea-output", has_text="Median LP IRR:")
@@ -128,10 +169,15 @@ def test_quickstart_in_chromium(lab, tmp_path):
             m = re.search(r"Median LP IRR: (-?[\d.]+%)", printed.inner_text())
             assert m, printed.inner_text()
             assert shown == m.group(1)
+            assert page.locator(".equihome-static-result img.equihome-charts").count() == 1
+            saved = save_and_read(page, nbdir)
+            reopened_shows(browser, base, nbdir, shown)
+            assert saved
             no_news = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
             if no_news.count():  # the "official Jupyter news?" toast would cover the view
                 no_news.first.click()
-            view = page.locator(".jp-OutputArea-output").filter(has=page.locator(".equihome-progress"))
+            view = page.locator(".jp-OutputArea-output").filter(
+                has=page.locator(".equihome-static-result"))
             view.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "notebook.png"), full_page=True)
             if os.environ.get("EQUIHOME_UPDATE_SCREENSHOT") == "1":

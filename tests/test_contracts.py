@@ -369,7 +369,7 @@ def test_result_reports_the_contract_and_its_guardrails():
     assert "contract" not in plain.data and "effective_rate" not in plain.scenarios
     text = repr(equihome.compare([plain, r], ["100m", "value_share_10y"]))
     assert "Effective rate median" in text and "value_share" in text
-    from equihome.ui.widgets import metrics_html
+    from equihome.ui.result_html import metrics_html
     view = metrics_html(r.data)
     assert "contract value_share: multiple 1.6" in view and "eq-effective_rate-p50" in view
     assert "contract" not in metrics_html(plain.data)

@@ -424,9 +424,14 @@ def test_connect_without_a_url_finds_the_server_of_its_kernel(tmp_path):
     assert shown.strip() == f"{base}/equihome/ ok"
 
 
-def test_display_in_a_notebook_is_the_widget_view(kernel_outputs):
+def test_display_in_a_notebook_leaves_the_result_in_the_saved_notebook(kernel_outputs):
+    """The live widget's output is replaced, once the run ends, by its static rendering: the
+    notebook nbclient saves holds the metrics table and charts, and no widget reference."""
     out = kernel_outputs[0]
-    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in out)
+    [view] = [o["data"] for o in out if o.get("output_type") == "display_data"]
+    assert "application/vnd.jupyter.widget-view+json" not in view
+    assert "equihome-metrics-table" in view["text/html"]
+    assert "data:image/png;base64," in view["text/html"]
     printed = "".join(o.get("text", "") for o in out if o.get("output_type") == "stream")
     assert printed.startswith("Run True ")
 
@@ -539,7 +544,8 @@ def test_the_sweep_plot_labels_every_strategy_even_overlapping_ones():
     labels = [t.get_text() for t in ax.texts]
     assert len(labels) == 2  # one per distinct point
     for row in table.rows:
-        line = f"avg_loan_ltv={row['avg_loan_ltv']:.4f}, min_simulations={row['guardrails.min_simulations']}"
+        line = (f"avg_loan_ltv={100 * row['avg_loan_ltv']:g}%, "
+                f"min_simulations={row['guardrails.min_simulations']}")
         assert sum(line in label.splitlines() for label in labels) == 1, line
     assert all(label.startswith("3 strategies:") for label in labels)
     plt.close("all")

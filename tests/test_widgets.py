@@ -201,3 +201,136 @@ def test_top_level_entry_points_reach_the_widgets():
     result = run.result()
     assert result.to_json() == equihome.simulate("100m", num_simulations=40, seed=5).to_json()
     assert isinstance(equihome.compare([result, result], names=["a", "b"]), Comparison)
+
+
+class Clock:
+    """A clock the test moves by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_progress_line_counts_once_with_elapsed_and_time_left():
+    clock = Clock()
+    state = ViewState(clock=clock)
+    state.apply({"type": "module_started", "module": "loan_generator"})
+    clock.t += 4.0
+    state.apply({"type": "progress", "progress": 25.0, "module": "exit_simulator",
+                 "message": "Simulating exits (192/20,000 scenarios done)"})
+    state.apply({"type": "intermediate_result", "module": "metrics",
+                 "data": {"completed_scenarios": 5000, "total_scenarios": 20000}})
+    assert state.line() == "5,000 / 20,000 scenarios \u00b7 4.0 s elapsed \u00b7 about 12.0 s left"
+    assert state.message == "Simulating exits and the cash ledger"  # no second count
+    clock.t += 60.0
+    assert "1 min 04 s elapsed" in state.line()
+
+
+def test_stage_states_go_running_then_done():
+    """The stage of the latest progress runs; one begun earlier and unfinished is in
+    progress (chunks interleave); completed stages are done; the result ends them all."""
+    _, res = scripted()
+    state = ViewState()
+    state.apply({"type": "module_started", "module": "loan_generator"})
+    state.apply({"type": "progress", "progress": 5.0, "module": "loan_generator", "message": ""})
+    assert state.modules["loan_generator"]["state"] == "running"
+    state.apply({"type": "module_started", "module": "price_path_simulator"})
+    state.apply({"type": "progress", "progress": 9.0, "module": "price_path_simulator",
+                 "message": ""})
+    assert [state.modules[m]["state"] for m in STAGES[:3]] == ["started", "running", "waiting"]
+    state.apply({"type": "module_completed", "module": "loan_generator", "execution_time": 0.5})
+    assert state.modules["loan_generator"] == {"state": "done", "seconds": 0.5}
+    state.apply({"type": "result", "result": res.data, "execution_time": 1.0})
+    assert all(m["state"] == "done" for m in state.modules.values())
+    assert state.line().startswith(f"{res.data['num_simulations']:,} / ")
+
+
+def test_a_cancelled_run_is_shown_cancelled_not_failed():
+    view = SimulationView(loop=None)
+    for ev in ({"type": "module_started", "module": "loan_generator"},
+               {"type": "progress", "progress": 10.0, "module": "exit_simulator", "message": ""},
+               {"type": "module_completed", "module": "loan_generator", "execution_time": 0.1},
+               {"type": "error", "error": "cancelled", "module": "exit_simulator"}):
+        view.handle(ev)
+    view.flush()
+    states = {m: v["state"] for m, v in view.state.modules.items()}
+    assert states["loan_generator"] == "done"
+    assert {s for m, s in states.items() if m != "loan_generator"} == {"stopped"}
+    assert view.progress.bar_style == "warning"
+    assert "equihome-cancelled" in view.error.value and "equihome-error" not in view.error.value
+    assert "Cancelled" in view.status.value and "running" not in view.modules.value
+    static = view.static_html()
+    assert "equihome-cancelled" in static and "stopped" in static
+
+
+def test_a_failed_stage_is_marked_failed_and_the_rest_stopped():
+    state = ViewState()
+    state.apply({"type": "progress", "progress": 10.0, "module": "exit_simulator", "message": ""})
+    state.apply({"type": "error", "error": "exit_simulator: boom", "module": "exit_simulator"})
+    assert state.modules["exit_simulator"]["state"] == "failed"
+    assert state.modules["metrics"]["state"] == "stopped"
+
+
+class Handle:
+    """Records what a display handle is updated with (the kernel's DisplayHandle API)."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[dict, bool]] = []
+
+    def update(self, obj: dict, raw: bool = False) -> None:
+        self.updates.append((obj, raw))
+
+
+def test_the_finished_view_leaves_static_html_without_the_widget(recorded):
+    events, result = recorded
+    view = SimulationView(loop=None)
+    view.display_handle = Handle()
+    for ev in events[:-1]:
+        view.handle(ev)
+    view.flush()
+    assert view.display_handle.updates == []  # still running: the widget stays
+    view.handle(events[-1])
+    [(bundle, raw)] = view.display_handle.updates
+    assert raw and set(bundle) == {"text/html", "text/plain"}
+    page = bundle["text/html"]
+    cells = view.metric_cells()
+    assert f">{cells['lp_irr'][0]}<" in page and f">{cells['cvar_99'][0]}<" in page
+    assert "data:image/png;base64," in page and "equihome-tranches" in page
+    for v in result.guardrails:
+        assert v["rule"] in page
+    view.handle(events[-1])
+    assert len(view.display_handle.updates) == 1  # published once
+
+
+def test_compare_shows_differences_from_the_base_and_guardrails(recorded):
+    _, a = recorded
+    b = equihome.simulate("100m", num_simulations=200, seed=3, overrides={"fund_term": 12})
+    table = compare([a, b], names=["base", "12y"])
+    med = "LP net IRR median"
+    assert table.deltas[med] == [None, b.statistics["lp_irr"]["p50"] - a.statistics["lp_irr"]["p50"]]
+    text = repr(table)
+    d = table.deltas[med][1]
+    assert f"{d * 100:+.2f} pp" in text and "\u0394 vs base" in text
+    rules = {v["rule"] for v in a.guardrails} | {v["rule"] for v in b.guardrails}
+    assert set(table.guardrails) == rules
+    for rule, sev in table.guardrails.items():
+        for i, r in enumerate((a, b)):
+            raised = [v["severity"] for v in r.guardrails if v["rule"] == rule]
+            assert sev[i] == (raised[0] if raised else "")
+    assert "GP carry median" in text and "$" in text and "M" in text
+    frame = table.to_frame()
+    assert list(frame.columns) == ["base", "12y"] and frame.loc[med, "12y"] == b.statistics["lp_irr"]["p50"]
+
+
+def test_explorer_table_shows_the_base_and_the_difference():
+    from equihome.ui.explorer import Explorer
+
+    ex = Explorer("100m", num_simulations=96, seed=2)
+    base = ex.run_now()
+    now = ex.set(hurdle_rate=0.05).run_now()
+    assert ex.baseline is base
+    d = now.risk["hurdle_clear_probability"] - base.risk["hurdle_clear_probability"]
+    assert f"{d * 100:+.2f} pp" in ex.table.value
+    assert all(v["rule"] in ex.guardrails.value for v in now.guardrails if v["severity"] != "info")

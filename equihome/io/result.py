@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,7 @@ class SimulationResult:
     the same seed gives byte-identical ``to_json()`` on every run.
     """
 
-    def __init__(self, data: dict, scenarios: dict[str, np.ndarray], execution_time: float,
+    def __init__(self, data: dict, scenarios: Mapping[str, np.ndarray], execution_time: float,
                  stage_times: dict[str, float], kernels: str):
         self.data = finite_json(data)
         self.scenarios = scenarios
@@ -98,6 +100,28 @@ class SimulationResult:
         """The result as finite JSON text (identical for the same config and seed)."""
         return json.dumps(self.data, allow_nan=False, **kwargs)
 
+    def to_frame(self, name: str = "scenarios") -> Any:
+        """One table as a typed pandas DataFrame: "scenarios" (a row per scenario),
+        "statistics", "summary", "fans" (by year), "guardrails", "tranches", "exit_mix",
+        "risk" or "inputs" (``equihome.io.export``; needs pandas, ``equihome[lab]``)."""
+        from equihome.io.export import simulation_frame
+
+        return simulation_frame(self, name, LABELS)
+
+    def to_excel(self, path: Any) -> Any:
+        """Write an .xlsx workbook, a sheet per table, numbers as formatted numbers (needs
+        openpyxl, ``equihome[lab]``); returns the path."""
+        from equihome.io.export import simulation_excel
+
+        return simulation_excel(self, path, LABELS)
+
+    def to_parquet(self, path: Any) -> Any:
+        """Write the scenarios table as Parquet (needs pyarrow, ``equihome[parquet]``);
+        returns the path."""
+        from equihome.io.export import scenarios_parquet
+
+        return scenarios_parquet(self, path)
+
     # Display ---------------------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, str, str]]:
         """(metric, P5, median, P95) rows of the main metrics, formatted for people."""
@@ -107,21 +131,27 @@ class SimulationResult:
             rows.append((label, fmt(st["p5"], kind), fmt(st["p50"], kind), fmt(st["p95"], kind)))
         return rows
 
+    def risk_rows(self) -> list[tuple[str, str, str]]:
+        """(risk measure, value, what it means) rows, formatted for people."""
+        hurdle = (self.data.get("config") or {}).get("hurdle_rate")
+        return [(label, fmt(self.risk.get(key), kind),
+                 RISK_MEANING[key].format(hurdle=fmt(hurdle, "%")))
+                for label, key, kind in RISK_ROWS]
+
     def summary(self, guardrails: bool = True) -> str:
-        """A plain-text table of the key numbers, exit mix and (``guardrails``) violations."""
-        lines = [f"{self.data['num_simulations']:,} scenarios, seed {self.seed}",
-                 f"{'metric':<24}{'P5':>12}{'median':>12}{'P95':>12}"]
-        lines += [f"{a:<24}{b:>12}{c:>12}{d:>12}" for a, b, c, d in self.summary_rows()]
-        r = self.risk
-        lines.append(f"P(LP IRR >= hurdle) {fmt(r['hurdle_clear_probability'], '%')}   "
-                     f"VaR99 {fmt(r['var_99'], '%')}   CVaR99 {fmt(r['cvar_99'], '%')}")
+        """A plain-text table of the key numbers, the risk measures explained, the exit mix
+        and (``guardrails``) the violations. Columns are as wide as their widest cell."""
+        lines = [f"{self.data['num_simulations']:,} scenarios, seed {self.seed}", ""]
+        lines += text_table([("metric", "P5", "median", "P95"), *self.summary_rows()])
+        lines += ["", *text_table([("risk", "value", "meaning"), *self.risk_rows()],
+                                  right=(1,))]
         if "contract" in self.data:
             c = self.data["contract"]
-            lines.append(f"contract: {c['summary']}; effective rate (median) "
+            lines.append(f"\ncontract: {c['summary']}; effective rate (median) "
                          f"{fmt(c['statistics']['effective_rate']['p50'], '%')}, cap binds in "
                          f"{fmt(c['statistics']['cap_binding_share']['p50'], '%')} of exits")
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
-        lines.append(f"exit mix: {mix}")
+        lines.append(f"\nexit mix: {mix}")
         for v in self.guardrails if guardrails else ():
             lines.append(f"[{v['severity']}] {v['rule']}: {v['message']}")
         return "\n".join(lines)
@@ -131,6 +161,14 @@ class SimulationResult:
         return (f"<SimulationResult {self.data['num_simulations']} scenarios, seed {self.seed}: "
                 f"LP IRR {fmt(m['irr'], '%')}, multiple {fmt(m['equity_multiple'], 'x')}>")
 
+    def report(self, path: str | Path) -> Path:
+        """Write the committee report, one self-contained HTML page (inputs, key numbers
+        with P5-P95, risk in words, charts as inline SVG, guardrails), to ``path``; returns
+        the path. Needs matplotlib (``pip install "equihome[lab]"``)."""
+        from equihome.ui.report import write_report  # optional: the engine needs no matplotlib
+
+        return write_report(self.data, path)
+
 
 #: How people read each number: statistics or risk key -> (label, format for :func:`fmt`).
 #: The one table of labels for the summary, the widgets and the explorer.
@@ -139,18 +177,19 @@ LABELS: dict[str, tuple[str, str]] = {
     "gross_irr": ("Gross IRR", "%"),
     "fund_irr": ("Fund IRR", "%"),
     "lp_tvpi": ("LP multiple (TVPI)", "x"),
+    "lp_dpi": ("LP distributed (DPI)", "x"),
     "roi": ("ROI", "%"),
     "gp_carry": ("GP carry", "$"),
-    "num_loans": ("Loans made", "n"),
+    "num_loans": ("Loans made", "#"),
     "loss_rate": ("Loss rate", "%"),
     "wal_years": ("WAL (years)", "n"),
     "fees_paid": ("Fees paid", "$"),
     "unpaid_fees": ("Fees owed at end", "$"),
     "hurdle_clear_probability": ("P(LP IRR \u2265 hurdle)", "%"),
-    "var_99": ("VaR 99", "%"),
-    "cvar_99": ("CVaR 99", "%"),
-    "var_95": ("VaR 95", "%"),
-    "cvar_95": ("CVaR 95", "%"),
+    "var_99": ("VaR 99 of LP capital loss", "%"),
+    "cvar_99": ("CVaR 99 of LP capital loss", "%"),
+    "var_95": ("VaR 95 of LP capital loss", "%"),
+    "cvar_95": ("CVaR 95 of LP capital loss", "%"),
     "effective_rate": ("Effective rate", "%"),
     "cap_binding_share": ("Cap-binding share", "%"),
 }
@@ -165,11 +204,47 @@ SUMMARY = labelled("lp_irr", "gross_irr", "fund_irr", "lp_tvpi", "roi", "gp_carr
                    "loss_rate", "wal_years", "fees_paid", "unpaid_fees")
 
 
+#: What each risk row measures, for the summary, the views and the report.
+RISK_MEANING: dict[str, str] = {
+    "hurdle_clear_probability": "share of scenarios whose LP net IRR reaches the hurdle "
+                                "({hurdle})",
+    "var_95": "LP capital loss (1 - LP TVPI) exceeded in 5 % of scenarios",
+    "cvar_95": "mean LP capital loss in the worst 5 % of scenarios",
+    "var_99": "LP capital loss (1 - LP TVPI) exceeded in 1 % of scenarios",
+    "cvar_99": "mean LP capital loss in the worst 1 % of scenarios",
+}
+RISK_ROWS = labelled("hurdle_clear_probability", "var_95", "cvar_95", "var_99", "cvar_99")
+
+
 def fmt(v: float | None, kind: str) -> str:
-    """A number for people: % percent, x multiple, $ dollars, n count; n/a when missing."""
+    """A number for people: % percent, x multiple, $ dollars in $M, # count, n plain number
+    (one decimal); n/a when missing."""
     if v is None:
         return "n/a"
     if isinstance(v, str):
         return v
-    return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}",
+    return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v / 1e6:,.2f}M", "#": f"{v:,.0f}",
             "n": f"{v:,.1f}"}.get(kind, f"{v:,.2f}")
+
+
+def fmt_delta(d: float | None, kind: str) -> str:
+    """A difference for people, signed: percentage points for rates, x for multiples, $M
+    for dollars; blank when missing."""
+    if d is None:
+        return ""
+    if kind == "%":
+        return f"{d * 100:+.2f} pp"
+    if kind == "$":
+        return f"{'-' if d < 0 else '+'}${abs(d) / 1e6:,.2f}M"
+    return {"x": f"{d:+.3f}x", "#": f"{d:+,.0f}", "n": f"{d:+,.1f}"}.get(kind, f"{d:+,.2f}")
+
+
+def text_table(rows: list[tuple[str, ...]], right: tuple[int, ...] | None = None) -> list[str]:
+    """Rows of text cells as aligned lines, the first row the header; each column as wide as
+    its widest cell, two spaces apart. ``right``: the columns aligned right (default: all
+    but the first)."""
+    right = tuple(range(1, len(rows[0]))) if right is None else right
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+            for r in rows]

@@ -314,7 +314,8 @@ class Accumulator:
         irr = self.metrics["lp_irr"][self.done]
         irr = irr[np.isfinite(irr)]
         tvpi = self.metrics["lp_tvpi"][self.done]
-        out: dict[str, int | float] = {"completed_scenarios": int(self.done.sum())}
+        out: dict[str, int | float] = {"completed_scenarios": int(self.done.sum()),
+                                       "total_scenarios": int(self.done.size)}
         if irr.size:
             p5, p50, p95 = np.percentile(irr, [5, 50, 95])
             out.update(irr_p50=p50, irr_p5=p5, irr_p95=p95)

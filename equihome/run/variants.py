@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,7 +92,7 @@ def _reduce(spec: str, cols: Sequence[np.ndarray], hurdle: float) -> float:
     return float(v.mean()) if agg == "mean" else float(np.percentile(v, int(agg[1:])))
 
 
-def statistic(spec: str, scenarios: dict[str, np.ndarray], hurdle: float) -> float:
+def statistic(spec: str, scenarios: Mapping[str, np.ndarray], hurdle: float) -> float:
     """Value of the statistic ``spec`` over a run's per-scenario metrics (NaN if undefined)."""
     return _reduce(spec, [scenarios[c] for c in _columns(spec)], hurdle)
 
@@ -115,7 +115,7 @@ def _reduce_rows(spec: str, x: np.ndarray, hurdle: float) -> np.ndarray:
                                                                              axis=1)
 
 
-def paired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndarray],
+def paired_se(spec: str, base: Mapping[str, np.ndarray], other: Mapping[str, np.ndarray],
               base_hurdle: float, other_hurdle: float) -> float:
     """Bootstrap standard error of statistic(other) - statistic(base), the same scenario
     indices drawn for both (common random numbers make the pairs)."""
@@ -127,7 +127,7 @@ def paired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndarra
     return float(diffs.std(ddof=1)) if diffs.size > 1 else float("nan")
 
 
-def unpaired_se(spec: str, base: dict[str, np.ndarray], other: dict[str, np.ndarray],
+def unpaired_se(spec: str, base: Mapping[str, np.ndarray], other: Mapping[str, np.ndarray],
                 base_hurdle: float, other_hurdle: float) -> float:
     """The same standard error as if the two runs were independent (indices drawn apart)."""
     col = _columns(spec)[0]

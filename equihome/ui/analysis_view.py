@@ -26,8 +26,7 @@ import ipywidgets as w
 from equihome.run import analyses
 from equihome.run.analysis_result import AnalysisResult, cell, kind_of
 from equihome.run.engine import CancelToken, SimulationCancelled
-from equihome.ui.console import in_notebook
-from equihome.ui.widgets import Run, ThrottledView
+from equihome.ui.widgets import Run, RunEnd, ThrottledView
 
 RENDER_INTERVAL = 0.1  # s: at most 10 redraws a second
 VARIANTS = re.compile(r"\((\d+)/(\d+) variants")
@@ -36,7 +35,7 @@ MARKS = {"waiting": ("\u25cb", "#888"), "running": ("\u25d4", "#1f6fb2"),
          "failed": ("\u2716", "#c62828")}
 
 
-class AnalysisState:
+class AnalysisState(RunEnd):
     """What the view shows, built from events alone (no widgets: testable)."""
 
     def __init__(self, statistic: str | None = None) -> None:
@@ -53,14 +52,6 @@ class AnalysisState:
         self.t0: float | None = None                   # monotonic s of the first event
         self.t_end: float | None = None
         self.events = 0
-
-    @property
-    def cancelled(self) -> bool:
-        return self.error == "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self.result is not None or self.error is not None
 
     def elapsed(self) -> float:
         """Seconds since the first event (the analysis's own time once it has finished)."""
@@ -197,8 +188,6 @@ class AnalysisView(ThrottledView):
         self.columns = COLUMNS.get(kind or "")
         self.parameter = parameter   # breakeven's input (the unit of its x column)
         self.final_html = ""   # the result's HTML once drawn (as AnalysisResult._repr_html_)
-        self.display_handle: Any = None   # set by run_analysis: the static rendering's display
-        self._published = False
         self.title = w.HTML(f"<b>{html.escape(title)}</b>")
         self.progress = w.FloatProgress(value=0.0, min=0.0, max=100.0, description="0%",
                                         bar_style="info", layout=w.Layout(width="50%"))
@@ -257,9 +246,6 @@ class AnalysisView(ThrottledView):
             self.rows.value = ""
         elif result is None:
             self.rows.value = rows_html(rows, st.statistic, self.columns, self.parameter)
-        if st.finished and not self._published and self.display_handle is not None:
-            self._published = True  # the saved notebook keeps the final chart and table
-            self.display_handle.update(self.mimebundle(), raw=True)
 
     def static_html(self) -> str:
         """The view without widgets: the result's chart and table once there, else the
@@ -269,18 +255,6 @@ class AnalysisView(ThrottledView):
         return (f"<div class='equihome-analysis-static'>{self.title.value}<div>"
                 f"{self.progress.description} \u00b7 {self.counter.value} \u00b7 "
                 f"{self.status.value}</div>{self.error.value}{self.rows.value}</div>")
-
-    def mimebundle(self) -> dict[str, Any]:
-        """The display bundle: the live widget, with :meth:`static_html` as text/html for
-        frontends and exports that have no widget state (nbconvert, GitHub)."""
-        data: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
-        data["text/html"] = self.static_html()
-        return data
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
 
 # --------------------------------------------------------------------------- runs
@@ -311,7 +285,7 @@ class AnalysisRun(Run[AnalysisView]):
         return super().result(timeout)
 
     def _ipython_display_(self) -> None:
-        self.view._ipython_display_()
+        self.view.show()
 
 
 def analysis_function(kind: str) -> Callable[..., AnalysisResult]:
@@ -346,12 +320,7 @@ def run_analysis(kind: str, config: Any = "100m", *, title: str | None = None,
         if user_listener is not None:
             user_listener(event)
 
-    from IPython.display import display
-
-    if in_notebook():  # the widget, and a static rendering updated when the run ends
-        view.display_handle = display(view.mimebundle(), raw=True, display_id=True)
-    else:
-        display(view.widget)
+    view.show()  # the widget; in a notebook replaced by a static rendering when the run ends
     return run.start(lambda: fn(config, on_event=listen, cancel=run.token, **kwargs))
 
 

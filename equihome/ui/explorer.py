@@ -21,9 +21,9 @@ import ipywidgets as w
 import numpy as np
 
 from equihome.io.config import load_config
-from equihome.io.result import SimulationResult
+from equihome.io.result import SimulationResult, fmt, fmt_delta
 from equihome.run.engine import CancelToken, SimulationCancelled, simulate
-from equihome.ui.widgets import fmt
+from equihome.ui import result_html
 
 DEBOUNCE = 0.4  # s of quiet after the last change before re-running
 ZONES = ("green", "orange", "red")
@@ -38,6 +38,12 @@ SLIDERS = {
     "carried_interest_rate": ("Carry", 0.0, 0.4, 0.01, ".0%"),
     "management_fee_rate": ("Management fee", 0.0, 0.04, 0.0025, ".2%"),
 }
+# (label, where the value is in the result payload, format)
+TABLE_ROWS = (("median LP IRR", ("metrics", "irr"), "%"), ("P5 LP IRR", ("metrics", "lp_irr_p5"), "%"),
+              ("P95 LP IRR", ("metrics", "lp_irr_p95"), "%"),
+              ("LP multiple", ("metrics", "equity_multiple"), "x"),
+              ("P(IRR \u2265 hurdle)", ("risk", "hurdle_clear_probability"), "%"),
+              ("CVaR 99 of LP capital loss", ("risk", "cvar_99"), "%"))
 
 
 def overrides_for(base: dict, p: dict) -> dict:
@@ -92,11 +98,13 @@ class Explorer:
             c.observe(self._changed, names="value")
         self.status = w.HTML("")
         self.table = w.HTML("")
+        self.guardrails = w.HTML("")
         self.chart = w.Image(format="png", layout=w.Layout(max_width="640px"))
         self.widget = w.HBox([w.VBox(list(self.controls.values()) + [self.status]),
-                              w.VBox([self.table, self.chart])])
+                              w.VBox([self.table, self.guardrails, self.chart])])
         self.result: SimulationResult | None = None
         self.previous: SimulationResult | None = None
+        self.baseline: SimulationResult | None = None   # the first run: the base config
         self.runs = 0
         self._timer: threading.Timer | None = None
         self._token: CancelToken | None = None
@@ -162,33 +170,38 @@ class Explorer:
 
     def _show(self, result: SimulationResult) -> None:
         self.previous, self.result = self.result, result
+        self.baseline = self.baseline or result
         self.runs += 1
-        m, r = result.metrics, result.risk
-        rows = [("median LP IRR", fmt(m["irr"], "%")), ("P5 LP IRR", fmt(m["lp_irr_p5"], "%")),
-                ("P95 LP IRR", fmt(m["lp_irr_p95"], "%")),
-                ("LP multiple", fmt(m["equity_multiple"], "x")),
-                ("P(IRR \u2265 hurdle)", fmt(r["hurdle_clear_probability"], "%")),
-                ("CVaR 99", fmt(r["cvar_99"], "%"))]
-        self.table.value = ("<table class='equihome-explorer'>" + "".join(
-            f"<tr><td>{a}</td><td style='text-align:right'>{b}</td></tr>" for a, b in rows)
-            + "</table>")
+        self.table.value = table_html(result.data, self.baseline.data)
+        self.guardrails.value = guardrails_html(result.data)
         self.chart.value = self._chart()
         self.status.value = f"{self.n:,} scenarios, run {self.runs}"
 
     def _chart(self) -> bytes:
+        """LP IRR histograms of the base run and the latest (and the previous, when it is
+        neither), on shared bins."""
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(6.5, 3.2), dpi=72, layout="constrained")
         ax = fig.subplots()
-        series = [(self.previous, "previous", "#999999"), (self.result, "now", "#1f6fb2")]
+        series = [(self.baseline, "base", "#999999")]
+        if self.previous is not None and self.previous is not self.baseline:
+            series.append((self.previous, "previous", "#d9822b"))
+        if self.result is not self.baseline:
+            series.append((self.result, "now", "#1f6fb2"))
         values = [s.scenarios["lp_irr"] for s, _, _ in series if s is not None]
         finite = np.concatenate([v[np.isfinite(v)] for v in values]) * 100
-        bins: Any = np.linspace(finite.min(), finite.max(), 40) if finite.size else 10
+        lo, hi = np.percentile(finite, [0.5, 99.5]) if finite.size else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
         for res, label, colour in series:
             if res is not None:
                 v = res.scenarios["lp_irr"]
-                ax.hist(v[np.isfinite(v)] * 100, bins=bins, alpha=0.55, color=colour, label=label)
-        ax.set_xlabel("LP net IRR, %")
+                x = v[np.isfinite(v)] * 100
+                ax.hist(np.clip(x, lo, hi), bins=list(np.linspace(lo, hi, 41)), alpha=0.5,
+                        color=colour, label=label, weights=np.full(x.size, 100 / v.size))
+        ax.set_xlabel("LP net IRR, % (tails clipped to the 0.5-99.5th percentile)")
+        ax.set_ylabel("share of scenarios, %")
         ax.legend(fontsize=8)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
@@ -200,6 +213,29 @@ class Explorer:
         if self.result is None:
             self.run_now()
         display(self.widget)
+
+
+def _value(data: dict, path: tuple[str, str]) -> Any:
+    return (data.get(path[0]) or {}).get(path[1])
+
+
+def table_html(now: dict, base: dict) -> str:
+    """The key numbers now, at the base config, and the difference."""
+    rows = [result_html.text_row("", ["now", "base", "\u0394 vs base"], header=True)]
+    for label, path, kind in TABLE_ROWS:
+        a, b = _value(now, path), _value(base, path)
+        delta = a - b if a is not None and b is not None else None
+        rows.append(result_html.text_row(label, [fmt(a, kind), fmt(b, kind),
+                                                 fmt_delta(delta, kind)]))
+    return result_html.table(rows, "equihome-explorer")
+
+
+def guardrails_html(data: dict) -> str:
+    """The warnings and errors this configuration raises (info notes left out)."""
+    broken = [v for v in data.get("guardrails") or [] if v.get("severity") != "info"]
+    if not broken:
+        return "<div class='equihome-guardrails-ok' style='color:#2e7d32'>no guardrail broken</div>"
+    return "".join(result_html.violation_html(v) for v in broken)
 
 
 __all__ = ["Explorer", "overrides_for"]

@@ -15,60 +15,98 @@ event loop, ``call_soon_threadsafe``), at most 10 times a second, and at once fo
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import html
-import io
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import ipywidgets as w
 
-from equihome.io.result import SimulationResult, fmt, labelled
-from equihome.run.engine import STAGES, CancelToken, SimulationCancelled, SimulationError
+from equihome.io.result import SimulationResult, fmt
+from equihome.run.engine import MESSAGES, STAGES, CancelToken, SimulationCancelled, SimulationError
 from equihome.run.engine import simulate as _simulate
+from equihome.ui import result_html
+from equihome.ui.compare import Comparison, compare
+from equihome.ui.console import in_notebook
+from equihome.ui.result_html import KEY_METRICS, RISK_METRICS
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 RENDER_INTERVAL = 0.1  # s: at most 10 redraws a second
-SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
-                    "critical": "#7f0000"}
-# (row label, statistics key, format); the median and P5-P95 of each
-KEY_METRICS = labelled("lp_irr", "lp_tvpi", "roi", "gross_irr")
-RISK_METRICS = labelled("hurdle_clear_probability", "var_99", "cvar_99", "var_95", "cvar_95")
-CONTRACT_METRICS = labelled("loss_rate", "cap_binding_share", "effective_rate")
+#: stage state -> (mark, colour, word shown)
+STAGE_MARKS = {"waiting": ("\u25cb", "#888", "waiting"), "running": ("\u25d4", "#1f6fb2", "running"),
+               "started": ("\u25d1", "#7fa7cc", "in progress"), "done": ("\u2714", "#2e7d32", "done"),
+               "stopped": ("\u25a0", "#b26b00", "stopped"), "failed": ("\u2716", "#c62828", "failed")}
 
 
-class ViewState:
-    """What the view shows, built from events alone (no widgets: testable, thread-safe)."""
+def duration(seconds: float) -> str:
+    """Seconds for people: 4.2 s, 3 min 05 s."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
-    def __init__(self) -> None:
+
+class RunEnd:
+    """How a run ended, from its state's ``result`` and ``error`` (shared by the states of
+    :class:`SimulationView` and ``analysis_view.AnalysisView``)."""
+
+    result: Any
+    error: str | None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.error == "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+class ViewState(RunEnd):
+    """What the view shows, built from events alone (no widgets: testable, thread-safe).
+
+    Stages run chunk by chunk, so several are under way at once: the one named by the
+    latest progress event is ``running``, the others begun and not finished are
+    ``started``; a stage is ``done`` once every chunk finished it (its seconds are summed
+    over chunks and threads: CPU time, not wall time). When the run ends every stage is
+    done, or ``stopped`` (cancelled, or not reached after a failure) or ``failed``.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.progress = 0.0
         self.message = "Waiting to start"
         self.modules: dict[str, dict] = {m: {"state": "waiting", "seconds": None} for m in STAGES}
+        self.active: str | None = None
         self.violations: list[dict] = []
         self.error: str | None = None
         self.running: dict | None = None      # the latest running Monte Carlo statistics
         self.tranches: list[dict] | None = None
         self.result: dict | None = None
         self.execution_time: float | None = None
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
         self.events = 0
 
     def apply(self, event: dict) -> bool:
         """Fold one event in; True when it ends the run (draw at once)."""
         self.events += 1
+        if self.started_at is None:
+            self.started_at = self.clock()
         kind = event.get("type")
         if kind == "progress":
             self.progress = max(self.progress, float(event.get("progress") or 0.0))
-            self.message = event.get("message") or self.message
             mod = event.get("module")
-            if mod in self.modules and self.modules[mod]["state"] == "waiting":
-                self.modules[mod]["state"] = "running"
+            if mod in self.modules and self.modules[mod]["state"] != "done":
+                self._activate(mod)
+            self.message = MESSAGES.get(mod or "", event.get("message") or self.message)
         elif kind == "module_started":
             mod = self.modules.setdefault(event["module"], {"state": "waiting", "seconds": None})
-            if mod["state"] != "done":
-                mod["state"] = "running"
+            if mod["state"] == "waiting":
+                mod["state"] = "started"
         elif kind == "module_completed":
             self.modules[event["module"]] = {"state": "done",
                                              "seconds": event.get("execution_time")}
@@ -86,13 +124,53 @@ class ViewState:
             self.tranches = self.result.get("tranches", self.tranches)
             self.progress = 100.0
             self.message = "Simulation complete"
+            self._end("done")
             return True
         elif kind == "error":
             self.error = event.get("error") or "unknown error"
             mod = event.get("module")
-            self.message = "Cancelled" if self.error == "cancelled" else f"Failed in {mod}"
+            self.message = "Cancelled" if self.cancelled else f"Failed in {mod}"
+            if not self.cancelled and mod in self.modules:
+                self.modules[mod]["state"] = "failed"
+            self._end("stopped")
             return True
         return False
+
+    def _activate(self, module: str) -> None:
+        """``module`` is the stage now running; the one before, if unfinished, is started."""
+        if self.active and self.active != module and self.modules[self.active]["state"] == "running":
+            self.modules[self.active]["state"] = "started"
+        self.modules[module]["state"] = "running"
+        self.active = module
+
+    def _end(self, state: str) -> None:
+        """The run ended: every stage not done or failed takes ``state``."""
+        self.ended_at = self.clock()
+        self.active = None
+        for m in self.modules.values():
+            if m["state"] not in ("done", "failed"):
+                m["state"] = state
+
+    def line(self) -> str:
+        """One honest progress line: scenarios done of the total, elapsed wall time, and the
+        time left estimated from the progress so far."""
+        run = self.running or {}
+        done, total = run.get("completed_scenarios"), run.get("total_scenarios")
+        if self.result is not None:
+            done = total = self.result.get("num_simulations")
+        count = (f"{done:,} / {total:,} scenarios" if done is not None and total
+                 else f"{done:,} scenarios" if done is not None else "")
+        now = self.ended_at if self.ended_at is not None else self.clock()
+        elapsed = now - self.started_at if self.started_at is not None else 0.0
+        if self.execution_time is not None:
+            elapsed = self.execution_time
+        parts = [count, f"{duration(elapsed)} elapsed" if self.started_at is not None else ""]
+        if not self.finished and self.progress >= 1.0:
+            parts.append(f"about {duration(elapsed * (100 - self.progress) / self.progress)} "
+                         "left")
+        if self.cancelled:
+            parts.insert(0, "Cancelled")
+        return " \u00b7 ".join(p for p in parts if p)
 
 
 class ThrottledView:
@@ -100,7 +178,13 @@ class ThrottledView:
     the view (the kernel's): on its event loop when it runs one (``loop="auto"``: the running
     loop, if any), else synchronously in :meth:`handle`; :meth:`flush` draws what is pending.
     ``state.apply(event)`` takes an event and says whether it is final; subclasses draw in
-    ``_draw``. The base of :class:`SimulationView` and ``analysis_view.AnalysisView``."""
+    ``_draw``. The base of :class:`SimulationView` and ``analysis_view.AnalysisView``.
+
+    In a notebook, :meth:`show` displays the widget with a display id; once the run ends the
+    output is replaced by :meth:`static_html` (no widget), so a saved, exported or reopened
+    notebook still shows the numbers and charts. Drawing runs in the context of the cell
+    that made the view, so that replacement reaches that cell's output.
+    """
 
     def __init__(self, state: Any, loop: Any = "auto") -> None:
         if loop == "auto":
@@ -111,6 +195,11 @@ class ThrottledView:
         self.loop = loop
         self.thread = threading.get_ident()
         self.state = state
+        self.widget: Any = None
+        self.display_handle: Any = None
+        self.published = False
+        self._context = contextvars.copy_context()
+        self._in_context = False
         self._lock = threading.Lock()
         self._dirty = False
         self._scheduled = False
@@ -161,14 +250,58 @@ class ThrottledView:
             if not self._dirty:
                 return
             self._dirty = False
+        if self._in_context:
+            self._draw_and_publish()
+            return
+        self._in_context = True
+        try:
+            self._context.run(self._draw_and_publish)
+        finally:
+            self._in_context = False
+
+    def _draw_and_publish(self) -> None:
         self._draw()
+        if self.state.finished and not self.published and self.display_handle is not None:
+            self.published = True
+            self.display_handle.update(self.static_bundle(), raw=True)
 
     def _draw(self) -> None:
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ display
+    def static_html(self) -> str:
+        raise NotImplementedError
+
+    def static_bundle(self) -> dict[str, Any]:
+        """The finished view without widgets: HTML, and a line of text."""
+        return {"text/html": self.static_html(), "text/plain": self.state.message}
+
+    def mimebundle(self) -> dict[str, Any]:
+        """The live widget, with :meth:`static_html` as text/html for frontends and exports
+        that have no widget state."""
+        data: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
+        data["text/html"] = self.static_html()
+        return data
+
+    def show(self) -> None:
+        """Display the view: in a notebook with a display id (replaced by the static
+        rendering when the run ends), elsewhere the widget's own display."""
+        from IPython.display import display
+
+        if in_notebook():
+            self.display_handle = display(self.mimebundle(), raw=True, display_id=True)
+            if self.state.finished:  # already over: leave the static rendering at once
+                self.published = True
+                self.display_handle.update(self.static_bundle(), raw=True)
+        else:
+            display(self.widget)
+
+    def _ipython_display_(self) -> None:
+        self.show()
+
 
 class SimulationView(ThrottledView):
-    """Live progress, module checklist, guardrails, errors, then the results panel.
+    """Live progress, stage checklist, guardrails, errors, then the results panel.
 
     ``loop``: the event loop drawing happens on (default: the running loop of the thread
     that makes the view -- the kernel's -- or none, then :meth:`handle` draws synchronously,
@@ -177,11 +310,13 @@ class SimulationView(ThrottledView):
 
     def __init__(self, title: str = "Equihome simulation", loop: Any = "auto"):
         super().__init__(ViewState(), loop)
+        self.title_text = title
         self.title = w.HTML(f"<b>{html.escape(title)}</b>")
         self.progress = w.FloatProgress(value=0.0, min=0.0, max=100.0, description="0%",
-                                        bar_style="info", layout=w.Layout(width="60%"))
+                                        bar_style="info", layout=w.Layout(width="50%"))
         self.progress.add_class("equihome-progress")
         self.status = w.HTML("Waiting to start")
+        self.status.add_class("equihome-status")
         self.modules = w.HTML()
         self.guardrails = w.VBox([])
         self.error = w.HTML("")
@@ -206,34 +341,40 @@ class SimulationView(ThrottledView):
             modules = {k: dict(v) for k, v in st.modules.items()}
             violations = list(st.violations)
             progress, message, error, result = st.progress, st.message, st.error, st.result
-            running, tranches = st.running, st.tranches
+            running, tranches, line = st.running, st.tranches, st.line()
         self.progress.value = progress
         self.progress.description = f"{progress:.0f}%"
-        self.progress.bar_style = ("danger" if error and error != "cancelled" else "warning"
-                                   if error else "success" if result else "info")
+        self.progress.bar_style = ("warning" if st.cancelled else "danger" if error
+                                   else "success" if result else "info")
         extra = ""
-        if running and result is None and running.get("completed_scenarios") is not None:
-            extra = f" &middot; {running['completed_scenarios']:,} scenarios done"
-            if running.get("irr_p50") is not None:
-                extra += f", median LP IRR so far {fmt(running['irr_p50'], '%')}"
-        self.status.value = f"{html.escape(message)}{extra}"
+        if running and result is None and running.get("irr_p50") is not None:
+            extra = f" &middot; median LP IRR so far {fmt(running['irr_p50'], '%')}"
+        self.status.value = (f"<b>{html.escape(message)}</b> &middot; {html.escape(line)}"
+                             f"{extra}")
         self.modules.value = modules_html(modules)
         if len(self.guardrails.children) != len(violations):
-            self.guardrails.children = [w.HTML(violation_html(v)) for v in violations]
-        self.error.value = (f"<div class='equihome-error' style='color:#c62828'><b>Error:</b> "
-                            f"{html.escape(error)}</div>" if error else "")
+            self.guardrails.children = [w.HTML(result_html.violation_html(v)) for v in violations]
+        self.error.value = error_html(error)
         if tranches:
-            self.tranche_table.value = tranches_html(tranches)
+            self.tranche_table.value = result_html.tranches_html(tranches)
         if result is not None and self.results.layout.display == "none":
-            self.metrics_table.value = metrics_html(result)
-            self.exit_table.value = exit_mix_html(result.get("exit_mix") or {})
-            self.charts.value = charts_png(result)
+            self.metrics_table.value = result_html.metrics_html(result)
+            self.exit_table.value = result_html.exit_mix_html(result.get("exit_mix") or {})
+            self.charts.value = result_html.charts_png(result)
             self.results.layout.display = "flex"
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def static_html(self) -> str:
+        """The view without widgets: the whole result once there, else the title, the
+        progress line, the stages, the guardrails so far and any error."""
+        st = self.state
+        if st.result is not None:
+            return result_html.static_html(st.result, self.title_text, st.execution_time,
+                                           st.violations)
+        return (f"<div class='equihome-static-run'><b>{html.escape(self.title_text)}</b>"
+                f"<div>{st.progress:.0f}% &middot; {html.escape(st.message)} &middot; "
+                f"{html.escape(st.line())}</div>{modules_html(st.modules)}"
+                + "".join(result_html.violation_html(v) for v in st.violations)
+                + error_html(st.error) + "</div>")
 
     def metric_cells(self) -> dict[str, tuple[str, str, str]]:
         """The metrics table as shown: {statistics key: (median, P5, P95)} of text."""
@@ -250,119 +391,29 @@ class SimulationView(ThrottledView):
 
 
 def modules_html(modules: dict[str, dict]) -> str:
-    marks = {"waiting": ("\u25cb", "#888"), "running": ("\u25d4", "#1f6fb2"),
-             "done": ("\u2714", "#2e7d32")}
+    """The stage checklist (see :class:`ViewState` for the states)."""
     rows = []
     for name, m in modules.items():
-        mark, colour = marks[m["state"]]
-        secs = f" ({m['seconds']:.2f} s)" if m["state"] == "done" and m["seconds"] is not None else ""
+        mark, colour, word = STAGE_MARKS[m["state"]]
+        secs = (f" ({m['seconds']:.2f} s CPU)" if m["state"] == "done" and m["seconds"] is not None
+                else "")
+        weight = ";font-weight:bold" if m["state"] == "running" else ""
         rows.append(f"<span class='equihome-module equihome-{m['state']}' data-module='{name}' "
-                    f"style='color:{colour};margin-right:1em'>{mark} {name} "
-                    f"<i>{m['state']}</i>{secs}</span>")
+                    f"title='CPU seconds summed over chunks and threads, not wall time' "
+                    f"style='color:{colour};margin-right:1em{weight}'>{mark} {name} "
+                    f"<i>{word}</i>{secs}</span>")
     return "<div style='display:flex;flex-wrap:wrap'>" + "".join(rows) + "</div>"
 
 
-def violation_html(v: dict) -> str:
-    sev = v.get("severity", "warning")
-    colour = SEVERITY_COLOURS.get(sev, "#b26b00")
-    return (f"<div class='equihome-guardrail equihome-{html.escape(sev)}' "
-            f"style='color:{colour};border-left:4px solid {colour};padding-left:6px'>"
-            f"<b>[{html.escape(sev)}] {html.escape(str(v.get('rule', '')))}</b>: "
-            f"{html.escape(str(v.get('message', '')))}</div>")
-
-
-def metrics_html(result: dict) -> str:
-    td = "style='padding:2px 10px;text-align:right'"
-    rows = [f"<tr><th style='text-align:left'>metric</th><th {td}>median</th><th {td}>P5</th>"
-            f"<th {td}>P95</th></tr>"]
-    for label, key, kind in KEY_METRICS:
-        s = result["statistics"].get(key) or {}
-        cells = "".join(f"<td class='eq-{key}-{q}' {td}>{fmt(s.get(q), kind)}</td>"
-                        for q in ("p50", "p5", "p95"))
-        rows.append(f"<tr><td>{label}</td>{cells}</tr>")
-    for label, key, kind in RISK_METRICS:
-        rows.append(f"<tr><td>{label}</td><td class='eq-{key}' {td}>"
-                    f"{fmt(result['risk'].get(key), kind)}</td><td></td><td></td></tr>")
-    contract = result.get("contract") or {}
-    for label, key, kind in CONTRACT_METRICS[1:] if contract else ():
-        s = contract["statistics"].get(key) or {}
-        cells = "".join(f"<td class='eq-{key}-{q}' {td}>{fmt(s.get(q), kind)}</td>"
-                        for q in ("p50", "p5", "p95"))
-        rows.append(f"<tr><td>{label}</td>{cells}</tr>")
-    n = result.get("num_simulations")
-    named = f"; contract {html.escape(contract['summary'])}" if contract else ""
-    caption = (f"<caption style='text-align:left'>{n:,} scenarios, seed {result.get('seed')}"
-               f"{named}</caption>")
-    return f"<table class='equihome-metrics-table'>{caption}{''.join(rows)}</table>"
-
-
-def tranches_html(tranches: list[dict]) -> str:
-    rows = "".join(f"<tr><td>{html.escape(str(t['name']))}</td><td>{fmt(t.get('return'), '%')}</td>"
-                   f"<td>{fmt(t.get('multiple'), 'x')}</td></tr>" for t in tranches)
-    return ("<table class='equihome-tranches'><tr><th>tranche</th><th>median return</th>"
-            f"<th>multiple</th></tr>{rows}</table>")
-
-
-def exit_mix_html(mix: dict) -> str:
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v.get('share'), '%')}</td></tr>"
-                   for k, v in mix.items())
-    return f"<table class='equihome-exits'><tr><th>exit</th><th>share</th></tr>{rows}</table>"
-
-
-def quantile_density(stats: dict) -> tuple[list[float], list[float], list[float]]:
-    """Bars (left edges, widths, heights) of a density known only by its quantiles."""
-    qs = [(0.0, "min"), (0.05, "p5"), (0.25, "p25"), (0.5, "p50"), (0.75, "p75"),
-          (0.95, "p95"), (1.0, "max")]
-    pts: list[tuple[float, float]] = [(p, stats[k]) for p, k in qs if stats.get(k) is not None]
-    lefts: list[float] = []
-    widths: list[float] = []
-    heights: list[float] = []
-    for (p0, x0), (p1, x1) in zip(pts, pts[1:], strict=False):
-        if x1 > x0:
-            lefts.append(x0)
-            widths.append(x1 - x0)
-            heights.append((p1 - p0) / (x1 - x0))
-    return lefts, widths, heights
-
-
-def charts_png(result: dict) -> bytes:
-    """LP IRR distribution, J-curve and NAV fans, exit mix: one PNG."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, any thread
-
-    fig = Figure(figsize=(11, 6.4), dpi=72, layout="constrained")
-    axes = fig.subplots(2, 2)
-    ax = axes[0][0]
-    stats = result["statistics"].get("lp_irr") or {}
-    lefts, widths, heights = quantile_density(stats)
-    ax.bar([x * 100 for x in lefts], heights, width=[x * 100 for x in widths], align="edge",
-           color="#1f6fb2", alpha=0.7, edgecolor="white")
-    if stats.get("p50") is not None:
-        ax.axvline(stats["p50"] * 100, color="black", lw=1, label=f"median {stats['p50']:.2%}")
-        ax.legend(fontsize=8)
-    ax.set_title("LP net IRR distribution", fontsize=10)
-    ax.set_xlabel("%")
-    fans = result.get("fans") or {}
-    years = fans.get("years") or []
-    for ax, key, title, scale in ((axes[0][1], "j_curve", "J-curve (LP net cash, $m)", 1e-6),
-                                  (axes[1][0], "nav", "NAV ($m)", 1e-6)):
-        fan = fans.get(key) or {}
-        if years and fan.get("p50"):
-            def series(q, fan=fan, scale=scale):
-                return [None if v is None else v * scale for v in fan[q]]
-            lo = [v if v is not None else float("nan") for v in series("p5")]
-            hi = [v if v is not None else float("nan") for v in series("p95")]
-            ax.fill_between(years, lo, hi, color="#1f6fb2", alpha=0.25, label="P5-P95")
-            ax.plot(years, [v if v is not None else float("nan") for v in series("p50")],
-                    color="#1f6fb2", label="median")
-            ax.legend(fontsize=8)
-        ax.set_title(title, fontsize=10)
-    ax = axes[1][1]
-    mix = result.get("exit_mix") or {}
-    ax.barh(list(mix), [100 * (v.get("share") or 0) for v in mix.values()], color="#2e7d32")
-    ax.set_title("Exit mix (% of loans)", fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+def error_html(error: str | None) -> str:
+    """A cancellation (amber, not an error) or an error (red), or nothing."""
+    if error is None:
+        return ""
+    if error == "cancelled":
+        return ("<div class='equihome-cancelled' style='color:#b26b00'>cancelled: the run was "
+                "stopped before it finished; no result</div>")
+    return (f"<div class='equihome-error' style='color:#c62828'><b>Error:</b> "
+            f"{html.escape(error)}</div>")
 
 
 # --------------------------------------------------------------------------- runs
@@ -439,8 +490,8 @@ class Run(Generic[V]):
         return self._result
 
     def _ipython_display_(self) -> None:
-        if isinstance(self.view, SimulationView):
-            self.view._ipython_display_()
+        if isinstance(self.view, ThrottledView):
+            self.view.show()
         else:  # a text view prints as events arrive: only the handle is left to show
             print(repr(self))
 
@@ -473,71 +524,8 @@ def simulate(config: Any = "100m", *, display: bool = True, title: str | None = 
         if user_listener is not None:
             user_listener(event)
 
-    from IPython.display import display as show
-
-    show(view.widget)
+    view.show()
     return run._start(lambda: run_plan(plan, on_event=listen, cancel=run.token, **kwargs))
-
-
-# --------------------------------------------------------------------------- comparing
-
-
-class Comparison:
-    """Side-by-side key numbers of several results (``rows``: label -> list of values)."""
-
-    def __init__(self, results: Iterable[SimulationResult | dict], names: Iterable[str] | None):
-        self.data = [r.data if isinstance(r, SimulationResult) else r for r in results]
-        self.names = list(names) if names is not None else [f"#{i + 1}" for i in range(len(self.data))]
-        if len(self.names) != len(self.data):
-            raise ValueError("names: one per result")
-        self.rows: dict[str, list] = {}
-        for label, key, _kind in KEY_METRICS:
-            for q, qn in (("p50", "median"), ("p5", "P5"), ("p95", "P95")):
-                self.rows[f"{label} {qn}"] = [(d["statistics"].get(key) or {}).get(q)
-                                              for d in self.data]
-        for label, key, _kind in RISK_METRICS:
-            self.rows[label] = [d["risk"].get(key) for d in self.data]
-        self.kinds = {f"{lab} {qn}": kind for lab, _, kind in KEY_METRICS
-                      for qn in ("median", "P5", "P95")}
-        self.kinds.update({lab: kind for lab, _, kind in RISK_METRICS})
-        self._contract_rows()
-
-    def _contract_rows(self) -> None:
-        """The contract of each result, its loss rate, cap-binding share and effective rate
-        (medians; n/a where a result names no contract)."""
-        self.rows["Contract"] = [(d.get("contract") or {}).get("type", "interest_plus_share")
-                                 for d in self.data]
-        self.kinds["Contract"] = "text"
-        for label, key, kind in CONTRACT_METRICS:
-            self.rows[f"{label} median"] = [
-                ((d["statistics"].get(key) if key in d["statistics"]
-                  else ((d.get("contract") or {}).get("statistics") or {}).get(key)) or {}
-                 ).get("p50") for d in self.data]
-            self.kinds[f"{label} median"] = kind
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(n)}</th>" for n in self.names)
-        body = "".join(f"<tr><td>{html.escape(k)}</td>"
-                       + "".join(f"<td style='text-align:right'>{fmt(v, self.kinds[k])}</td>"
-                                 for v in vals) + "</tr>" for k, vals in self.rows.items())
-        return f"<table class='equihome-compare'><tr><th>metric</th>{head}</tr>{body}</table>"
-
-    def __repr__(self) -> str:
-        width = max(len(k) for k in self.rows) + 2
-        cols = [max(14, len(n) + 2, *(len(fmt(v, self.kinds[k])) + 2 for k, vals in
-                                       self.rows.items() for v in vals[i:i + 1]))
-                for i, n in enumerate(self.names)]
-        lines = ["".ljust(width) + "".join(f"{n:>{c}}" for n, c in zip(self.names, cols, strict=True))]
-        for k, vals in self.rows.items():
-            lines.append(k.ljust(width) + "".join(f"{fmt(v, self.kinds[k]):>{c}}"
-                                                  for v, c in zip(vals, cols, strict=True)))
-        return "\n".join(lines)
-
-
-def compare(results: Iterable[SimulationResult | dict], names: Iterable[str] | None = None
-            ) -> Comparison:
-    """A side-by-side table of the key numbers of several results."""
-    return Comparison(list(results), names)
 
 
 __all__ = ["Comparison", "Run", "SimulationCancelled", "SimulationError", "SimulationView",
