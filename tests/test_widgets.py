@@ -168,7 +168,11 @@ def test_cancel_a_displayed_run():
     with pytest.raises(equihome.SimulationCancelled):
         run.result(timeout=60)
     assert run.view.state.error == "cancelled"
-    assert "cancelled" in run.view.error.value
+    assert "cancelled" in run.view.error.value and "equihome-error" not in run.view.error.value
+    assert run.view.progress.bar_style == "warning"
+    states = {m["state"] for m in run.view.state.modules.values()}
+    assert states <= {"done", "stopped"} and "stopped" in states  # none left "running"
+    assert run.view.state.line().startswith("Cancelled")
 
 
 def test_explorer_debounces_and_overlays():
