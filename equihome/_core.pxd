@@ -3,6 +3,8 @@
 # LedgerInputs/LedgerRun are the same names on the Python side, built by
 # equihome/model/exit_simulator.py for production and tests alike).
 
+from libc.stdint cimport uint32_t, uint64_t
+
 ctypedef double f8
 ctypedef int i4
 ctypedef signed char i1
@@ -121,3 +123,13 @@ cdef struct Fund:
     f8* cost_at                 # invested capital at each month end, $
     f8* disp_at                 # disposition fees due with each month's proceeds, $
     f8* debt_out                # (NT,) drawn balance of each tranche, $
+
+
+cdef struct PhiloxStream:
+    # one counter-based random stream (_random.pxi): numpy's philox_state, held by value
+    uint64_t ctr[4]             # counter, word 0 incremented before each block
+    uint64_t key[2]
+    uint64_t buffer[4]          # the last block's output words
+    int buffer_pos              # next word of buffer to hand out (4: encrypt a new block)
+    int has_uint32              # 1 if uinteger holds the high half of the last 64-bit word
+    uint32_t uinteger

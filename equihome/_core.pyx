@@ -15,6 +15,9 @@ Compiler directives (boundscheck, wraparound, cdivision, ...) are set once in se
 import numpy as np
 
 from libc.math cimport ceil, exp, sqrt, pow, INFINITY, NAN
+from libc.stdint cimport UINT64_MAX
+from numpy.random cimport bitgen_t
+from numpy.random.c_distributions cimport random_standard_normal_fill, random_standard_uniform_fill
 
 cdef inline f8 fmin(f8 a, f8 b) noexcept nogil:
     """Smaller of two finite numbers (inlined; libm's fmin is a call)."""
@@ -175,3 +178,4 @@ def assign_zones(const f8[:, ::1] size, const f8[:, ::1] u_suburb, const f8[::1]
 include "_ledger.pxi"
 include "_waterfall.pxi"
 include "_irr.pxi"
+include "_random.pxi"
