@@ -53,8 +53,9 @@ cdef extern from *:
     const uint64_t SPLITMIX_M2 "EQH_SPLITMIX_M2"
     uint64_t mulhilo64 "eqh_mulhilo64"(uint64_t a, uint64_t b, uint64_t* hi) noexcept nogil
 
-cdef int PHILOX_ROUNDS = 10
-cdef int PHILOX_WORDS = 4       # output words per block (the buffer)
+cdef enum:  # compile-time constants, so the C compiler unrolls the rounds
+    PHILOX_ROUNDS = 10
+    PHILOX_WORDS = 4            # output words per block (the buffer)
 cdef double TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53: a 53-bit integer to [0, 1)
 
 
