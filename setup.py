@@ -20,6 +20,7 @@ DIRECTIVES = {
 # numpy's C random library (the samplers of numpy.random.c_distributions, used on our own
 # bitgen_t in _random.pxi), linked statically as numpy's "Extending via Cython" example does.
 NPYRANDOM_DIR = os.path.join(os.path.dirname(np.__file__), "random", "lib")
+LIBM = [] if os.name == "nt" else ["m"]  # its samplers call libm (log, exp, ...); MSVC has no libm
 
 extensions = [
     Extension(
@@ -27,7 +28,7 @@ extensions = [
         ["equihome/_core.pyx"],  # with its _ledger/_waterfall/_irr/_random.pxi parts
         include_dirs=[np.get_include()],
         library_dirs=[NPYRANDOM_DIR],
-        libraries=["npyrandom", "m"],
+        libraries=["npyrandom", *LIBM],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
     )
