@@ -68,8 +68,7 @@ TIMESTAMP = {"type": "string", "format": "date-time",
              "description": "ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z"}
 ERROR_CODES = ["bad_json", "bad_request", "unauthorized", "not_found", "conflict", "too_large",
                "invalid_request", "invalid_config", "invalid_params", "too_many_requests", "http_error",
-               "internal", "forbidden", "too_much_work",
-               "quota_exceeded"]
+               "internal", "forbidden", "too_much_work", "quota_exceeded", "unavailable"]
 
 
 def _nullable(schema: dict) -> dict:
@@ -413,7 +412,7 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
                     "201": _json(_ref("SimulationRecord"), "The new simulation record (queued)."),
                     "400": _err("BadRequest"), "401": _err("Unauthorized"),
                     "413": _err("TooLarge"), "422": _err("InvalidConfig"),
-                    "429": _err("TooManyRuns"),
+                    "429": _err("TooManyRuns"), "507": _err("QuotaExceeded"),
                 },
             },
             "get": {
@@ -572,7 +571,7 @@ def _analysis_operations() -> dict[str, dict]:
                     "201": _json(_ref("AnalysisRecord"), "The new analysis record (queued)."),
                     "400": _err("BadRequest"), "401": _err("Unauthorized"),
                     "413": _err("TooLarge"), "422": _err("InvalidAnalysis"),
-                    "429": _err("TooManyRuns"),
+                    "429": _err("TooManyRuns"), "507": _err("QuotaExceeded"),
                 },
             },
             "get": {
@@ -757,6 +756,9 @@ def _responses() -> dict[str, dict]:
         "TooLarge": f"The request body is over {MAX_BODY} bytes.",
         "TooManyRuns": "This key already has the maximum number of queued or running "
                        "simulations.",
+        "QuotaExceeded": "This key's stored runs or megabytes are at the server's quota "
+                         "(`--max-stored-runs`, `--max-stored-mb`): delete runs, or start the "
+                         "server with `--prune-oldest` to drop the oldest finished ones.",
         "Forbidden": "A CORS preflight from an origin not given to --allow-origin, or, on a "
                      "--no-auth server, a Host or Origin that is not loopback.",
     }
@@ -825,7 +827,9 @@ def openapi() -> dict:
                            "\"details\"}}`. Times are ISO 8601 UTC with Z. The Jupyter "
                            "extension mounts the same handlers under `{base_url}equihome/api` "
                            "with Jupyter's own authentication instead of API keys. Live "
-                           "updates: see asyncapi.yaml.",
+                           "updates: see asyncapi.yaml. Any request may be answered 503 "
+                           "(`Retry-After`, error code `unavailable`) when the server already "
+                           "holds its maximum of open connections (`--max-connections`).",
         },
         "servers": [{"url": "http://localhost:8000", "description": "equihome serve"}],
         "security": [{"ApiKeyHeader": []}, {"ApiKeyQuery": []}],

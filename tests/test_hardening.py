@@ -34,6 +34,7 @@ from server_helpers import (
     wait_status,
 )
 from server_util import KEY_A, KEY_B, ServerProcess
+from test_schemas import OPENAPI, OPENAPI_SCHEMA, PRODUCED_IN_HARDENING, _response_pointer, _validate
 from waiting import wait_until
 
 from equihome.io.config import load_config
@@ -95,6 +96,8 @@ def test_2_held_connections_get_503_and_free_after_the_idle_timeout(tmp_path):
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in head, head
         assert strict_loads(body)["error"]["code"] == "unavailable"
+        assert "answered 503" in OPENAPI["info"]["description"]
+        _validate(OPENAPI_SCHEMA("/components/schemas/Error"), strict_loads(body), "503")
         wait_until(lambda: srv.request("GET", "/health", key=None)[0] == 200, 30,
                    "the held connections to time out")
         for s in held:
@@ -447,6 +450,14 @@ def test_6_storage_quota_refuses_or_prunes_the_oldest(tmp_path):
             else:
                 assert status == 507 and body["error"]["code"] == "quota_exceeded", body
                 assert "--prune-oldest" in body["error"]["message"]
+                analysis = {"kind": "stress", "preset": "100m",
+                            "params": {"scenarios": ["haircut_10"]}}
+                a_status, a_body = srv.request("POST", "/analyses", analysis)
+                assert a_status == 507 and a_body["error"]["code"] == "quota_exceeded", a_body
+                for (template, method, code), answer in zip(sorted(PRODUCED_IN_HARDENING),
+                                                            (a_body, body), strict=True):
+                    pointer = _response_pointer(template, method, int(code))
+                    _validate(OPENAPI_SCHEMA(pointer), answer, f"{template} -> {code}")
             assert srv.request("POST", "/simulations", {"preset": "100m"}, key=KEY_B)[0] == 201
         finally:
             srv.stop()

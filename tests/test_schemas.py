@@ -55,6 +55,8 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 FINISHED = ("completed", "failed", "cancelled")
 LONG = {"num_simulations": 100_000}  # a run that is still going when the test cancels it
 ANALYSES = "/api/analyses"
+#: documented answers produced (and checked against this document) in tests/test_hardening.py
+PRODUCED_IN_HARDENING = {("/api/simulations", "post", "507"), ("/api/analyses", "post", "507")}
 CUSTOM = {"name": "custom", "price_shock": {"start_month": 6, "decline": -0.25,
                                             "decline_months": 12},
           "hazard_multipliers": {"start_month": 6, "months": 12, "refinance": 0.3},
@@ -491,6 +493,7 @@ def test_rest_responses_match_openapi(server):
     # routes answered with each operation's success status
     documented = {(t, m, s) for t, m, op in _documented_operations(compat=False)
                   for s in op["responses"] if not t.startswith(ANALYSES)}
+    documented -= PRODUCED_IN_HARDENING
     assert documented - api.seen == set(), "documented but never produced"
     for template, method, op in _documented_operations(compat=True):
         ok = min(s for s in op["responses"] if s.startswith("2"))
@@ -792,7 +795,7 @@ def test_analysis_rest_responses_match_openapi(server):
 
     documented = {(t, m, s) for t, m, op in _documented_operations(compat=False)
                   for s in op["responses"] if t.startswith(ANALYSES)}
-    assert documented - api.seen == set(), "documented but never produced"
+    assert documented - PRODUCED_IN_HARDENING - api.seen == set(), "documented but never produced"
 
 
 async def _ws_analysis_scenario(server) -> Messages:

@@ -302,6 +302,8 @@ def test_the_finished_view_leaves_static_html_without_the_widget(recorded):
     cells = view.metric_cells()
     assert f">{cells['lp_irr'][0]}<" in page and f">{cells['cvar_99'][0]}<" in page
     assert "data:image/png;base64," in page and "equihome-tranches" in page
+    import base64
+    assert base64.b64encode(view.charts.value).decode() in page  # drawn once, not twice
     for v in result.guardrails:
         assert v["rule"] in page
     view.handle(events[-1])

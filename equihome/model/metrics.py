@@ -195,7 +195,7 @@ def histogram(x: np.ndarray) -> dict[str, Any]:
     if v.size == 0:
         return {"edges": [], "counts": [], "below": 0, "above": 0, "missing": missing}
     lo, hi = (float(q) for q in np.percentile(v, HIST_RANGE))
-    if hi <= lo:  # one value (or nearly): a bin around it
+    if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):  # one value (or nearly): bins around it
         pad = max(abs(lo) * 0.01, 1e-4)
         lo, hi = lo - pad, hi + pad
     counts, edges = np.histogram(v, bins=HIST_BINS, range=(lo, hi))

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
 from equihome.io.result import SimulationResult
 from equihome.run.analysis_result import AnalysisResult
@@ -27,6 +27,7 @@ from equihome.run.engine import CancelToken
 from equihome.run.engine import simulate as _simulate
 
 BAR_WIDTH = 30
+R = TypeVar("R")
 
 
 def in_notebook() -> bool:
@@ -130,15 +131,15 @@ class TextView:
         """Nothing is ever pending: each event is printed as it arrives."""
 
 
-class FinishedRun:
-    """What ``simulate(display=True)`` returns outside Jupyter: the run happened in the
-    foreground (bar on stderr), so ``.result()`` returns at once, as a notebook's
-    :class:`equihome.ui.widgets.Run` does once its run is over."""
+class Finished(Generic[R]):
+    """What ``display=True`` returns outside Jupyter: the run happened in the foreground
+    (bar on stderr), so ``.result()`` returns at once, as a notebook's run handle
+    (:class:`equihome.ui.widgets.Run`) does once its run is over."""
 
-    def __init__(self, result: SimulationResult) -> None:
+    def __init__(self, result: R) -> None:
         self._result = result
 
-    def result(self, timeout: float | None = None) -> SimulationResult:
+    def result(self, timeout: float | None = None) -> R:
         """The finished run's result."""
         return self._result
 
@@ -148,6 +149,10 @@ class FinishedRun:
 
     def cancel(self) -> None:
         """Nothing left to stop (Ctrl-C cancels while the run is going)."""
+
+
+class FinishedRun(Finished[SimulationResult]):
+    """A simulation run in the foreground (``equihome.simulate(..., display=True)``)."""
 
     def __repr__(self) -> str:
         return f"<equihome Run done: {self._result!r}>"
@@ -240,24 +245,8 @@ class AnalysisPrinter(EventPrinter):
             self._redraw()
 
 
-class FinishedAnalysis:
-    """What ``equihome.stress(..., display=True)`` (and tornado, breakeven) returns outside
-    Jupyter: the analysis ran in the foreground (bar on stderr), so ``.result()`` returns at
-    once, as a notebook's :class:`equihome.ui.analysis_view.AnalysisRun` does once over."""
-
-    def __init__(self, result: AnalysisResult) -> None:
-        self._result = result
-
-    def result(self, timeout: float | None = None) -> AnalysisResult:
-        """The finished analysis's result."""
-        return self._result
-
-    def done(self) -> bool:
-        """Always true: the analysis is over."""
-        return True
-
-    def cancel(self) -> None:
-        """Nothing left to stop (Ctrl-C cancels while the analysis is going)."""
+class FinishedAnalysis(Finished[AnalysisResult]):
+    """An analysis run in the foreground (``equihome.stress(..., display=True)``, ...)."""
 
     def __repr__(self) -> str:
         return f"<equihome analysis done: {self._result.summary()}>"

@@ -96,23 +96,24 @@ def charts_png(result: dict) -> bytes:
     return result_charts.png(result)
 
 
-def charts_html(result: dict) -> str:
-    """The charts as an inline PNG image (kept by saved and exported notebooks)."""
-    data = base64.b64encode(charts_png(result)).decode("ascii")
+def charts_html(result: dict, png: bytes | None = None) -> str:
+    """The charts (``png``: already drawn, else drawn now) as an inline PNG image, kept by
+    saved and exported notebooks."""
+    data = base64.b64encode(png or charts_png(result)).decode("ascii")
     return (f"<img class='equihome-charts' alt='LP IRR and TVPI distributions, fans and exit "
             f"mix' style='max-width:900px' src='data:image/png;base64,{data}'/>")
 
 
 def static_html(result: dict, title: str, execution_time: float | None = None,
-                guardrails: list[dict] | None = None) -> str:
-    """The finished view as one static block: title, key numbers, charts, tranches, exit
-    mix and guardrails (``guardrails``: default the result's own)."""
+                guardrails: list[dict] | None = None, png: bytes | None = None) -> str:
+    """The finished view as one static block: title, key numbers, charts (``png``: already
+    drawn), tranches, exit mix and guardrails (``guardrails``: default the result's own)."""
     took = f" in {execution_time:.2f} s" if execution_time is not None else ""
     violations = result.get("guardrails", []) if guardrails is None else guardrails
     return (f"<div class='equihome-static-result'><div><b>{html.escape(title)}</b> "
             f"&middot; complete{took}</div>"
             + "".join(violation_html(v) for v in violations)
-            + metrics_html(result) + charts_html(result)
+            + metrics_html(result) + charts_html(result, png)
             + "<div style='display:flex;flex-wrap:wrap;align-items:flex-start'>"
             + tranches_html(result.get("tranches") or [])
             + exit_mix_html(result.get("exit_mix") or {}) + "</div></div>")

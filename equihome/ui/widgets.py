@@ -369,7 +369,7 @@ class SimulationView(ThrottledView):
         st = self.state
         if st.result is not None:
             return result_html.static_html(st.result, self.title_text, st.execution_time,
-                                           st.violations)
+                                           st.violations, png=self.charts.value or None)
         return (f"<div class='equihome-static-run'><b>{html.escape(self.title_text)}</b>"
                 f"<div>{st.progress:.0f}% &middot; {html.escape(st.message)} &middot; "
                 f"{html.escape(st.line())}</div>{modules_html(st.modules)}"

@@ -97,7 +97,7 @@ export interface LocMsg {
 
 export interface ErrorResponse {
   error: {
-    code: "bad_json" | "bad_request" | "unauthorized" | "not_found" | "conflict" | "too_large" | "invalid_request" | "invalid_config" | "invalid_params" | "too_many_requests" | "http_error" | "internal" | "forbidden" | "too_much_work" | "quota_exceeded";
+    code: "bad_json" | "bad_request" | "unauthorized" | "not_found" | "conflict" | "too_large" | "invalid_request" | "invalid_config" | "invalid_params" | "too_many_requests" | "http_error" | "internal" | "forbidden" | "too_much_work" | "quota_exceeded" | "unavailable";
     message: string;
     details: LocMsg[] | null;
   };
