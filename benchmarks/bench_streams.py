@@ -2,7 +2,7 @@
 
     python benchmarks/bench_streams.py [--simulations 1000] [--repeats 7]
 
-Fills the standard normals one run of the ``100m`` preset draws today (counted from the
+Fills the standard normals one run of the ``100m`` preset draws (counted from the
 engine's current draws: price paths M x zones + M x suburbs per scenario, loan pools 4
 normals per loan of one block, before the rare truncation redraws) for ``--simulations``
 scenarios, and compares, best of ``--repeats``:
@@ -11,7 +11,8 @@ scenarios, and compares, best of ``--repeats``:
   and on 2 threads (two Python threads filling halves; the fill releases the GIL);
 * its numpy twin (``streams.fill_normals``: a Generator(Philox) per scenario);
 * the floor: numpy's fastest generator (SFC64) drawing the same count in one bulk call;
-* today's per-scenario cost: 2 x (SeedSequence + PCG64 + Generator) per scenario, alone
+* the old scheme's per-scenario cost (before issue 17): 2 x (SeedSequence + PCG64 +
+  Generator) per scenario, alone
   and with the scenario's normals drawn from the PCG64 generators.
 
 Timings are noisy on a shared machine; nothing here is asserted.
@@ -44,7 +45,7 @@ SEED = 42
 
 
 def normals_per_scenario(preset: str) -> dict[str, int]:
-    """Standard normals one scenario of ``preset`` draws today, by stage.
+    """Standard normals one scenario of ``preset`` draws, by stage.
 
     price paths: (M, Z) zone shocks and (M, J) suburb shocks; loan pool: 4 per loan of
     one block of ``block_size`` loans (advance, LTV, two home-walk shocks).
@@ -78,7 +79,7 @@ def cython_fill(out: np.ndarray, threads: int) -> None:
 
 
 def todays_generators(n: int) -> None:
-    """The engine's generator set-up today: (i, 0) loans and (i, 1) prices per scenario."""
+    """The old engine's generator set-up (before issue 17): (i, 0) loans, (i, 1) prices."""
     for i in range(n):
         for purpose in (0, 1):
             np.random.Generator(np.random.PCG64(np.random.SeedSequence(SEED, spawn_key=(i, purpose))))
@@ -121,16 +122,16 @@ def main(argv: list[str] | None = None) -> int:
         ("cython Philox fill, 2 threads", best_of(reps, lambda: cython_fill(out, 2))),
         ("numpy twin: Generator(Philox) per scenario",
          best_of(max(1, reps // 2), lambda: streams.fill_normals(SEED, 1, 0, out))),
-        ("today: 2 x SeedSequence+PCG64 per scenario, set-up only",
+        ("old: 2 x SeedSequence+PCG64 per scenario, set-up only",
          best_of(reps, lambda: todays_generators(n))),
-        ("today: the same + their normals", best_of(max(1, reps // 2), lambda: todays_normals(out))),
+        ("old: the same + their normals", best_of(max(1, reps // 2), lambda: todays_normals(out))),
     ]
     print(f"\n{'':<58}{'ms':>9}{'x floor':>9}{'ns/normal':>11}")
     for label, sec in rows:
         print(f"{label:<58}{1e3 * sec:9.1f}{sec / floor:9.2f}{1e9 * sec / (n * per):11.2f}")
     one, two = rows[1][1], rows[2][1]
     print(f"\ncython 1 -> 2 threads: {one / two:.2f}x; per scenario {1e6 * one / n:.1f} us "
-          f"(1 thread) vs today's set-up alone {1e6 * rows[4][1] / n:.1f} us")
+          f"(1 thread) vs the old set-up alone {1e6 * rows[4][1] / n:.1f} us")
     return 0
 
 

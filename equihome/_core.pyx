@@ -17,7 +17,9 @@ import numpy as np
 from libc.math cimport ceil, exp, sqrt, pow, INFINITY, NAN
 from libc.stdint cimport UINT64_MAX
 from numpy.random cimport bitgen_t
-from numpy.random.c_distributions cimport random_standard_normal_fill, random_standard_uniform_fill
+from numpy.random.c_distributions cimport (
+    random_standard_exponential_fill, random_standard_normal, random_standard_normal_fill,
+    random_standard_uniform, random_standard_uniform_fill)
 
 cdef inline f8 fmin(f8 a, f8 b) noexcept nogil:
     """Smaller of two finite numbers (inlined; libm's fmin is a call)."""
@@ -143,39 +145,48 @@ def assign_zones(const f8[:, ::1] size, const f8[:, ::1] u_suburb, const f8[::1]
     IN size: (S, K) advances, $; u_suburb: (S, K) uniforms; alloc: (Z,) target shares, Z <= 8;
     n_sub: suburbs per zone. OUT zone, suburb: (S, K) zone index and global suburb index.
     """
-    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = alloc.shape[0]
-    cdef Py_ssize_t s, k, z
-    cdef i4 best, sub
-    cdef f8 total, L, d, best_d
-    cdef f8 dep[8]
+    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = alloc.shape[0], s
     if Z > 8:
         raise ValueError(f"assign_zones: at most 8 zones fit its table, got {Z}")
+    if K == 0:
+        return
     with nogil:
         for s in range(S):
-            total = 0.0
-            for z in range(Z):
-                dep[z] = 0.0
-            for k in range(K):
-                L = size[s, k]
-                best = 0
-                best_d = -INFINITY
-                for z in range(Z):
-                    if alloc[z] <= 0.0:
-                        continue
-                    d = alloc[z] * (total + L) - dep[z]
-                    if d > best_d:
-                        best_d = d
-                        best = <i4>z
-                dep[best] += L
-                total += L
-                zone[s, k] = best
-                sub = <i4>(u_suburb[s, k] * n_sub)
-                if sub > n_sub - 1:
-                    sub = n_sub - 1
-                suburb[s, k] = best * n_sub + sub
+            assign_row(&size[s, 0], &u_suburb[s, 0], &alloc[0], Z, n_sub, K, &zone[s, 0],
+                       &suburb[s, 0])
+
+
+cdef void assign_row(const f8* size, const f8* u_suburb, const f8* alloc, Py_ssize_t Z,
+                     int n_sub, Py_ssize_t K, i4* zone, i4* suburb) noexcept nogil:
+    """assign_zones for one scenario's pool (K loans; Z <= 8 zones)."""
+    cdef Py_ssize_t k, z
+    cdef i4 best, sub
+    cdef f8 total = 0.0, L, d, best_d
+    cdef f8 dep[8]
+    for z in range(Z):
+        dep[z] = 0.0
+    for k in range(K):
+        L = size[k]
+        best = 0
+        best_d = -INFINITY
+        for z in range(Z):
+            if alloc[z] <= 0.0:
+                continue
+            d = alloc[z] * (total + L) - dep[z]
+            if d > best_d:
+                best_d = d
+                best = <i4>z
+        dep[best] += L
+        total += L
+        zone[k] = best
+        sub = <i4>(u_suburb[k] * n_sub)
+        if sub > n_sub - 1:
+            sub = n_sub - 1
+        suburb[k] = best * n_sub + sub
 
 
 include "_ledger.pxi"
 include "_waterfall.pxi"
 include "_irr.pxi"
 include "_random.pxi"
+include "_draws.pxi"

@@ -13,8 +13,8 @@
 # Stream of (seed, scenario s, purpose p), the scheme equihome/model/streams.py documents
 # and mirrors in numpy:
 #   key     = (splitmix64 #1 of seed, splitmix64 #2 of seed)
-#   counter = (0, s, p, 0) before the first block, so block j (j = 0, 1, ...) encrypts
-#             (j + 1, s, p, 0); word 3 is reserved (0).
+#   counter = (0, s, p, b) before the first block, so block j (j = 0, 1, ...) encrypts
+#             (j + 1, s, p, b); word 3, b, is the loan pool's block index (0 elsewhere).
 # No object per scenario: a PhiloxStream is a plain struct on the stack.
 
 cdef extern from *:
@@ -95,15 +95,15 @@ cdef inline void stream_key(uint64_t seed, uint64_t* key) noexcept nogil:
 
 
 cdef inline void stream_init(PhiloxStream* st, const uint64_t* key, uint64_t scenario,
-                             uint64_t purpose) noexcept nogil:
-    """Place ``st`` at the start of the stream of (key, scenario, purpose): counter
-    (0, scenario, purpose, 0), empty buffer (numpy's Philox state after construction)."""
+                             uint64_t purpose, uint64_t block) noexcept nogil:
+    """Place ``st`` at the start of the stream of (key, scenario, purpose, block): counter
+    (0, scenario, purpose, block), empty buffer (numpy's Philox state after construction)."""
     st.key[0] = key[0]
     st.key[1] = key[1]
     st.ctr[0] = 0
     st.ctr[1] = scenario
     st.ctr[2] = purpose
-    st.ctr[3] = 0
+    st.ctr[3] = block
     st.buffer_pos = PHILOX_WORDS
     st.has_uint32 = 0
     st.uinteger = 0
@@ -186,9 +186,8 @@ cdef int raw_stream(PhiloxStream* st, const uint64_t[::1] key,
     if key.shape[0] != 2 or counter.shape[0] != 4:
         raise ValueError(f"key and counter: must have 2 and 4 words, got {key.shape[0]} "
                          f"and {counter.shape[0]}")
-    stream_init(st, &key[0], counter[1], counter[2])
+    stream_init(st, &key[0], counter[1], counter[2], counter[3])
     st.ctr[0] = counter[0]
-    st.ctr[3] = counter[3]
     return 0
 
 
@@ -214,6 +213,14 @@ def fill_raw32(const uint64_t[::1] key, const uint64_t[::1] counter, uint32_t[::
             out[i] = stream_next32(&st)
 
 
+cdef int check_rows(uint64_t scenario_start, Py_ssize_t S) except -1:
+    """ValueError unless scenarios scenario_start .. scenario_start + S - 1 all exist."""
+    if S > 0 and scenario_start > UINT64_MAX - <uint64_t>(S - 1):
+        raise ValueError(f"scenario_start: {scenario_start} + {S} rows passes the last "
+                         f"scenario index 2**64 - 1")
+    return 0
+
+
 cdef int fill_rows(uint64_t seed, uint64_t purpose, uint64_t scenario_start, f8[:, ::1] out,
                    int normal) except -1:
     """Row r of ``out`` = the first out.shape[1] standard normals (normal=1) or uniforms
@@ -224,14 +231,12 @@ cdef int fill_rows(uint64_t seed, uint64_t purpose, uint64_t scenario_start, f8[
     cdef Py_ssize_t r, S = out.shape[0], n = out.shape[1]
     if S == 0 or n == 0:
         return 0
-    if scenario_start > UINT64_MAX - <uint64_t>(S - 1):
-        raise ValueError(f"scenario_start: {scenario_start} + {S} rows passes the last "
-                         f"scenario index 2**64 - 1")
+    check_rows(scenario_start, S)
     stream_key(seed, key)
     stream_bitgen(&st, &bg)
     with nogil:
         for r in range(S):
-            stream_init(&st, key, scenario_start + <uint64_t>r, purpose)
+            stream_init(&st, key, scenario_start + <uint64_t>r, purpose, 0)
             if normal:
                 random_standard_normal_fill(&bg, n, &out[r, 0])
             else:

@@ -36,7 +36,7 @@ KAT = [
      [0xA528F45403E61D95, 0x38C72DBD566E9788, 0xA5A1610E72FD18B5, 0x57BD43B5E52B7FE6]),
 ]
 # (seed, scenario, purpose) triples, from the smallest to the largest words.
-STREAMS = [(0, 0, 0), (42, 0, Purpose.PRICES), (42, 7, Purpose.LOANS), (42, 999, Purpose.SUBURBS),
+STREAMS = [(0, 0, 0), (42, 0, Purpose.PRICES), (42, 7, Purpose.LOAN_SIZE), (42, 999, Purpose.SUBURBS),
            (2**63 - 1, 123_456, Purpose.REGIME), (2**64 - 1, 2**64 - 1, 2**64 - 1)]
 # draw counts around the 4-word block boundary, and long enough to meet ziggurat rejections
 LENGTHS = [1, 3, 4, 5, 7, 8, 9, 1000, 4099]
@@ -279,8 +279,8 @@ def test_purposes_of_one_scenario_are_uncorrelated(normals):
     other = core_fill("normals", 20240601, Purpose.SUBURBS, 0, normals.shape)
     se = 1.0 / math.sqrt(normals.size)
     assert_within(correlation(normals, other), 0.0, se, "PRICES vs SUBURBS")
-    u = core_fill("uniforms", 20240601, Purpose.LOANS, 0, normals.shape)
-    assert_within(correlation(normals, u), 0.0, se, "PRICES vs LOANS uniforms")
+    u = core_fill("uniforms", 20240601, Purpose.EXIT_CAUSE, 0, normals.shape)
+    assert_within(correlation(normals, u), 0.0, se, "PRICES vs EXIT_CAUSE uniforms")
 
 
 def test_neighbouring_scenarios_and_draws_are_uncorrelated(normals):

@@ -15,6 +15,7 @@ import numpy as np
 
 from equihome.model import reference_contracts as rc
 from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
+from equihome.model.reference_draws import *  # noqa: F403  (the drawing kernels' twins)
 
 DT = 1.0 / 12.0
 CENT_SLACK = 1e-6  # of a cent; see ``_core`` (_ledger.pxi)
@@ -55,26 +56,6 @@ def index_levels(zone_log, sub_eps, zone_of, sigma_sub, shock, out):
     zl, sh = np.asarray(zone_log)[:, :, zone_of], np.asarray(shock)[:, zone_of]
     out[:, 0, :] = np.exp(zl[:, 0, :]) * sh[0]
     out[:, 1:, :] = np.exp(zl[:, 1:, :] + walk) * sh[1:]
-
-
-def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
-    """Zone with the largest shortfall per pool loan; see ``_core.assign_zones``."""
-    size = np.asarray(size)
-    alloc = np.asarray(alloc)
-    S, K = size.shape
-    dep = np.zeros((S, alloc.size))
-    total = np.zeros(S)
-    rows = np.arange(S)
-    for k in range(K):
-        L = size[:, k]
-        d = alloc[None, :] * (total + L)[:, None] - dep
-        d[:, alloc <= 0.0] = -np.inf
-        best = np.argmax(d, axis=1)
-        dep[rows, best] += L
-        total += L
-        zone[:, k] = best
-    sub = np.minimum((np.asarray(u_suburb) * n_sub).astype(np.intc), n_sub - 1)
-    suburb[:, :] = np.asarray(zone) * n_sub + sub
 
 
 # --------------------------------------------------------------------------- ledger
@@ -578,20 +559,41 @@ def _sign_changes(v):
     return int(np.count_nonzero(s[1:] != s[:-1]))
 
 
+def _turning_point(c, a, b, da):
+    """Where the NPV's slope changes sign in [a, b]; see ``_core.turning_point``."""
+    m = 0.5 * (a + b)
+    for _ in range(IRR_MAX_ITER):
+        if b - a <= IRR_BRACKET_TOL * abs(m):
+            break
+        dm = _npv_x(c, m)[1]
+        if dm == 0.0:
+            return m
+        a, b = (m, b) if (dm < 0.0) == (da < 0.0) else (a, m)
+        m = 0.5 * (a + b)
+    return m
+
+
 def _scan_roots(c, lo, hi, best, roots):
     """Roots on a grid of (lo, hi]; returns (best, roots); see ``_core.scan_roots``."""
     a = lo
-    fa, _ = _npv_x(c, a)
+    fa, da = _npv_x(c, a)
+    found = []
     for i in range(1, IRR_GRID + 1):
         b = lo + (hi - lo) * i / IRR_GRID
-        fb, _ = _npv_x(c, b)
+        fb, db = _npv_x(c, b)
         if fb == 0.0 or (fa != 0.0 and (fb < 0.0) != (fa < 0.0)):
-            x = b if fb == 0.0 else _solve_bracket(c, a, b, fa)
-            rate = 1.0 / x - 1.0
-            roots += 1
-            if roots == 1 or abs(rate) < abs(best):
-                best = rate
-        a, fa = b, fb
+            found.append(b if fb == 0.0 else _solve_bracket(c, a, b, fa))
+        elif fa != 0.0 and da != 0.0 and db != 0.0 and (da < 0.0) != (db < 0.0):
+            e = _turning_point(c, a, b, da)
+            fe = _npv_x(c, e)[0]
+            if fe == 0.0:
+                found.append(e)
+            elif (fe < 0.0) != (fa < 0.0):
+                found += [_solve_bracket(c, a, e, fa), _solve_bracket(c, e, b, fe)]
+        a, fa, da = b, fb, db
+    for rate in (1.0 / x - 1.0 for x in found):
+        roots += 1
+        best = rate if roots == 1 or abs(rate) < abs(best) else best
     return best, roots
 
 

@@ -6,21 +6,27 @@ generator object kept per scenario. The scheme, ``SCHEME = "philox4x64-10-v1"``:
 * **key** (2 x 64 bits) = the first two outputs of SplitMix64 started at the run seed
   (0 <= seed < 2**64): ``k0 = splitmix64(seed + g)``, ``k1 = splitmix64(seed + 2g)`` in
   the usual state-increment form, g = 0x9E3779B97F4A7C15. One key per run.
-* **counter** (4 x 64 bits) = ``(draw block, scenario, purpose, 0)``. The stream starts at
-  counter ``(0, scenario, purpose, 0)``; numpy's Philox increments word 0 *before* each
-  block, so block j (4 output words) encrypts ``(j + 1, scenario, purpose, 0)``. Word 3
-  is reserved (0); 2**64 blocks per stream never carry into the scenario word.
+* **counter** (4 x 64 bits) = ``(draw block, scenario, purpose, pool block)``. The stream
+  starts at counter ``(0, scenario, purpose, b)``; numpy's Philox increments word 0
+  *before* each block, so block j (4 output words) encrypts ``(j + 1, scenario, purpose,
+  b)``. Word 3, b, is the loan pool's block index (``loan_generator``: block b of a
+  scenario's pool has its own streams, so a run needing more loans never changes the
+  earlier loans' draws); it is 0 for every other purpose. 2**64 draw blocks per stream
+  never carry into the scenario word.
 * **numbers**: the raw 64-bit words in block order, turned into doubles by numpy's own
-  samplers: ``Generator.standard_normal`` (ziggurat) and ``Generator.random`` (top 53 bits
-  times 2**-53). The Cython core runs the same C samplers (numpy.random.c_distributions)
-  on the same words, so the two sides agree bit for bit.
+  samplers: ``Generator.standard_normal`` (ziggurat), ``Generator.random`` (top 53 bits
+  times 2**-53), ``Generator.uniform`` and ``Generator.standard_exponential`` (ziggurat).
+  The Cython core runs the same C samplers (numpy.random.c_distributions) on the same
+  words, so the two sides agree bit for bit.
 
 The scenario index is the run-wide one (0 .. n-1), never an index within a chunk, so any
 scenario's draws can be regenerated alone and no result depends on chunking, threads or
 backend. Purposes separate the independent inputs of one scenario (:class:`Purpose`).
 
-Not used by the engine yet (it still draws from SeedSequence + PCG64 per scenario); this is
-the building block issue 17's switch-over will use.
+Every random number of a run comes from these streams: the Cython kernels draw them
+themselves, without the GIL (``_core.fill_normals``, ``fill_uniforms``, ``draw_pools``); the
+numpy reference kernels draw the same numbers through this module. A result records
+``"rng": SCHEME``.
 """
 
 from __future__ import annotations
@@ -39,14 +45,20 @@ SPLITMIX_M2 = 0x94D049BB133111EB
 class Purpose(IntEnum):
     """Counter word 2: which of a scenario's independent inputs a stream feeds.
 
-    Provisional names for the switch-over; the numbers, once results depend on them, are
-    part of the scheme (a change renames SCHEME).
+    Part of the scheme: a change of these numbers renames SCHEME. 0 is unused. The loan
+    purposes (4-9) are drawn per pool block (counter word 3); one purpose per draw kind, so
+    the rejection redraws of a truncated normal never shift another kind's draws.
     """
 
-    LOANS = 0          # the loan pool (sizes, LTVs, exits, home walks)
-    PRICES = 1         # zone shocks of the price paths
-    REGIME = 2         # regime-switching uniforms
-    SUBURBS = 3        # suburb shocks
+    PRICES = 1         # zone shocks of the price paths, (M, Z) per scenario
+    REGIME = 2         # regime-switching uniforms, (M + 1,) per scenario
+    SUBURBS = 3        # suburb shocks, (M, J) per scenario
+    LOAN_SIZE = 4      # advances: truncated normal, by rejection (loan_generator)
+    LOAN_LTV = 5       # LTVs: truncated normal, by rejection
+    LOAN_SUBURB = 6    # uniforms picking the suburb within the zone
+    EXIT_RACE = 7      # Exp(1) draws of the exit race
+    EXIT_CAUSE = 8     # uniforms picking the exit cause
+    HOME_WALK = 9      # two normals a loan: the home's walk to exit and over foreclosure
 
 
 def check_u64(name: str, value: int) -> int:
@@ -74,21 +86,22 @@ def stream_key(seed: int) -> tuple[int, int]:
     return k0, k1
 
 
-def stream_counter(scenario: int, purpose: int) -> np.ndarray:
-    """The counter (4,) uint64 at the start of a scenario's stream: (0, scenario, purpose, 0)."""
-    return np.array([0, check_u64("scenario", scenario), check_u64("purpose", purpose), 0],
-                    dtype=np.uint64)
+def stream_counter(scenario: int, purpose: int, block: int = 0) -> np.ndarray:
+    """The counter (4,) uint64 at the start of a stream: (0, scenario, purpose, block)."""
+    return np.array([0, check_u64("scenario", scenario), check_u64("purpose", purpose),
+                     check_u64("block", block)], dtype=np.uint64)
 
 
-def bit_generator(seed: int, scenario: int, purpose: int) -> np.random.Philox:
-    """numpy's Philox at the start of the stream (seed, scenario, purpose)."""
+def bit_generator(seed: int, scenario: int, purpose: int, block: int = 0) -> np.random.Philox:
+    """numpy's Philox at the start of the stream (seed, scenario, purpose, block)."""
     key = np.array(stream_key(seed), dtype=np.uint64)
-    return np.random.Philox(key=key, counter=stream_counter(scenario, purpose))
+    return np.random.Philox(key=key, counter=stream_counter(scenario, purpose, block))
 
 
-def generator(seed: int, scenario: int, purpose: int) -> np.random.Generator:
-    """A Generator on the stream (seed, scenario, purpose): its draws equal the Cython core's."""
-    return np.random.Generator(bit_generator(seed, scenario, purpose))
+def generator(seed: int, scenario: int, purpose: int, block: int = 0) -> np.random.Generator:
+    """A Generator on the stream (seed, scenario, purpose, block): its draws equal the
+    Cython core's."""
+    return np.random.Generator(bit_generator(seed, scenario, purpose, block))
 
 
 def fill_normals(seed: int, purpose: int, scenario_start: int, out: np.ndarray) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import contracts, exit_simulator, metrics
+from equihome.model import contracts, exit_simulator, metrics, streams
 from equihome.model.layout import ZONES
 
 SAMPLE_STEP = 3               # months between the points kept of each sample path
@@ -70,6 +70,7 @@ def summarise(plan: Any, acc: Any) -> dict:
         "fund_size": cfg.fund_size,
         "num_simulations": plan.n,
         "seed": plan.seed,
+        "rng": streams.SCHEME,
         "statistics": stats,
         "risk": risk,
         "fans": fans,
