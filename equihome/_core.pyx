@@ -15,7 +15,7 @@ Compiler directives (boundscheck, wraparound, cdivision, ...) are set once in se
 import numpy as np
 
 from libc.math cimport ceil, exp, sqrt, pow, INFINITY, NAN
-from libc.stdint cimport UINT64_MAX
+from libc.stdint cimport UINT64_MAX, int64_t
 from numpy.random cimport bitgen_t
 from numpy.random.c_distributions cimport (
     random_standard_exponential_fill, random_standard_normal, random_standard_normal_fill,
@@ -184,6 +184,50 @@ cdef void assign_row(const f8* size, const f8* u_suburb, const f8* alloc, Py_ssi
             sub = n_sub - 1
         suburb[k] = best * n_sub + sub
 
+
+def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] receipt,
+                 const i1[:, ::1] exit_type, const i1[:, ::1] reinvested,
+                 const f8[:, ::1] proceeds, f8[:, ::1] sums, int64_t[:, ::1] counts):
+    """Per-scenario reductions over the pool's loans made (orig >= 0), added in pool order.
+
+    IN size, proceeds: (S, K) $; orig, receipt: (S, K) int32 months (-1: never made);
+    exit_type, reinvested: (S, K) int8. OUT sums (S, 5): deployed $ (advances), lost $
+    (max(advance - proceeds, 0)), advance x life in $-years (life = (receipt - orig) / 12),
+    loans made, reinvested loans made; counts (S, n_kinds) int64: loans of each exit kind
+    (layout.ExitKind; NONE counts the loans never made too, kinds outside the table none).
+    """
+    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], NK = counts.shape[1], s, k
+    cdef f8 dep, lost, adv_life, made, reinv, L
+    cdef int e
+    if sums.shape[0] != S or sums.shape[1] != 5 or counts.shape[0] != S:
+        raise ValueError(f"pool_metrics: sums must be ({S}, 5) and counts ({S}, n_kinds)")
+    with nogil:
+        for s in range(S):
+            dep = 0.0
+            lost = 0.0
+            adv_life = 0.0
+            made = 0.0
+            reinv = 0.0
+            for k in range(NK):
+                counts[s, k] = 0
+            for k in range(K):
+                e = exit_type[s, k]
+                if 0 <= e < NK:
+                    counts[s, e] += 1
+                if orig[s, k] < 0:
+                    continue
+                L = size[s, k]
+                dep = dep + L
+                lost = lost + fmax(L - proceeds[s, k], 0.0)
+                adv_life = adv_life + L * ((receipt[s, k] - orig[s, k]) / 12.0)
+                made += 1.0
+                if reinvested[s, k] > 0:
+                    reinv += 1.0
+            sums[s, 0] = dep
+            sums[s, 1] = lost
+            sums[s, 2] = adv_life
+            sums[s, 3] = made
+            sums[s, 4] = reinv
 
 include "_ledger.pxi"
 include "_waterfall.pxi"

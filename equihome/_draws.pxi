@@ -1,5 +1,5 @@
 # Included by _core.pyx (one compiled module; split for reading). The loan pools, drawn from
-# the Philox streams (_random.pxi) inside the kernel; equihome/model/reference_draws.py is the
+# the Philox streams (_random.pxi) inside the kernel; equihome/model/reference_pools.py is the
 # numpy twin (the same numbers, drawn through equihome/model/streams.py).
 
 from equihome.model.streams import Purpose as _Purpose

@@ -19,7 +19,7 @@ import pytest
 
 from equihome import _core
 from equihome.io.config import load_config
-from equihome.model import exit_simulator, loan_generator, price_path_simulator, reference_draws
+from equihome.model import exit_simulator, loan_generator, price_path_simulator, reference_pools
 from equihome.model.layout import ExitKind
 
 Z_CRIT = 6.0
@@ -315,7 +315,7 @@ def test_truncated_normal(case: str) -> None:
     """
     mean, sd, lo, hi = TRUNCATIONS[case]
     assert (hi - lo < 0.4 * sd) == case.startswith("narrow"), "case does not take its branch"
-    x = reference_draws.truncated_normal(rng(8), mean, sd, lo, hi, 1_000_000)
+    x = reference_pools.truncated_normal(rng(8), mean, sd, lo, hi, 1_000_000)
     assert x.shape == (1_000_000,)
     assert np.all((x >= lo) & (x <= hi))
     expected, sd_trunc = truncated_normal_moments(mean, sd, lo, hi)

@@ -22,6 +22,7 @@ from equihome.io.config import load_config
 from equihome.model import loan_generator, price_path_simulator, reference, streams
 from equihome.model.layout import zone_array
 from equihome.model.streams import Purpose
+from equihome.run import engine
 
 SEED = 20240917
 LAWS = {  # [mean, sd, lo, hi] of the advance ($) and the LTV
@@ -178,3 +179,46 @@ def test_new_streams_give_the_old_distribution(new_run, metric):
     for q, a, b, e in zip(PERCENTILES, new_p, old["p"], se_p, strict=True):
         assert abs(a - b) <= Z_LIMIT * e, (
             f"{metric} P{q}: new {a:.6g}, old {b:.6g}, {Z_LIMIT} se = {Z_LIMIT * e:.3g}")
+
+
+# --------------------------------------------------------------------------- moved stages
+
+
+def test_pool_metrics_cython_equals_reference_and_the_hand_count():
+    """The per-scenario pool reductions (metrics stage) on a hand-made pool, both kernels:
+    loans 0 and 2 made (400k lost 100k, sale after 24 months; 100k reinvested, default
+    after 6), loan 1 never made."""
+    size = np.array([[400_000.0, 250_000.0, 100_000.0]])
+    orig, receipt = np.array([[0, -1, 12]], np.intc), np.array([[24, -1, 18]], np.intc)
+    kind = np.array([[1, 0, 3]], np.int8)
+    args = (size, orig, receipt, kind, np.array([[0, 0, 1]], np.int8),
+            np.array([[300_000.0, 0.0, 120_000.0]]))
+    want = [400_000.0 + 100_000.0, 100_000.0, 400_000.0 * 2.0 + 100_000.0 * 0.5, 2.0, 1.0]
+    for kernels in (_core, reference):
+        sums, counts = np.full((1, 5), -1.0), np.full((1, 6), -1, np.int64)
+        kernels.pool_metrics(*args, sums, counts)
+        assert sums[0].tolist() == want and counts[0].tolist() == [1, 1, 0, 1, 0, 0]
+
+
+def test_pool_metrics_agree_on_an_engine_chunk():
+    plan = engine.make_plan("100m", num_simulations=12, seed=SEED)
+    st = engine.compute_chunk(plan, 0, 12)
+    r = st.run
+    outs = []
+    for kernels in (_core, reference):
+        sums, counts = np.empty((12, 5)), np.empty((12, 6), np.int64)
+        kernels.pool_metrics(st.pool.size, r.orig_month, r.receipt_month, r.exit_type,
+                             r.reinvested, r.proceeds, sums, counts)
+        outs.append((sums, counts))
+    assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])
+    assert (outs[0][1].sum(axis=1) == st.pool.size.shape[1]).all()
+
+
+def test_irr_finds_two_roots_inside_one_scan_interval():
+    """NPV = -1e4 (x - 1.001)(x - 1.004), x = 1 / (1 + r): both roots lie in the monthly
+    scan's grid interval [0.99865, 1.01364]; the IRR is the one nearer zero, r = 1/1.001 - 1
+    (two roots: flag 1). The scan used to see no sign change there and report none."""
+    for kernels in (_core, reference):
+        rate, flag = np.empty(1), np.empty(1, np.int8)
+        kernels.irr_batch(np.array([[-10_050.04, 20_050.0, -10_000.0]]), 12.0, rate, flag)
+        assert flag[0] == 1 and rate[0] == pytest.approx(1.0 / 1.001 - 1.0, rel=1e-9)

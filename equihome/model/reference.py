@@ -15,7 +15,7 @@ import numpy as np
 
 from equihome.model import reference_contracts as rc
 from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
-from equihome.model.reference_draws import *  # noqa: F403  (the drawing kernels' twins)
+from equihome.model.reference_pools import *  # noqa: F403  (the loan-pool kernels' twins)
 
 DT = 1.0 / 12.0
 CENT_SLACK = 1e-6  # of a cent; see ``_core`` (_ledger.pxi)

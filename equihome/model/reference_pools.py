@@ -1,5 +1,7 @@
-"""Numpy reference twins of the drawing kernels: ``_core.draw_pools`` (``_draws.pxi``),
-``fill_normals``/``fill_uniforms`` (``_random.pxi``) and ``assign_zones`` (``_core.pyx``).
+"""Numpy reference twins of the loan-pool kernels: the draws, ``_core.draw_pools``
+(``_draws.pxi``) and ``fill_normals``/``fill_uniforms`` (``_random.pxi``); the zone
+assignment and the per-scenario pool reductions, ``assign_zones`` and ``pool_metrics``
+(``_core.pyx``).
 
 The same numbers as the Cython kernels, drawn through ``equihome/model/streams.py`` (numpy's
 Philox and samplers on the same counters); ``equihome.model.reference`` re-exports them.
@@ -11,7 +13,8 @@ import numpy as np
 
 from equihome.model.streams import Purpose, fill_normals, fill_uniforms, generator
 
-__all__ = ["assign_zones", "draw_pools", "fill_normals", "fill_uniforms", "truncated_normal"]
+__all__ = ["assign_zones", "draw_pools", "fill_normals", "fill_uniforms", "pool_metrics",
+           "truncated_normal"]
 
 
 def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float, hi: float,
@@ -83,3 +86,16 @@ def draw_pools(seed, scenario_start, block, laws, alloc, n_sub, size, ltv, zone,
             z_home[r, sl] = generator(seed, s, Purpose.HOME_WALK, b).standard_normal(
                 2 * block).reshape(block, 2)
     assign_zones(size, u_sub, alloc, n_sub, zone, suburb)
+
+
+def pool_metrics(size, orig, receipt, exit_type, reinvested, proceeds, sums, counts):
+    """Per-scenario sums over the loans made, in pool order; see ``_core.pool_metrics``."""
+    made = orig >= 0
+    adv = np.where(made, size, 0.0)
+    life = np.where(made, receipt - orig, 0) / 12.0
+    for col, v in enumerate((adv, np.where(made, np.maximum(size - proceeds, 0.0), 0.0),
+                             adv * life, made.astype(float),
+                             (made & (reinvested > 0)).astype(float))):
+        sums[:, col] = np.cumsum(v, axis=1)[:, -1]  # in pool order, as the kernel adds
+    for k in range(counts.shape[1]):
+        counts[:, k] = (exit_type == k).sum(axis=1)
