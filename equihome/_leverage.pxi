@@ -60,8 +60,13 @@ cdef void lever_charge(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) no
     window) are set aside in f.fac_fees and paid with the fund's fees in charge."""
     cdef int m = f.m, M = p.months
     cdef f8 x, use, lim, d
-    f.fac_fees = 0.0
+    f.fac_fees = 0.0  # the fees are on the undrawn limits at the start of the month
     if p.nav_on:
+        if m < M and in_window(p, m):
+            lim = p.nav_limit if p.nav_limit < INFINITY else p.nav_adv * (
+                f.nav_loans[m - 1] if m > 0 else 0.0)
+            f.fac_fees = p.nav_fee_m * fmax(lim - f.nav_out, 0.0)
+            lev_row(o, L_NAV_FEES, N)[m] = f.fac_fees
         x = f.nav_out * p.nav_rate_m
         lev_row(o, L_NAV_INT, N)[m] = x
         lender_paid(o, N, m, x)
@@ -70,11 +75,6 @@ cdef void lever_charge(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) no
         if x - use > 0.0:
             lev_row(o, L_NAV_CAP, N)[m] = x - use
             nav_draw(f, o, N, x - use)
-        if m < M and in_window(p, m):
-            lim = p.nav_limit if p.nav_limit < INFINITY else p.nav_adv * (
-                f.nav_loans[m - 1] if m > 0 else 0.0)
-            f.fac_fees = p.nav_fee_m * fmax(lim - f.nav_out, 0.0)
-            lev_row(o, L_NAV_FEES, N)[m] = f.fac_fees
     if p.sub_on:
         x = f.sub_out * p.sub_rate_m
         lev_row(o, L_SUB_INT, N)[m] = x

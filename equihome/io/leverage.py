@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from equihome.io.errors import _show
+
 Loc = tuple[str | int, ...]
 
 
@@ -87,10 +89,11 @@ class LeverageConfig(_Strict):
         nav = self.nav_facility
         if nav.advance_rate > nav.ltv_covenant:
             out.append((("nav_facility", "advance_rate"), "must be at most ltv_covenant "
-                        f"({nav.ltv_covenant!r}): a full draw would breach the covenant, got "
-                        f"{nav.advance_rate!r}", nav.advance_rate))
+                        f"({_show(nav.ltv_covenant)}): a full draw would breach the covenant, got "
+                        f"{_show(nav.advance_rate)}", nav.advance_rate))
         win = nav.draw_window
         if win is not None and not 0 <= win[0] <= win[1] <= fund_term:
             out.append((("nav_facility", "draw_window"), "must be [start, end] years with "
-                        f"0 <= start <= end <= fund_term ({fund_term}), got {win!r}", win))
+                        f"0 <= start <= end <= fund_term ({fund_term}), got [{_show(win[0])}, "
+                        f"{_show(win[1])}]", win))
         return out

@@ -120,6 +120,9 @@ class SimulationResult:
             lines.append(f"contract: {c['summary']}; effective rate (median) "
                          f"{fmt(c['statistics']['effective_rate']['p50'], '%')}, cap binds in "
                          f"{fmt(c['statistics']['cap_binding_share']['p50'], '%')} of exits")
+        if "leverage" in self.data:
+            lines.append(leverage_line(self.data["leverage"]["statistics"],
+                                       self.statistics["lp_irr"]["p50"]))
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"exit mix: {mix}")
         for v in self.guardrails if guardrails else ():
@@ -173,3 +176,21 @@ def fmt(v: float | None, kind: str) -> str:
         return v
     return {"%": f"{v:.2%}", "x": f"{v:.3f}x", "$": f"${v:,.0f}",
             "n": f"{v:,.1f}"}.get(kind, f"{v:,.2f}")
+
+
+def usd_m(v: float | None) -> str:
+    """Dollars in millions for people: $19.98M; n/a when missing."""
+    return "n/a" if v is None else f"${v / 1e6:,.2f}M"
+
+
+def leverage_line(st: dict, lp_irr: float | None) -> str:
+    """The facilities in one line of the summary (medians over scenarios)."""
+    breach = st["covenant_months"]["mean"]
+    return (f"leverage: LP IRR {fmt(lp_irr, '%')} vs {fmt(st['lp_irr_unlevered']['p50'], '%')} "
+            f"unlevered (median uplift {fmt(st['lp_irr_uplift']['p50'], '%')}); peak drawn NAV "
+            f"facility {usd_m(st['nav_facility_peak']['p50'])}, line "
+            f"{usd_m(st['subscription_line_peak']['p50'])}; interest "
+            f"{usd_m(st['facility_interest']['p50'])}, fees {usd_m(st['facility_fees']['p50'])}; "
+            f"covenant months (mean) {fmt(breach, 'n')}; min interest coverage "
+            f"{fmt(st['min_interest_coverage']['p50'], 'x')}; lender loss (max) "
+            f"{usd_m(st['lender_loss']['max'])}")

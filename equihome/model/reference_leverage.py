@@ -96,6 +96,11 @@ def lever_charge(p, f, o):
     m, M = f.m, p["months"]
     f.fac_fees = 0.0
     if p["nav_on"]:
+        if m < M and in_window(p, m):
+            lim = p["nav_limit"] if p["nav_limit"] < np.inf else p["nav_adv"] * (
+                f.nav_loans[m - 1] if m > 0 else 0.0)
+            f.fac_fees = p["nav_fee_m"] * max(lim - f.nav_out, 0.0)
+            o.lever[LEV["nav_fees"], m] = f.fac_fees
         x = f.nav_out * p["nav_rate_m"]
         o.lever[LEV["nav_interest"], m] = x
         _lender_paid(o, m, x)
@@ -104,11 +109,6 @@ def lever_charge(p, f, o):
         if x - use > 0.0:
             o.lever[LEV["nav_capitalised"], m] = x - use
             nav_draw(f, o, x - use)
-        if m < M and in_window(p, m):
-            lim = p["nav_limit"] if p["nav_limit"] < np.inf else p["nav_adv"] * (
-                f.nav_loans[m - 1] if m > 0 else 0.0)
-            f.fac_fees = p["nav_fee_m"] * max(lim - f.nav_out, 0.0)
-            o.lever[LEV["nav_fees"], m] = f.fac_fees
     if p["sub_on"]:
         x = f.sub_out * p["sub_rate_m"]
         o.lever[LEV["sub_interest"], m] = x
