@@ -55,9 +55,10 @@ cdef inline void lender_paid(Book* o, Py_ssize_t N, int m, f8 x) noexcept nogil:
 cdef void lever_charge(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) noexcept nogil:
     """1b. Facility interest (monthly rate x the balance at the start of the month) falls
     due, before the fund's own charges: paid from cash; what cash cannot pay is capitalised on
-    the NAV facility, and called (capitalised beyond the commitments) on the line. Commitment
-    fees (monthly rate x the undrawn limit, months < M; the NAV facility's in its draw
-    window) are set aside in f.fac_fees and paid with the fund's fees in charge."""
+    the NAV facility, and called (capitalised beyond the commitments) on the line, with the
+    line's commitment fee (monthly rate x its undrawn limit, months < M): every dollar the
+    line's lender receives is the investors'. The NAV facility's commitment fee (on its
+    undrawn limit in its draw window) is set aside in f.fac_fees, paid with the fund's fees."""
     cdef int m = f.m, M = p.months
     cdef f8 x, use, lim, d
     f.fac_fees = 0.0  # the fees are on the undrawn limits at the start of the month
@@ -78,6 +79,10 @@ cdef void lever_charge(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) no
     if p.sub_on:
         x = f.sub_out * p.sub_rate_m
         lev_row(o, L_SUB_INT, N)[m] = x
+        if m < M:
+            d = p.sub_fee_m * line_room(p, f)
+            lev_row(o, L_SUB_FEES, N)[m] = d
+            x += d
         lender_paid(o, N, m, x)
         use = fmin(f.cash, x)
         f.cash -= use
@@ -87,10 +92,6 @@ cdef void lever_charge(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) no
         o.ledger[C_CALLS * N + m] += d
         if x - d > 0.0:
             sub_draw(f, o, N, x - d)
-        if m < M:
-            d = p.sub_fee_m * line_room(p, f)
-            lev_row(o, L_SUB_FEES, N)[m] = d
-            f.fac_fees += d
 
 
 cdef void covenant(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) noexcept nogil:

@@ -111,14 +111,14 @@ def test_subscription_line_commitment_fee_by_hand(kernels):
     cfg = {**LINE_FUND, "leverage": {"subscription_line": {
         "enabled": True, "limit_fraction": 1.0, "commitment_fee": 0.0035}}}
     led, lev, _, _ = one_scenario(cfg, kernels)
-    # month 0: 0.35 %/12 on the whole undrawn line (1M): 291.67, itself bridged by the line
+    # month 0: 0.35 %/12 on the whole undrawn line (1M): 291.67, called (no cash)
     assert cents(lev[LEV["sub_fees"], 0]) == 291.67
-    assert cents(lev[LEV["sub_draws"], 0]) == 600_291.67
-    # month 1: interest 6 %/12 x 600,291.67 = 3,001.46, called; then the fee on
-    # 1M - 3,001.46 called - 600,291.67 drawn = 396,706.88: 115.71
-    assert cents(lev[LEV["sub_interest"], 1]) == 3_001.46
-    assert cents(led[COL["calls"], 1]) == 3_001.46
-    assert cents(lev[LEV["sub_fees"], 1]) == 115.71
+    assert cents(led[COL["calls"], 0]) == 291.67 and lev[LEV["sub_draws"], 0] == 600_000.0
+    # month 1: interest 6 %/12 x 600,000 = 3,000 and the fee on the undrawn line,
+    # 1M - 291.67 called - 600,000 drawn = 399,708.33: 116.58, both called
+    assert lev[LEV["sub_interest"], 1] == 3_000.0
+    assert cents(lev[LEV["sub_fees"], 1]) == 116.58
+    assert cents(led[COL["calls"], 1]) == 3_116.58
 
 
 @pytest.mark.parametrize("kernels", KERNELS)

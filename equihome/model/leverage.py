@@ -25,6 +25,7 @@ LEVERAGE_METRICS = (
 #: Year-end drawn balances ($), fanned P5/P50/P95 by year.
 LEVERAGE_YEARLY = ("nav_facility_drawn", "subscription_line_drawn")
 COVERAGE_MONTHS = 12  # the interest-coverage window, trailing months
+NOISE = 1e-6          # $: a net flow smaller than a micro-dollar is rounding, not money
 
 
 def active(cfg: FundConfig) -> bool:
@@ -59,9 +60,12 @@ def unlevered_equity(ledger: np.ndarray, lever: np.ndarray) -> tuple[np.ndarray,
     """Equity calls and distributions (S, M+1), $, as if the fund had no subscription line:
     each draw becomes a call in the month of need and every dollar paid to the line's lender
     (principal, interest, fees) stays with the investors. Net flow = levered net + the line
-    lender's flow; split into a call where negative and a distribution where positive."""
+    lender's flow (residues below NOISE $ of the cancellation set to 0: they would only add
+    sign changes to the IRR); split into a call where negative and a distribution where
+    positive. Payments to the line funded by other debt count as the investors' too."""
     net = (ledger[:, COL["distributions"]] - ledger[:, COL["calls"]]
            + line_lender_flows(lever))
+    net = np.where(np.abs(net) < NOISE, 0.0, net)
     return np.maximum(-net, 0.0), np.maximum(net, 0.0)
 
 

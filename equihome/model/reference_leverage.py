@@ -92,7 +92,7 @@ def _lender_paid(o, m, x):
 
 
 def lever_charge(p, f, o):
-    """1b. Facility interest, commitment fees set aside; see ``_core.lever_charge``."""
+    """1b. Facility interest, the line's fee; the NAV fee set aside; see ``_core.lever_charge``."""
     m, M = f.m, p["months"]
     f.fac_fees = 0.0
     if p["nav_on"]:
@@ -112,6 +112,10 @@ def lever_charge(p, f, o):
     if p["sub_on"]:
         x = f.sub_out * p["sub_rate_m"]
         o.lever[LEV["sub_interest"], m] = x
+        if m < M:
+            d = p["sub_fee_m"] * line_room(p, f)
+            o.lever[LEV["sub_fees"], m] = d
+            x += d
         _lender_paid(o, m, x)
         use = min(f.cash, x)
         f.cash -= use
@@ -121,10 +125,6 @@ def lever_charge(p, f, o):
         o.ledger[COL["calls"], m] += d
         if x - d > 0.0:
             sub_draw(f, o, x - d)
-        if m < M:
-            d = p["sub_fee_m"] * line_room(p, f)
-            o.lever[LEV["sub_fees"], m] = d
-            f.fac_fees += d
 
 
 def covenant(p, f, o):
