@@ -291,10 +291,12 @@ def run_ledger(LedgerParams p, inp, out):
     OUT out: an ``exit_simulator.LedgerRun``: ledger (S, len(LEDGER_COLUMNS), M+1);
     debt_flows (S, NT, M+1) from each lender's side (draws negative); per-loan months,
     exit kind, reinvested flag and proceeds ($, at the receipt month; -1 months for loans
-    never made); pool_exhausted[s] = 1 if the pool ran out while budget remained.
+    never made); pool_exhausted[s] = 1 if the pool ran out while budget remained; lever
+    (S, len(LEVER_ROWS), M+1) the facilities (_leverage.pxi), zero without them.
 
-    Each month, in this order (one function each): receive, charge, originate,
-    distribute, mark. Money owed never vanishes: a charge that cannot be paid
+    Each month, in this order (one function each): receive, lever_charge (facility
+    interest), charge, covenant (sweep), sub_repay_due (the line's draws called back),
+    originate, distribute (lenders first), mark. Money owed never vanishes: a charge that cannot be paid
     (commitments exhausted) is an arrear, paid first from the next cash in; before each
     distribution the fund holds back the fees and expenses due until the next
     distribution, or, if more, what the live book at fair value cannot cover of those due

@@ -10,6 +10,7 @@ stress); the lender's loss when the book cannot repay; the config rules and the 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import numpy_financial as npf
@@ -253,3 +254,39 @@ def test_levered_run_reports_leverage_and_its_guardrails():
     text = r.summary()
     assert "leverage:" in text and "unlevered" in text
     assert math.isfinite(r.scenarios["min_interest_coverage"][0])
+
+
+def test_readme_levered_run_is_what_it_prints():
+    """README's Leverage section: the summary line and the preset's medians it quotes."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Leverage", 1)[1].split("\n## ", 1)[0]
+    line = section.split("```text\n", 1)[1].split("```", 1)[0].strip()
+    runs = {name: equihome.simulate("100m", num_simulations=1000, seed=42, overrides=over)
+            for name, over in {
+                "none": {}, "line": {"leverage": {"subscription_line": {"enabled": True}}},
+                "line3": {"leverage": {"subscription_line": {"enabled": True, "rate": 0.03}}},
+                "nav": {"leverage": {"nav_facility": {"enabled": True}}},
+                "both": {"leverage": {"nav_facility": {"enabled": True},
+                                      "subscription_line": {"enabled": True}}}}.items()}
+    assert line == runs["both"].summary().splitlines()[14]
+    text = " ".join(section.split())
+    for name, quoted in (("none", "4.32 % unlevered"), ("line", "4.22 % with the default"),
+                         ("line3", "4.34 % with a 3 % line"), ("nav", "5.11 % with the NAV")):
+        assert f"{runs[name].metrics['irr'] * 100:.2f} %" == quoted.split(" ")[0] + " %", name
+        assert quoted in text, quoted
+    unlevered = runs["line"].data["leverage"]["statistics"]["lp_irr_unlevered"]["p50"]
+    assert f"lowers the IRR: {unlevered * 100:.2f} % as if" in text
+
+
+def test_result_view_shows_the_leverage_rows():
+    from equihome.ui.widgets import metrics_html
+
+    plain = equihome.simulate("100m", num_simulations=20, seed=2)
+    levered = equihome.simulate("100m", num_simulations=20, seed=2, overrides={
+        "leverage": {"nav_facility": {"enabled": True}}})
+    html = metrics_html(levered.data)
+    p50 = levered.data["leverage"]["statistics"]["nav_facility_peak"]["p50"]
+    assert f"<td class='eq-nav_facility_peak-p50' style='padding:2px 10px;text-align:right'>" \
+           f"${p50:,.0f}</td>" in html
+    assert "LP IRR as if unlevered" in html and "Min interest coverage" in html
+    assert "nav_facility_peak" not in metrics_html(plain.data)

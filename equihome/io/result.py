@@ -121,8 +121,7 @@ class SimulationResult:
                          f"{fmt(c['statistics']['effective_rate']['p50'], '%')}, cap binds in "
                          f"{fmt(c['statistics']['cap_binding_share']['p50'], '%')} of exits")
         if "leverage" in self.data:
-            lines.append(leverage_line(self.data["leverage"]["statistics"],
-                                       self.statistics["lp_irr"]["p50"]))
+            lines.append(leverage_line(self.data["leverage"], self.statistics["lp_irr"]["p50"]))
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"exit mix: {mix}")
         for v in self.guardrails if guardrails else ():
@@ -156,6 +155,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "cvar_95": ("CVaR 95", "%"),
     "effective_rate": ("Effective rate", "%"),
     "cap_binding_share": ("Cap-binding share", "%"),
+    "lp_irr_unlevered": ("LP IRR as if unlevered", "%"),
+    "lp_irr_uplift": ("LP IRR uplift (leverage)", "%"),
+    "nav_facility_peak": ("NAV facility peak drawn", "$"),
+    "subscription_line_peak": ("Subscription line peak", "$"),
+    "facility_interest": ("Facility interest", "$"),
+    "facility_fees": ("Facility fees", "$"),
+    "covenant_months": ("Covenant months in breach", "n"),
+    "min_interest_coverage": ("Min interest coverage", "x"),
+    "lender_loss": ("Lender loss", "$"),
 }
 
 
@@ -183,14 +191,18 @@ def usd_m(v: float | None) -> str:
     return "n/a" if v is None else f"${v / 1e6:,.2f}M"
 
 
-def leverage_line(st: dict, lp_irr: float | None) -> str:
-    """The facilities in one line of the summary (medians over scenarios)."""
-    breach = st["covenant_months"]["mean"]
-    return (f"leverage: LP IRR {fmt(lp_irr, '%')} vs {fmt(st['lp_irr_unlevered']['p50'], '%')} "
-            f"unlevered (median uplift {fmt(st['lp_irr_uplift']['p50'], '%')}); peak drawn NAV "
-            f"facility {usd_m(st['nav_facility_peak']['p50'])}, line "
-            f"{usd_m(st['subscription_line_peak']['p50'])}; interest "
-            f"{usd_m(st['facility_interest']['p50'])}, fees {usd_m(st['facility_fees']['p50'])}; "
-            f"covenant months (mean) {fmt(breach, 'n')}; min interest coverage "
-            f"{fmt(st['min_interest_coverage']['p50'], 'x')}; lender loss (max) "
-            f"{usd_m(st['lender_loss']['max'])}")
+def leverage_line(lev: dict, lp_irr: float | None) -> str:
+    """The facilities in one line of the summary (medians over scenarios unless noted)."""
+    st = lev["statistics"]
+    parts = [f"leverage: LP IRR {fmt(lp_irr, '%')} vs {fmt(st['lp_irr_unlevered']['p50'], '%')} "
+             f"as if unlevered (median uplift {fmt(st['lp_irr_uplift']['p50'], '%')})"]
+    if lev["nav_facility"]:
+        parts.append(f"NAV facility peak {usd_m(st['nav_facility_peak']['p50'])}, covenant "
+                     f"breached in {fmt(st['covenant_months']['mean'], 'n')} months (mean), min "
+                     f"interest coverage {fmt(st['min_interest_coverage']['p50'], 'x')}")
+    if lev["subscription_line"]:
+        parts.append(f"line peak {usd_m(st['subscription_line_peak']['p50'])}")
+    parts.append(f"interest {usd_m(st['facility_interest']['p50'])}, fees "
+                 f"{usd_m(st['facility_fees']['p50'])}; lender loss (max) "
+                 f"{usd_m(st['lender_loss']['max'])}")
+    return "; ".join(parts)

@@ -38,6 +38,9 @@ SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
 KEY_METRICS = labelled("lp_irr", "lp_tvpi", "roi", "gross_irr")
 RISK_METRICS = labelled("hurdle_clear_probability", "var_99", "cvar_99", "var_95", "cvar_95")
 CONTRACT_METRICS = labelled("loss_rate", "cap_binding_share", "effective_rate")
+LEVERAGE_ROWS = labelled("lp_irr_unlevered", "lp_irr_uplift", "nav_facility_peak",
+                         "subscription_line_peak", "facility_interest", "facility_fees",
+                         "covenant_months", "min_interest_coverage", "lender_loss")
 
 
 class ViewState:
@@ -284,8 +287,11 @@ def metrics_html(result: dict) -> str:
         rows.append(f"<tr><td>{label}</td><td class='eq-{key}' {td}>"
                     f"{fmt(result['risk'].get(key), kind)}</td><td></td><td></td></tr>")
     contract = result.get("contract") or {}
-    for label, key, kind in CONTRACT_METRICS[1:] if contract else ():
-        s = contract["statistics"].get(key) or {}
+    levered = (result.get("leverage") or {}).get("statistics") or {}
+    extra = [(row, contract["statistics"]) for row in CONTRACT_METRICS[1:] if contract]
+    extra += [(row, levered) for row in LEVERAGE_ROWS if levered]
+    for (label, key, kind), stats in extra:
+        s = stats.get(key) or {}
         cells = "".join(f"<td class='eq-{key}-{q}' {td}>{fmt(s.get(q), kind)}</td>"
                         for q in ("p50", "p5", "p95"))
         rows.append(f"<tr><td>{label}</td>{cells}</tr>")
