@@ -59,7 +59,8 @@ def pool_sum(x: np.ndarray) -> np.ndarray:
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
+    """num / den where den > 0 (inf when a tiny den overflows it), else NaN."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
 
 
