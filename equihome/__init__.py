@@ -10,6 +10,7 @@
 >>> equihome.stress("100m", seed=42).table           # base vs the built-in stress library
 >>> equihome.tornado("100m", seed=42).table          # what matters most, ranked
 >>> equihome.breakeven("100m", "appreciation_rates", bounds=(0.0, 0.15), seed=42).x
+>>> equihome.load_loan_tape("examples/loan_tape.csv", as_of="2025-06")  # a validated book
 
 In a notebook, ``equihome.simulate(..., display=True)`` shows the run live (ipywidgets),
 ``equihome.connect()`` watches runs on a server, ``equihome.compare([...])`` tabulates results.
@@ -18,6 +19,7 @@ In a notebook, ``equihome.simulate(..., display=True)`` shows the run live (ipyw
 from typing import Any
 
 from equihome.io.config import PRESETS, ConfigError, FundConfig, config_json_schema, load_config
+from equihome.io.loan_tape import LoanTape, LoanTapeError, load_loan_tape
 from equihome.io.result import SimulationResult
 from equihome.run.engine import (
     STAGES,
@@ -114,5 +116,5 @@ __all__ = [
     "PRESETS", "STAGES", "CancelToken", "ConfigError", "FundConfig", "SimulationCancelled",
     "SimulationError", "SimulationResult", "SweepResult", "compare", "config_json_schema",
     "breakeven", "connect", "efficient_frontier", "load_config", "simulate", "stress", "sweep",
-    "tornado", "__version__",
+    "tornado", "__version__", "LoanTape", "LoanTapeError", "load_loan_tape",
 ]

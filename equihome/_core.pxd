@@ -50,6 +50,21 @@ cdef struct LedgerParams:
     int loss_share_months       # before this loan age the claim is at least the advance
     int has_senior              # 1 if junior loans sit behind an amortising senior mortgage
     double junior_share         # share of loans (evenly in pool order) that are junior liens
+    # Leverage (DOMAIN.md "Leverage"; equihome/model/leverage.py builds them)
+    int nav_on                  # 1 if the NAV facility exists
+    double nav_adv              # advance rate: most drawn / fair value of the live loans
+    double nav_limit            # $ cap on the drawn balance (INFINITY: none)
+    double nav_rate_m           # interest per month on the drawn balance, (base + spread) / 12
+    double nav_fee_m            # commitment fee per month on the undrawn limit
+    int nav_deploy              # 1 draws fund originations, 0 fees and expenses (liquidity)
+    int nav_win_start           # draws only in months nav_win_start <= m < nav_win_end
+    int nav_win_end
+    double nav_covenant         # drawn / fair value above this: breach and cash sweep
+    int sub_on                  # 1 if the subscription line exists
+    double sub_frac             # limit: this fraction of the uncalled commitments
+    double sub_rate_m           # interest per month on the drawn balance, rate / 12
+    double sub_fee_m            # commitment fee per month on the undrawn limit
+    int sub_months              # each draw is called back at most this many months later
 
 
 cdef struct Tables:
@@ -100,6 +115,7 @@ cdef struct Book:
     i1* reinvested              # (K,) 1 if funded mostly by recycled principal
     f8* proceeds                # (K,) $ received at the receipt month
     i1* cap_bound               # (K,) 1 if the return cap bound the claim at exit
+    f8* lever                   # (N_LEVER, M+1) by layout.LEVER_ROWS
 
 
 cdef struct Fund:
@@ -121,3 +137,9 @@ cdef struct Fund:
     f8* cost_at                 # invested capital at each month end, $
     f8* disp_at                 # disposition fees due with each month's proceeds, $
     f8* debt_out                # (NT,) drawn balance of each tranche, $
+    f8 nav_out                  # NAV facility drawn balance, $
+    f8 sub_out                  # subscription line drawn balance, $
+    f8* sub_due                 # line balance by the month of its draw, $ (oldest first)
+    Py_ssize_t sub_head         # the first month whose draw may still be outstanding
+    i1 breach                   # 1 if the NAV covenant is breached this month
+    f8 fac_fees                 # facilities' commitment fees due this month, $

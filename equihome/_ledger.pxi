@@ -220,11 +220,13 @@ cdef inline f8 owed_between(const Tables* t, f8 basis, int m, int h) noexcept no
             + (t.expense_cum[h + 1] - t.expense_cum[m + 1]))
 
 
-cdef f8 fund_need(Fund* f, const Tables* t, Book* o, Py_ssize_t N, f8 amount,
-                  f8 cap) noexcept nogil:
-    """Pay ``amount`` ($) from cash, then debt (priority order), then equity calls while
-    called < ``cap``. Returns what could not be paid (0 when fully funded)."""
-    cdef f8 use = fmin(f.cash, amount), d
+cdef f8 fund_need(const LedgerParams* p, Fund* f, const Tables* t, Book* o, Py_ssize_t N,
+                  f8 amount, f8 cap, int use_nav, f8 extra) noexcept nogil:
+    """Pay ``amount`` ($) from cash, then debt (priority order), then equity while called +
+    line drawn < ``cap`` (the subscription line first, then calls), then, if ``use_nav``, the
+    NAV facility (``extra``: $ of a loan being made, counted in its borrowing base). Returns
+    what could not be paid (0 when fully funded)."""
+    cdef f8 use = fmin(f.cash, amount), d, x
     cdef Py_ssize_t tt
     f.cash -= use
     amount -= use
@@ -238,9 +240,18 @@ cdef f8 fund_need(Fund* f, const Tables* t, Book* o, Py_ssize_t N, f8 amount,
             o.debt[tt * N + f.m] -= d
             amount -= d
     if amount > 0.0:
-        d = fmin(amount, fmax(cap - f.called, 0.0))
+        d = fmin(amount, fmax(cap - f.called - f.sub_out, 0.0))
+        if p.sub_on:
+            x = fmin(d, line_room(p, f))
+            sub_draw(f, o, N, x)
+            d -= x
+            amount -= x
         f.called += d
         o.ledger[C_CALLS * N + f.m] += d
+        amount -= d
+    if amount > 0.0 and use_nav:
+        d = fmin(amount, nav_headroom(p, f, extra))
+        nav_draw(f, o, N, d)
         amount -= d
     return fmax(amount, 0.0)
 
@@ -280,10 +291,12 @@ def run_ledger(LedgerParams p, inp, out):
     OUT out: an ``exit_simulator.LedgerRun``: ledger (S, len(LEDGER_COLUMNS), M+1);
     debt_flows (S, NT, M+1) from each lender's side (draws negative); per-loan months,
     exit kind, reinvested flag and proceeds ($, at the receipt month; -1 months for loans
-    never made); pool_exhausted[s] = 1 if the pool ran out while budget remained.
+    never made); pool_exhausted[s] = 1 if the pool ran out while budget remained; lever
+    (S, len(LEVER_ROWS), M+1) the facilities (_leverage.pxi), zero without them.
 
-    Each month, in this order (one function each): receive, charge, originate,
-    distribute, mark. Money owed never vanishes: a charge that cannot be paid
+    Each month, in this order (one function each): receive, lever_charge (facility
+    interest), charge, covenant (sweep), sub_repay_due (the line's draws called back),
+    originate, distribute (lenders first), mark. Money owed never vanishes: a charge that cannot be paid
     (commitments exhausted) is an arrear, paid first from the next cash in; before each
     distribution the fund holds back the fees and expenses due until the next
     distribution, or, if more, what the live book at fair value cannot cover of those due
@@ -310,10 +323,11 @@ def run_ledger(LedgerParams p, inp, out):
     cdef i1[:, ::1] exit_type = out.exit_type, reinvested = out.reinvested
     cdef f8[:, ::1] proceeds = out.proceeds
     cdef i1[::1] pool_exhausted = out.pool_exhausted
+    cdef f8[:, :, ::1] lever = out.lever
     cdef Py_ssize_t S = size.shape[0], K = size.shape[1], J = levels.shape[2]
     cdef Py_ssize_t N = p.months + 1, NT = tranche_size.shape[0], s
     check_ledger_shapes(p.months, p.n_tiers, inp, out)
-    cdef f8[:, ::1] scratch = np.zeros((S, 5 * N + NT + 1))
+    cdef f8[:, ::1] scratch = np.zeros((S, 6 * N + NT + 1))
     cdef f8[::1] rate_cum = np.zeros(N + 1)
     cdef f8[::1] expense_cum = np.zeros(N + 1)
     cdef i4[::1] next_dist = np.empty(N, dtype=np.intc)
@@ -346,6 +360,7 @@ def run_ledger(LedgerParams p, inp, out):
         for s in range(S):
             ledger[s, :, :] = 0.0
             debt_flows[s, :, :] = 0.0
+            lever[s, :, :] = 0.0
             orig_month[s, :] = -1
             exit_month[s, :] = -1
             receipt_month[s, :] = -1
@@ -370,6 +385,7 @@ def run_ledger(LedgerParams p, inp, out):
             o.reinvested = &reinvested[s, 0]
             o.proceeds = &proceeds[s, 0]
             o.cap_bound = &cap_bound[s, 0]
+            o.lever = &lever[s, 0, 0]
             pool_exhausted[s] = ledger_one(&p, &t, &pool, &o, &scratch[s, 0])
 
 
@@ -395,14 +411,23 @@ cdef i1 ledger_one(const LedgerParams* p, const Tables* t, const Pool* pool, Boo
     f.nav_loans = scratch + 2 * N
     f.cost_at = scratch + 3 * N
     f.disp_at = scratch + 4 * N
-    f.debt_out = scratch + 5 * N
+    f.sub_due = scratch + 5 * N
+    f.debt_out = scratch + 6 * N
+    f.nav_out = 0.0
+    f.sub_out = 0.0
+    f.sub_head = 0
+    f.breach = 0
+    f.fac_fees = 0.0
     for m in range(N):
         f.m = m
         receive(p, &f, o, N)
+        lever_charge(p, &f, o, N)
         charge(p, t, &f, o, N)
+        covenant(p, &f, o, N)
+        sub_repay_due(p, &f, o, N)
         originate(p, t, pool, &f, o, N)
         distribute(p, t, &f, o, N)
-        mark(t, &f, o, N)
+        mark(p, t, &f, o, N)
     return f.exhausted
 
 
@@ -419,8 +444,9 @@ cdef void receive(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) noexcep
 
 cdef void charge(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
                  Py_ssize_t N) noexcept nogil:
-    """2. Management fee, expenses, disposition fees and debt interest fall due; with the
-    arrears they are paid from cash, debt, then calls; what is left is the new arrears."""
+    """2. Management fee, expenses, disposition fees, debt interest and the facilities'
+    commitment fees fall due; with the arrears they are paid from cash, debt, then equity (and
+    the NAV facility under the liquidity policy); what is left is the new arrears."""
     cdef int m = f.m, M = p.months
     cdef f8 mfee = 0.0, interest = 0.0, x, need
     cdef Py_ssize_t tt
@@ -440,9 +466,13 @@ cdef void charge(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
     o.ledger[C_EXP * N + m] = t.expense[m]
     o.ledger[C_TXN * N + m] += f.disp_at[m]
     o.ledger[C_DSERV * N + m] += interest
-    o.ledger[C_DINT * N + m] = interest
+    o.ledger[C_DINT * N + m] += interest
     need = f.arrears + mfee + t.expense[m] + f.disp_at[m] + interest
-    f.arrears = fund_need(f, t, o, N, need, p.fund_size)
+    if p.nav_on or p.sub_on:  # the facilities' commitment fees, set aside by lever_charge
+        o.ledger[C_DSERV * N + m] += f.fac_fees
+        o.ledger[C_DINT * N + m] += f.fac_fees
+        need += f.fac_fees
+    f.arrears = fund_need(p, f, t, o, N, need, p.fund_size, p.nav_on and not p.nav_deploy, 0.0)
     o.ledger[C_FPAID * N + m] += need - f.arrears
 
 
@@ -471,12 +501,14 @@ cdef void originate(const LedgerParams* p, const Tables* t, const Pool* pool, Fu
             break
         V0 = L / pool.ltv[k]
         net = L * (1.0 - p.fee_in_rate) + p.acquisition_rate * V0
-        avail = f.cash + fmax(p.origination_cap - f.called, 0.0)
+        avail = f.cash + fmax(p.origination_cap - f.called - f.sub_out, 0.0)
         for tt in range(t.NT):
             avail += t.tr_size[tt] - f.debt_out[tt]
+        if p.nav_deploy:
+            avail += nav_headroom(p, f, L)
         if net > avail:
             break  # capital exhausted: origination stops first
-        fund_need(f, t, o, N, net, p.origination_cap)
+        fund_need(p, f, t, o, N, net, p.origination_cap, p.nav_deploy, L)
         use_e = fmin(f.earmark, L)
         f.earmark -= use_e
         f.sched -= L - use_e
@@ -516,9 +548,11 @@ cdef void distribute(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
         # ulps above a whole cent stays that cent)
         owed = fmax(owed_between(t, f.basis, m, t.next_dist[m]),
                     owed_between(t, f.basis, m, M) - f.nav_loans[m])
-        hold = fmax(ceil(100.0 * fmax(owed - fmax(p.fund_size - f.called, 0.0), 0.0)
-                         - CENT_SLACK), 0.0) / 100.0
+        hold = fmax(ceil(100.0 * fmax(owed - fmax(p.fund_size - f.called - f.sub_out, 0.0),
+                                      0.0) - CENT_SLACK), 0.0) / 100.0
     free = f.cash - f.earmark - hold
+    if p.nav_on or p.sub_on:
+        free = repay_lenders(p, f, o, N, free)
     for tt in range(t.NT):
         if free <= 0.0:
             break
@@ -533,14 +567,19 @@ cdef void distribute(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
         f.cash -= free
 
 
-cdef void mark(const Tables* t, Fund* f, Book* o, Py_ssize_t N) noexcept nogil:
-    """5. Month end: NAV (cash + live loans at fair value - debt - arrears), invested
-    capital, arrears and cash."""
+cdef void mark(const LedgerParams* p, const Tables* t, Fund* f, Book* o,
+               Py_ssize_t N) noexcept nogil:
+    """5. Month end: NAV (cash + live loans at fair value - debt and facilities - arrears),
+    invested capital, arrears, cash and the facilities' balances."""
     cdef int m = f.m
     cdef f8 debt_total = 0.0
     cdef Py_ssize_t tt
     for tt in range(t.NT):
         debt_total += f.debt_out[tt]
+    if p.nav_on or p.sub_on:
+        debt_total += f.nav_out + f.sub_out
+        lev_row(o, L_NAV_BAL, N)[m] = f.nav_out
+        lev_row(o, L_SUB_BAL, N)[m] = f.sub_out
     o.ledger[C_NAV * N + m] = f.cash + f.nav_loans[m] - debt_total - f.arrears
     o.ledger[C_COST * N + m] = f.cost_at[m]
     o.ledger[C_UNPAID * N + m] = f.arrears

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import cashflow_aggregator, contracts, fee_engine, loan_generator
-from equihome.model.layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
+from equihome.model import cashflow_aggregator, contracts, fee_engine, leverage, loan_generator
+from equihome.model.layout import LEDGER_COLUMNS, LEVER_ROWS, SHARE_METHODS, zone_array
 from equihome.model.loan_generator import LoanPool
 from equihome.model.price_path_simulator import PricePaths
 
@@ -51,6 +51,7 @@ class LedgerRun:
     proceeds: np.ndarray
     pool_exhausted: np.ndarray
     cap_bound: np.ndarray       # (S, K) int8: 1 if the return cap set the claim at exit
+    lever: np.ndarray           # (S, len(LEVER_ROWS), M+1) the facilities, layout.LEVER_ROWS
 
     @classmethod
     def empty(cls, S: int, K: int, NT: int, N: int) -> LedgerRun:
@@ -61,7 +62,7 @@ class LedgerRun:
             receipt_month=np.empty((S, K), dtype=np.intc),
             exit_type=np.empty((S, K), dtype=np.int8), reinvested=np.empty((S, K), dtype=np.int8),
             proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8),
-            cap_bound=np.empty((S, K), dtype=np.int8))
+            cap_bound=np.empty((S, K), dtype=np.int8), lever=np.empty((S, len(LEVER_ROWS), N)))
 
 
 @dataclass
@@ -141,6 +142,7 @@ def ledger_params(cfg: FundConfig) -> dict:
         liquidation_discount=float(ex.liquidation_discount),
         home_sigma=float(cfg.price_path.property_variation),
         **contracts.kernel_params(cfg),
+        **leverage.kernel_params(cfg),
     )
 
 

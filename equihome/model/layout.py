@@ -20,6 +20,19 @@ LEDGER_COLUMNS = (
 )
 COL = {name: i for i, name in enumerate(LEDGER_COLUMNS)}
 
+#: Rows of the per-scenario facility record (S, len(LEVER_ROWS), M+1) (DOMAIN.md "Leverage"),
+#: $ per month unless noted: draws include capitalised interest and fees; repaid is principal
+#: (by cash, or by a capital call on the line); interest and fees are charged (paid, called or
+#: capitalised); balances are month-end $; covenant_breach is 1 in a month the NAV facility's
+#: drawn / fair value passed ltv_covenant; lender_loss ($, month M) is what the book could not
+#: repay. The facilities' cash also sits in the ledger's debt columns.
+LEVER_ROWS = (
+    "nav_draws", "nav_repaid", "nav_interest", "nav_fees", "nav_balance", "nav_capitalised",
+    "sub_draws", "sub_repaid", "sub_interest", "sub_fees", "sub_balance", "covenant_breach",
+    "lender_loss",
+)
+LEV = {name: i for i, name in enumerate(LEVER_ROWS)}
+
 
 class ExitKind(IntEnum):
     """How a loan left the book (stored as int8 per loan)."""
@@ -73,6 +86,7 @@ def check_ledger_shapes(months: int, n_tiers: int, inp, out) -> None:
         "exit_month": (S, K), "receipt_month": (S, K), "exit_type": (S, K),
         "reinvested": (S, K), "proceeds": (S, K), "pool_exhausted": (S,),
         "mult_up": (N,), "mult_down": (N,), "senior_factor": (N,), "cap_bound": (S, K),
+        "lever": (S, len(LEVER_ROWS), N),
     }
     for name, shape in want.items():
         got = getattr(inp, name) if hasattr(inp, name) else getattr(out, name)

@@ -60,9 +60,16 @@ def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float
 
 
 def deployable_capital(cfg: FundConfig) -> float:
-    """$ the initial book may deploy: commitments less the reserve, plus debt."""
+    """$ the initial book may deploy: commitments less the reserve, plus debt, plus, with a NAV
+    facility drawing to deploy, what it can lend against the book: advance_rate / (1 -
+    advance_rate) x the equity (a book B = E + D with D <= advance_rate x B), at most its limit."""
     debt = sum(t.size for t in cfg.tranches)
-    return cfg.fund_size * (1.0 - cfg.cash_reserve_rate) + debt
+    equity = cfg.fund_size * (1.0 - cfg.cash_reserve_rate)
+    nav = cfg.leverage.nav_facility
+    if nav.enabled and nav.draw_policy == "deploy" and nav.advance_rate < 1.0:
+        debt += min(nav.advance_rate / (1.0 - nav.advance_rate) * equity,
+                    nav.limit if nav.limit is not None else float("inf"))
+    return equity + debt
 
 
 def deployment_schedule(cfg: FundConfig) -> np.ndarray:

@@ -14,7 +14,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from equihome.model import reference_contracts as rc
-from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
+from equihome.model import reference_leverage as rl
+from equihome.model.layout import COL, LEV, ExitKind, base_share, check_ledger_shapes
+from equihome.model.reference_leverage import _Fund, fund_need
 
 DT = 1.0 / 12.0
 CENT_SLACK = 1e-6  # of a cent; see ``_core`` (_ledger.pxi)
@@ -197,39 +199,6 @@ def _owed_between(tab, basis, m, h):
             + (tab.expense_cum[h + 1] - tab.expense_cum[m + 1]))
 
 
-class _Fund:
-    """The running state of one scenario's fund (``_core.pxd``'s Fund, field for field)."""
-
-    def __init__(self, N, NT):
-        self.m = self.k = self.exhausted = 0
-        self.cash = self.called = self.arrears = self.earmark = self.sched = 0.0
-        self.basis = self.nav_prev = self.cost_prev = 0.0
-        self.proc_at, self.prin_at, self.nav_loans, self.cost_at, self.disp_at = np.zeros((5, N))
-        self.debt_out = np.zeros(NT)
-
-
-def fund_need(f, tab, o, amount, cap):
-    """Pay ``amount``; return the part that could not be paid; see ``_core.fund_need``."""
-    use = min(f.cash, amount)
-    f.cash -= use
-    amount -= use
-    for t in range(len(tab.tranche_size)):
-        if amount <= 0.0:
-            break
-        d = min(amount, tab.tranche_size[t] - f.debt_out[t])
-        if d > 0.0:
-            f.debt_out[t] += d
-            o.ledger[COL["debt_draws"], f.m] += d
-            o.debt[t, f.m] -= d
-            amount -= d
-    if amount > 0.0:
-        d = min(amount, max(cap - f.called, 0.0))
-        f.called += d
-        o.ledger[COL["calls"], f.m] += d
-        amount -= d
-    return max(amount, 0.0)
-
-
 def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
     """Running sums and next distribution month; see ``_core.calendar``."""
     fee_rate, expense, dist_mask = (np.asarray(a) for a in (fee_rate, expense, dist_mask))
@@ -259,10 +228,9 @@ def run_ledger(p, inp, out):
     for s in range(S):
         pool = SimpleNamespace(**{name: np.asarray(getattr(inp, name)[s]) for name in POOL},
                                lev=np.asarray(inp.levels[s]))
-        o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s],
+        o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s], lever=out.lever[s],
                             **{name: getattr(out, name)[s] for name in LOANS})
-        o.ledger[:] = 0.0
-        o.debt[:] = 0.0
+        o.ledger[:] = o.debt[:] = o.lever[:] = 0.0
         for name in LOANS:
             getattr(o, name)[:] = LOAN_START.get(name, -1)  # months: -1, never made
         out.pool_exhausted[s] = ledger_one(p, tab, pool, o)
@@ -284,10 +252,13 @@ def ledger_one(p, tab, pool, o):
     for m in range(N):
         f.m = m
         receive(p, f, o)
+        rl.lever_charge(p, f, o)
         charge(p, tab, f, o)
+        rl.covenant(p, f, o)
+        rl.sub_repay_due(p, f, o)
         originate(p, tab, pool, f, o)
         distribute(p, tab, f, o)
-        mark(tab, f, o)
+        mark(p, tab, f, o)
     return f.exhausted
 
 
@@ -315,9 +286,14 @@ def charge(p, tab, f, o):
     o.ledger[COL["expenses"], m] = tab.expense[m]
     o.ledger[COL["transaction_fees"], m] += f.disp_at[m]
     o.ledger[COL["debt_service"], m] += interest
-    o.ledger[COL["debt_interest"], m] = interest
+    o.ledger[COL["debt_interest"], m] += interest
     need = f.arrears + mfee + tab.expense[m] + f.disp_at[m] + interest
-    f.arrears = fund_need(f, tab, o, need, p["fund_size"])
+    if p["nav_on"] or p["sub_on"]:  # the facilities' commitment fees (rl.lever_charge)
+        o.ledger[COL["debt_service"], m] += f.fac_fees
+        o.ledger[COL["debt_interest"], m] += f.fac_fees
+        need += f.fac_fees
+    f.arrears = fund_need(p, f, tab, o, need, p["fund_size"], p["nav_on"] and not p["nav_deploy"],
+                          0.0)
     o.ledger[COL["fees_paid"], m] += need - f.arrears
 
 
@@ -338,12 +314,14 @@ def originate(p, tab, pool, f, o):
             break
         V0 = L / pool.ltv[k]
         net = L * (1.0 - p["fee_in_rate"]) + p["acquisition_rate"] * V0
-        avail = f.cash + max(p["origination_cap"] - f.called, 0.0)
+        avail = f.cash + max(p["origination_cap"] - f.called - f.sub_out, 0.0)
         for t in range(len(tab.tranche_size)):
             avail += tab.tranche_size[t] - f.debt_out[t]
+        if p["nav_deploy"]:
+            avail += rl.nav_headroom(p, f, L)
         if net > avail:
             break
-        fund_need(f, tab, o, net, p["origination_cap"])
+        fund_need(p, f, tab, o, net, p["origination_cap"], p["nav_deploy"], L)
         use_e = min(f.earmark, L)
         f.earmark -= use_e
         f.sched -= L - use_e
@@ -372,9 +350,11 @@ def distribute(p, tab, f, o):
     else:
         owed = max(_owed_between(tab, f.basis, m, tab.next_dist[m]),
                    _owed_between(tab, f.basis, m, M) - f.nav_loans[m])
-        hold = max(np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)
-                           - CENT_SLACK), 0.0) / 100.0
+        hold = max(np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called - f.sub_out, 0.0),
+                                       0.0) - CENT_SLACK), 0.0) / 100.0
     free = f.cash - f.earmark - hold
+    if p["nav_on"] or p["sub_on"]:
+        free = rl.repay_lenders(p, f, o, free)
     for t in range(len(tab.tranche_size)):
         if free <= 0.0:
             break
@@ -389,10 +369,16 @@ def distribute(p, tab, f, o):
         f.cash -= free
 
 
-def mark(tab, f, o):
-    """5. Month-end NAV, invested capital, arrears and cash; see ``_core.mark``."""
+def mark(p, tab, f, o):
+    """5. Month-end NAV, invested capital, arrears, cash, balances; see ``_core.mark``."""
     m = f.m
-    o.ledger[COL["nav"], m] = f.cash + f.nav_loans[m] - f.debt_out.sum() - f.arrears
+    debt_total = 0.0
+    for t in range(len(tab.tranche_size)):
+        debt_total += f.debt_out[t]
+    if p["nav_on"] or p["sub_on"]:
+        debt_total += f.nav_out + f.sub_out
+        o.lever[LEV["nav_balance"], m], o.lever[LEV["sub_balance"], m] = f.nav_out, f.sub_out
+    o.ledger[COL["nav"], m] = f.cash + f.nav_loans[m] - debt_total - f.arrears
     o.ledger[COL["invested_capital"], m] = f.cost_at[m]
     o.ledger[COL["unpaid_fees"], m] = f.arrears
     o.ledger[COL["cash"], m] = f.cash

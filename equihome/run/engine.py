@@ -35,6 +35,7 @@ from equihome.model import (
     exit_simulator,
     fee_engine,
     guardrail_monitor,
+    leverage,
     loan_generator,
     metrics,
     price_path_simulator,
@@ -282,6 +283,9 @@ class Accumulator:
         self.tranches = np.full((n, len(cfg.tranches), 2), np.nan)
         self.irr_flags = np.zeros(n, dtype=np.int8)
         self.contract = {m: np.full(n, np.nan) for m in metrics.CONTRACT_METRICS}
+        on = leverage.active(cfg)
+        self.leverage = {m: np.full(n, np.nan) for m in leverage.LEVERAGE_METRICS if on}
+        self.leverage_yearly = {y: np.full((n, T), np.nan) for y in leverage.LEVERAGE_YEARLY if on}
         self.loans = {
             "max_ltv": np.zeros(n), "stress_ltv": np.zeros(n), "largest_loan": np.zeros(n),
             "max_loan_by_zone": np.zeros((n, len(ZONES))),
@@ -303,6 +307,8 @@ class Accumulator:
         self.irr_flags[a:b] = cm.irr_flags
         for name, v in cm.contract.items():
             self.contract[name][a:b] = v
+        for name, v in (*cm.leverage.items(), *cm.leverage_yearly.items()):
+            (self.leverage if name in self.leverage else self.leverage_yearly)[name][a:b] = v
         for name, v in chunk["loans"].items():
             self.loans[name][a:b] = v
         for name, v in cm.samples.items():
@@ -465,6 +471,7 @@ class RunTracker:
         checks += guardrail_monitor.result_checks(plan.cfg, data["statistics"], data["risk"])
         if contracts.stated(plan.cfg):
             checks += guardrail_monitor.contract_checks(plan.cfg, acc.loans, acc.contract)
+        checks += leverage.checks(plan.cfg, acc.leverage)
         stage_times["guardrail_monitor"] = time.perf_counter() - t0
         for v in checks:
             emit({"type": "guardrail_violation", "violation": v})
@@ -473,6 +480,7 @@ class RunTracker:
         self.progress.finish()
         elapsed = time.perf_counter() - self.t_start
         scenarios = {**acc.metrics, **acc.contract} if contracts.stated(plan.cfg) else acc.metrics
+        scenarios = {**scenarios, **acc.leverage}
         result = SimulationResult(data, scenarios, elapsed, stage_times, plan.kernels_name)
         emit({"type": "result", "result": result.data, "execution_time": round(elapsed, 6)})
         return result

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import contracts, exit_simulator, metrics
+from equihome.model import contracts, exit_simulator, leverage, metrics
 from equihome.model.layout import ZONES
 
 SAMPLE_STEP = 3               # months between the points kept of each sample path
@@ -64,6 +64,8 @@ def summarise(plan: Any, acc: Any) -> dict:
     if samples:
         samples["months"] = list(range(0, cfg.months + 1, SAMPLE_STEP))
     extra = {"contract": contract_section(cfg, acc)} if contracts.stated(cfg) else {}
+    if leverage.active(cfg):
+        extra["leverage"] = leverage_section(cfg, acc)
     return {
         "metrics": headline,
         "loans": int(round(stats["num_loans"]["p50"] or 0)),
@@ -89,3 +91,13 @@ def contract_section(cfg: FundConfig, acc: Any) -> dict:
     scenarios of the effective rate and the cap-binding share."""
     return {"type": cfg.contract.type, "summary": contracts.summary(cfg),
             "statistics": {m: metrics.describe(v) for m, v in acc.contract.items()}}
+
+
+def leverage_section(cfg: FundConfig, acc: Any) -> dict:
+    """The result's ``leverage``: which facilities, the distribution over scenarios of their
+    metrics (leverage.LEVERAGE_METRICS), and drawn-balance fans by year ($)."""
+    lev = cfg.leverage
+    return {"nav_facility": lev.nav_facility.enabled,
+            "subscription_line": lev.subscription_line.enabled,
+            "statistics": {m: metrics.describe(v) for m, v in acc.leverage.items()},
+            "fans": {y: metrics.fan(v) for y, v in acc.leverage_yearly.items()}}

@@ -19,6 +19,9 @@ SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
 KEY_METRICS = labelled("lp_irr", "lp_tvpi", "roi", "gross_irr", "gp_carry", "fees_paid")
 RISK_METRICS = labelled("hurdle_clear_probability", "var_99", "cvar_99", "var_95", "cvar_95")
 CONTRACT_METRICS = labelled("loss_rate", "cap_binding_share", "effective_rate")
+LEVERAGE_ROWS = labelled("lp_irr_unlevered", "lp_irr_uplift", "nav_facility_peak",
+                         "subscription_line_peak", "facility_interest", "facility_fees",
+                         "covenant_months", "min_interest_coverage", "lender_loss")
 TABLE = ("border-collapse:collapse;font-size:12px;font-variant-numeric:tabular-nums;"
          "margin:4px 12px 4px 0")
 TH = "padding:2px 10px;border-bottom:1px solid #888;text-align:{align}"
@@ -41,8 +44,11 @@ def metrics_html(result: dict) -> str:
     rows = [f"<tr>{_th('metric', 'left')}{_th('median')}{_th('P5')}{_th('P95')}</tr>"]
     stats = dict(result["statistics"])
     contract = result.get("contract") or {}
+    levered = (result.get("leverage") or {}).get("statistics") or {}
     stats.update((contract.get("statistics") or {}) if contract else {})
-    key_rows = KEY_METRICS + (CONTRACT_METRICS[1:] if contract else ())
+    stats.update(levered)
+    key_rows = (KEY_METRICS + (CONTRACT_METRICS[1:] if contract else ())
+                + (LEVERAGE_ROWS if levered else ()))
     for label, key, kind in key_rows:
         s = stats.get(key) or {}
         rows.append(f"<tr>{_td(label, 'left')}" + "".join(
