@@ -291,3 +291,13 @@ def test_result_view_shows_the_leverage_rows():
            f"white-space:nowrap'>{fmt(p50, '$')}</td>" in html
     assert "LP IRR as if unlevered" in html and "Min interest coverage" in html
     assert "nav_facility_peak" not in metrics_html(plain.data)
+
+
+def test_compare_shows_the_facilities_only_when_a_fund_borrows():
+    plain = equihome.simulate("100m", num_simulations=20, seed=2)
+    line = equihome.simulate("100m", num_simulations=20, seed=2, overrides={
+        "leverage": {"subscription_line": {"enabled": True}}})
+    table = equihome.compare([plain, line], ["plain", "line"])
+    peak = line.data["leverage"]["statistics"]["subscription_line_peak"]["p50"]
+    assert table.rows["Subscription line peak median"] == [None, peak]
+    assert not any("facility" in k.lower() for k in equihome.compare([plain], ["p"]).rows)

@@ -11,7 +11,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from equihome.io.result import SimulationResult, fmt, fmt_delta, labelled, text_table
-from equihome.ui.result_html import CONTRACT_METRICS, RISK_METRICS, table, text_row
+from equihome.ui.result_html import (
+    CONTRACT_METRICS,
+    LEVERAGE_ROWS,
+    RISK_METRICS,
+    dict_get,
+    table,
+    text_row,
+)
 
 SEVERITY_ORDER = ("error", "warning", "info")
 SPREAD_METRICS = labelled("lp_irr", "lp_tvpi")      # median, P5 and P95 of each
@@ -49,6 +56,10 @@ class Comparison:
         for label, key, kind in RISK_METRICS:
             self._add(label, kind, [d["risk"].get(key) for d in self.data])
         self._contract_rows()
+        if any(d.get("leverage") for d in self.data):  # medians of the facilities' numbers
+            for label, key, kind in LEVERAGE_ROWS:
+                self._add(f"{label} median", kind, [
+                    dict_get(d, "leverage", "statistics", key, "p50") for d in self.data])
         self.deltas = {k: [None] + [b - v[0] if _number(b) and _number(v[0]) else None
                                     for b in v[1:]] for k, v in self.rows.items()}
         self.guardrails = self._guardrail_rows()

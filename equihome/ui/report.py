@@ -392,6 +392,35 @@ def contract_part(data: dict[str, Any]) -> str:
                    sid="contract")
 
 
+#: leverage statistic -> (what it is, unit)
+LEVERAGE = {"lp_irr_unlevered": ("LP net IRR as if unlevered (line draws called when needed)", "%"),
+            "lp_irr_uplift": ("LP IRR uplift: levered minus unlevered", "%"),
+            "nav_facility_peak": ("NAV facility: peak drawn", "$M"),
+            "subscription_line_peak": ("Subscription line: peak drawn", "$M"),
+            "facility_interest": ("Interest paid to the lenders", "$M"),
+            "facility_fees": ("Commitment fees paid", "$M"),
+            "covenant_months": ("Months in breach of the LTV covenant", ""),
+            "min_interest_coverage": ("Minimum interest coverage (trailing 12 months)", "x"),
+            "lender_loss": ("Lender loss (owed at fund end, unpaid)", "$M")}
+
+
+def leverage_part(data: dict[str, Any]) -> str:
+    """The facilities' costs and risks over scenarios, when the fund borrows."""
+    lev = data.get("leverage")
+    if not lev:
+        return ""
+    on = [n for n, k in (("NAV facility", "nav_facility"), ("subscription line",
+                                                              "subscription_line")) if lev.get(k)]
+    st = lev.get("statistics") or {}
+    rows = [(esc(label), *(esc(stat((st.get(k) or {}).get(q), unit)) for q in ("p5", "p50", "p95")))
+            for k, (label, unit) in LEVERAGE.items() if k in st]
+    return section("Leverage", f"<p>The fund borrows through: {esc(' and '.join(on))}. "
+                   "Everything owed to the lenders is repaid before any distribution to the "
+                   "LPs; what the book cannot repay by fund end is the lenders' loss.</p>"
+                   + table(("measure (per scenario)", "P5", "median", "P95"), rows),
+                   sid="leverage")
+
+
 def tranche_part(data: dict[str, Any]) -> str:
     tranches = data.get("tranches") or []
     if len(tranches) < 2:  # the LP equity alone
@@ -428,6 +457,7 @@ def simulation_page(data: dict[str, Any], title: str | None, generated: dt.datet
         section("Charts", figures, sid="charts"),
         section("Guardrails", rails, sid="guardrails"),
         contract_part(data),
+        leverage_part(data),
         section("All inputs", all_inputs(config), sid="inputs"),
     ]
     return page(title or "Fund simulation report", meta, sections)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+from typing import Any
 
 from equihome.io.result import RISK_MEANING, fmt, labelled
 
@@ -135,3 +136,12 @@ def text_row(label: str, cells: list[str], header: bool = False) -> str:
     if header:
         return f"<tr>{_th(label, 'left')}" + "".join(_th(c) for c in cells) + "</tr>"
     return f"<tr>{_td(label, 'left')}" + "".join(_td(c) for c in cells) + "</tr>"
+
+
+def dict_get(d: Any, *keys: str) -> Any:
+    """d[k1][k2]... or None where any level is missing."""
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
