@@ -117,6 +117,16 @@ cdef void covenant(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) noexce
     o.ledger[C_DSERV * N + m] += x
 
 
+cdef inline void line_settle(Fund* f) noexcept nogil:
+    """Set the line's balance to the sum of its draws still owed, oldest first (a running
+    balance would drift by rounding, even below 0, and charge interest on the residue)."""
+    cdef Py_ssize_t q
+    cdef f8 x = 0.0
+    for q in range(f.sub_head, f.m + 1):
+        x += f.sub_due[q]
+    f.sub_out = x
+
+
 cdef inline void sub_repaid(Fund* f, Book* o, Py_ssize_t N, f8 x) noexcept nogil:
     """Record $x of line principal repaid this month (by a call or from cash)."""
     f.sub_out -= x
@@ -151,6 +161,7 @@ cdef void sub_repay_due(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N) n
     f.cash -= d
     sub_repaid(f, o, N, d)
     f.sub_due[m] += due - d
+    line_settle(f)
 
 
 cdef f8 repay_lenders(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N,
@@ -177,6 +188,7 @@ cdef f8 repay_lenders(const LedgerParams* p, Fund* f, Book* o, Py_ssize_t N,
             f.cash -= x
             free -= x
             sub_repaid(f, o, N, x)
+        line_settle(f)
     if m == p.months:  # the line's loss is what its draws still owe (no running-sum drift)
         x = 0.0
         for q in range(f.sub_head, m + 1):

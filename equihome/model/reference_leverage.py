@@ -146,6 +146,14 @@ def covenant(p, f, o):
     o.ledger[COL["debt_service"], m] += x
 
 
+def line_settle(f):
+    """The line's balance: the sum of its draws still owed; see ``_core.line_settle``."""
+    x = 0.0
+    for q in range(f.sub_head, f.m + 1):
+        x += f.sub_due[q]
+    f.sub_out = x
+
+
 def _sub_repaid(f, o, x):
     """Record $x of line principal repaid; see ``_core.sub_repaid``."""
     f.sub_out -= x
@@ -177,6 +185,7 @@ def sub_repay_due(p, f, o):
     f.cash -= d
     _sub_repaid(f, o, d)
     f.sub_due[m] += due - d
+    line_settle(f)
 
 
 def repay_lenders(p, f, o, free):
@@ -199,6 +208,7 @@ def repay_lenders(p, f, o, free):
             f.cash -= x
             free -= x
             _sub_repaid(f, o, x)
+        line_settle(f)
     if m == p["months"]:
         x = 0.0
         for q in range(f.sub_head, m + 1):
