@@ -71,24 +71,58 @@ cdef inline f8 fabs_(f8 v) noexcept nogil:
     return -v if v < 0.0 else v
 
 
+cdef inline void add_root(f8 x, f8* best, int* roots) noexcept nogil:
+    """Count the root x; keep in ``best`` the rate closest to zero found so far."""
+    cdef f8 rate = 1.0 / x - 1.0
+    roots[0] += 1
+    if roots[0] == 1 or fabs_(rate) < fabs_(best[0]):
+        best[0] = rate
+
+
+cdef f8 turning_point(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 da) noexcept nogil:
+    """x in [a, b] where the NPV's derivative changes sign (da: its sign side at a), by
+    bisection to IRR_BRACKET_TOL (at most IRR_MAX_ITER halvings)."""
+    cdef f8 m = 0.5 * (a + b), dm
+    cdef int it
+    for it in range(IRR_MAX_ITER):
+        if b - a <= IRR_BRACKET_TOL * fabs_(m):
+            break
+        npv_x(c, n, m, &dm)
+        if dm == 0.0:
+            return m
+        if (dm < 0.0) == (da < 0.0):
+            a = m
+        else:
+            b = m
+        m = 0.5 * (a + b)
+    return m
+
+
 cdef void scan_roots(const f8* c, Py_ssize_t n, f8 lo, f8 hi, f8* best, int* roots) noexcept nogil:
     """Every root in x of the NPV polynomial on the grid of IRR_GRID equal intervals of
-    (lo, hi] where the sign changes; keeps in ``best`` the rate closest to zero and counts
-    the roots found in ``roots`` (both carried in from the caller)."""
-    cdef f8 a = lo, fa, b, fb, d, x, rate
+    (lo, hi] where the sign changes -- and, in an interval whose ends have the same sign
+    but whose slope changes sign, the two roots either side of the turning point when the
+    NPV crosses zero there; keeps in ``best`` the rate closest to zero and counts the
+    roots found in ``roots`` (both carried in from the caller)."""
+    cdef f8 a = lo, fa, da, b, fb, db, e, fe, de
     cdef int i
-    fa = npv_x(c, n, a, &d)
+    fa = npv_x(c, n, a, &da)
     for i in range(1, IRR_GRID + 1):
         b = lo + (hi - lo) * i / IRR_GRID
-        fb = npv_x(c, n, b, &d)
+        fb = npv_x(c, n, b, &db)
         if fb == 0.0 or (fa != 0.0 and (fb < 0.0) != (fa < 0.0)):
-            x = b if fb == 0.0 else solve_bracket(c, n, a, b, fa)
-            rate = 1.0 / x - 1.0
-            roots[0] += 1
-            if roots[0] == 1 or fabs_(rate) < fabs_(best[0]):
-                best[0] = rate
+            add_root(b if fb == 0.0 else solve_bracket(c, n, a, b, fa), best, roots)
+        elif fa != 0.0 and da != 0.0 and db != 0.0 and (da < 0.0) != (db < 0.0):
+            e = turning_point(c, n, a, b, da)
+            fe = npv_x(c, n, e, &de)
+            if fe == 0.0:
+                add_root(e, best, roots)
+            elif (fe < 0.0) != (fa < 0.0):
+                add_root(solve_bracket(c, n, a, e, fa), best, roots)
+                add_root(solve_bracket(c, n, e, b, fe), best, roots)
         a = b
         fa = fb
+        da = db
 
 
 cdef f8 grow_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, int* found) noexcept nogil:

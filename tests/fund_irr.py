@@ -76,11 +76,21 @@ def irr_monthly(flows: list[float]) -> float:
     if all(f > 0.0 for f in flows) or all(f < 0.0 for f in flows):
         return math.nan
     values = [npv_sign(flows, x) for x in GRID]
+    slope_flows = [t * f for t, f in enumerate(flows)][1:]  # d NPV / dx, times x^0
+    slopes = [npv_sign(slope_flows, x) for x in GRID]
     roots = [x for x, v in zip(GRID, values, strict=True) if v == 0.0]
     for i in range(len(GRID) - 1):
         fa, fb = values[i], values[i + 1]
         if fa != 0.0 and fb != 0.0 and (fa < 0.0) != (fb < 0.0):
             roots.append(bisect_root(flows, GRID[i], GRID[i + 1], fa))
+        elif fa != 0.0 and fb != 0.0 and slopes[i] * slopes[i + 1] < 0.0:
+            # same sign at both ends, but the NPV turns inside the cell: two roots if it
+            # crosses zero at the turning point
+            e = bisect_root(slope_flows, GRID[i], GRID[i + 1], slopes[i])
+            fe = npv_sign(flows, e)
+            if fe == 0.0 or (fe < 0.0) != (fa < 0.0):
+                roots += [e] if fe == 0.0 else [bisect_root(flows, GRID[i], e, fa),
+                                                bisect_root(flows, e, GRID[i + 1], fe)]
     roots += outer_root(flows, GRID[-1], values[-1], 10.0)
     roots += outer_root(flows, GRID[0], values[0], 0.1)
     rates = [1.0 / x - 1.0 for x in roots]
