@@ -100,40 +100,12 @@ class SweepResult:
             _, ax = plt.subplots(figsize=sweep_size(data, risk, ret), layout="constrained")
         plot_sweep(ax, data, risk, ret)
 
-    def point_label(self, rows: Sequence[dict[str, Any]]) -> str:
-        """The grid values of the strategies at one point, a line each (with their count)."""
-        lines = [", ".join(f"{k.split('.')[-1]}={_cell(r[k])}" for k in self.grid_keys)
-                 for r in rows]
-        return "\n".join(lines if len(lines) == 1 else [f"{len(lines)} strategies:", *lines])
-
     def __str__(self) -> str:
         return format_table(self.rows, self.columns)
 
     def __repr__(self) -> str:
         return (f"<SweepResult {len(self.rows)} strategies, {self.num_simulations:,} scenarios "
                 f"each, seed {self.seed}>\n{self}")
-
-
-def overlapping_groups(points: Sequence[tuple[float, float, dict[str, Any]]],
-                       tolerance: float = 0.02) -> list[tuple[float, float, list[dict[str, Any]]]]:
-    """Points closer than ``tolerance`` of the data's span on both axes, grouped (in order).
-
-    Each group is (x, y of its first point, its rows): one label for points a reader could
-    not tell apart on the chart.
-    """
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    span_x = (max(xs) - min(xs)) if xs else 0.0
-    span_y = (max(ys) - min(ys)) if ys else 0.0
-    tol_x, tol_y = tolerance * (span_x or 1.0), tolerance * (span_y or 1.0)
-    groups: list[tuple[float, float, list[dict[str, Any]]]] = []
-    for x, y, row in points:
-        near = next((g for g in groups if abs(g[0] - x) <= tol_x and abs(g[1] - y) <= tol_y),
-                    None)
-        if near is None:
-            groups.append((x, y, [row]))
-        else:
-            near[2].append(row)
-    return groups
 
 
 def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None = None, *,
