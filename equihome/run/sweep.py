@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from equihome.io.result import finite_json
+from equihome.io.units import finite_number
 from equihome.run.analysis_result import Table, format_table
 from equihome.run.engine import CancelToken, Source
 from equihome.run.variants import Outcome, Stream, Variant, check_count, run_variants, setup
@@ -187,15 +187,11 @@ def efficient_frontier(rows: Iterable[dict[str, Any]], risk: str = "cvar_99",
     Rows missing either number (None or NaN) cannot be compared and are left out; equal
     rows do not dominate each other. Returned by rising risk (then falling return).
     """
-    ok = [r for r in rows if _number(r.get(risk)) and _number(r.get(ret))]
+    ok = [r for r in rows if finite_number(r.get(risk)) and finite_number(r.get(ret))]
     front = [r for r in ok if not any(
         o[risk] <= r[risk] and o[ret] >= r[ret] and (o[risk] < r[risk] or o[ret] > r[ret])
         for o in ok)]
     return sorted(front, key=lambda r: (r[risk], -r[ret]))
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _combinations(grid: Mapping[str, Sequence[Any]]) -> tuple[list[str], list[tuple]]:
