@@ -29,6 +29,7 @@ cdef struct LedgerParams:
     double fixed_share
     int share_depreciation
     int has_cap
+    double return_cap           # annual_return_cap, -1 if none
     int n_tiers                 # number of tier thresholds (shares has n_tiers + 1)
     # Exits
     int min_hold_months
@@ -65,6 +66,11 @@ cdef struct LedgerParams:
     double sub_rate_m           # interest per month on the drawn balance, rate / 12
     double sub_fee_m            # commitment fee per month on the undrawn limit
     int sub_months              # each draw is called back at most this many months later
+    # The fund's own book (DOMAIN.md "The fund's own book"; equihome/model/portfolio.py)
+    int start                   # E: the first month stepped (as_of; 0 without a portfolio)
+    int n_tape                  # T: pool loans 0..T-1 are the tape's seasoned loans
+    double open_cash            # cash at E, $
+    double open_called          # equity called up to E, $
 
 
 cdef struct Tables:
@@ -88,6 +94,18 @@ cdef struct Tables:
     const f8* mult_up           # (M+1,) contract multiple by loan age (gains)
     const f8* mult_down         # (M+1,) contract multiple by loan age (losses)
     const f8* senior_factor     # (M+1,) senior balance / V0 by loan age (junior liens)
+    const i4* tape_orig         # (T,) origination month of each seasoned loan
+    const f8* tape_ratio        # (T,) home value at E / value at origination
+    const f8* tape_rate         # (T,) simple interest per year
+    const f8* tape_share        # (T,) share of the gain; NaN: the configured method
+    const i4* tape_maturity     # (T,) maturity month (at least E + 1)
+    const i4* tape_default      # (T,) default month of a loan in foreclosure, -1 if active
+    const i4* tape_ctype        # (T,) the loan's own contract type; -1: the fund's contract
+    const f8* tape_mult         # (T,) its multiple (both ways)
+    const f8* tape_risk_adj     # (T,) its risk adjustment
+    const f8* tape_cap          # (T,) its cap rate per year (monthly compounding); NaN: none
+    const f8* tape_senior       # (T,) its senior mortgage balance / V0 at origination
+    const f8* amort             # (M+1,) share of a senior mortgage left by loan age
 
 
 cdef struct Pool:
@@ -116,6 +134,7 @@ cdef struct Book:
     f8* proceeds                # (K,) $ received at the receipt month
     i1* cap_bound               # (K,) 1 if the return cap bound the claim at exit
     f8* lever                   # (N_LEVER, M+1) by layout.LEVER_ROWS
+    f8* opening                 # the scenario's NAV at E before E's flows, $ (0 at E = 0)
 
 
 cdef struct Fund:

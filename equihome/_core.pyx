@@ -14,7 +14,7 @@ Compiler directives (boundscheck, wraparound, cdivision, ...) are set once in se
 
 import numpy as np
 
-from libc.math cimport ceil, exp, sqrt, pow, INFINITY, NAN
+from libc.math cimport ceil, exp, sqrt, pow, isnan, INFINITY, NAN
 
 cdef inline f8 fmin(f8 a, f8 b) noexcept nogil:
     """Smaller of two finite numbers (inlined; libm's fmin is a call)."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from equihome.io.contract import CONTRACT_PRESETS, ContractConfig
 from equihome.io.errors import _OBJECT, _message, _path, _show
 from equihome.io.leverage import LeverageConfig
+from equihome.io.portfolio import PortfolioConfig
 from equihome.io.stress import MarketStress
 
 Loc = tuple[str | int, ...]
@@ -391,6 +392,9 @@ class FundConfig(_Base):
     market_stress: MarketStress | None = Field(
         None, description="A price shock and exit-hazard multipliers applied inside the run "
         "(ANALYSES.md); null: none.")
+    portfolio: PortfolioConfig | None = Field(
+        None, description="The fund's own loan book and its position at as_of (DOMAIN.md, "
+        "\"The fund's own book\"); null: a synthetic pool from month 0.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "FundConfig":
@@ -422,17 +426,22 @@ class FundConfig(_Base):
         issues += [(("contract", *loc), msg, value) for loc, msg, value in self.contract.issues()]
         issues += [(("leverage", *loc), msg, value)
                    for loc, msg, value in self.leverage.issues(self.fund_term)]
+        if self.portfolio is not None:
+            issues += [(("portfolio", *loc), msg, value)
+                       for loc, msg, value in self.portfolio.issues(self.fund_size)]
         if issues:
             raise _Issues(issues)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible nested dict of every parameter (``market_stress`` only when set; a
+        """JSON-compatible nested dict of every parameter (``market_stress`` and ``portfolio``
+        only when set; a
         config that states no contract or leverage dumps as before they existed: without the
         section, its guardrails omitted at defaults)."""
         data = self.model_dump(mode="json")
-        if data["market_stress"] is None:
-            del data["market_stress"]
+        for optional in ("market_stress", "portfolio"):
+            if data[optional] is None:
+                del data[optional]
         for section, rules in OPTIONAL_SECTIONS.items():
             if section not in self.model_fields_set:
                 data.pop(section)

@@ -232,6 +232,14 @@ def cross_checks(i: int, r: dict[str, Any], as_of: dt.date | None,
                                or (as_of is not None and when > as_of)):
         errors.append(_entry(i, "default_date", str(when), "must be between origination_date "
                              f"({start}) and as_of ({as_of})"))
+    kind = r.get("contract_type")
+    if kind is not None and kind != "appreciation_share" and r.get("risk_adjustment", 0.0) > 0:
+        errors.append(_entry(i, "risk_adjustment", r["risk_adjustment"],
+                             "applies only to contract_type appreciation_share"))
+    if "senior_balance" in r and "origination_value" in r and (
+            r["senior_balance"] >= r["origination_value"]):
+        errors.append(_entry(i, "senior_balance", r["senior_balance"], "must be below "
+                             f"origination_value ({r['origination_value']:g})"))
     lien, senior = r.get("lien_position", 1), r.get("senior_balance", 0.0)
     if (lien > 1) != (senior > 0):
         rule = (f"must be > 0 for a junior lien (lien_position {lien})" if lien > 1 else

@@ -153,6 +153,11 @@ class SimulationResult:
         if "leverage" in self.data:
             lines.append("\n" + leverage_line(self.data["leverage"],
                                                self.statistics["lp_irr"]["p50"]))
+        if "portfolio" in self.data:
+            b = self.data["portfolio"]
+            lines.append(f"\nbook: {b['loans']:,} seasoned loans at {b['as_of']} (fund month "
+                         f"{b['start_month']}), opening NAV {fmt(b['opening_nav'], '$')}; LP "
+                         f"IRR {'since inception' if b['since_inception'] else 'from as_of'}")
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"\nexit mix: {mix}")
         for v in self.guardrails if guardrails else ():

@@ -18,6 +18,7 @@ import numpy as np
 
 from equihome.io.config import FundConfig
 from equihome.model.layout import zone_array
+from equihome.model.portfolio import Book
 
 BLOCK_ROUNDING = 64  # block sizes are multiples of this
 
@@ -59,12 +60,13 @@ def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float
     return out
 
 
-def deployable_capital(cfg: FundConfig) -> float:
-    """$ the initial book may deploy: commitments less the reserve, plus debt, plus, with a NAV
-    facility drawing to deploy, what it can lend against the book: advance_rate / (1 -
-    advance_rate) x the equity (a book B = E + D with D <= advance_rate x B), at most its limit."""
+def deployable_capital(cfg: FundConfig, called: float = 0.0) -> float:
+    """$ the initial book may deploy: commitments less the reserve (and less ``called``, $
+    already called by a portfolio's as_of), plus debt, plus, with a NAV facility drawing to
+    deploy, what it can lend against the book: advance_rate / (1 - advance_rate) x the equity
+    (a book B = E + D with D <= advance_rate x B), at most its limit."""
     debt = sum(t.size for t in cfg.tranches)
-    equity = cfg.fund_size * (1.0 - cfg.cash_reserve_rate)
+    equity = max(cfg.fund_size * (1.0 - cfg.cash_reserve_rate) - called, 0.0)
     nav = cfg.leverage.nav_facility
     if nav.enabled and nav.draw_policy == "deploy" and nav.advance_rate < 1.0:
         debt += min(nav.advance_rate / (1.0 - nav.advance_rate) * equity,
@@ -72,18 +74,24 @@ def deployable_capital(cfg: FundConfig) -> float:
     return equity + debt
 
 
-def deployment_schedule(cfg: FundConfig) -> np.ndarray:
-    """$ of initial origination made available in each month 0..M (the pace's shape)."""
+def deployment_schedule(cfg: FundConfig, book: Book | None = None) -> np.ndarray:
+    """$ of initial origination made available in each month 0..M (the pace's shape). With the
+    fund's own ``book`` (as_of month E): what is left of the deployable capital after the
+    equity called so far, over the deployment months left, E..deployment end, in the same
+    shape (nothing when the deployment period is over)."""
     months = cfg.months
-    n = cfg.deployment_months
+    start = book.start if book else 0
+    n = cfg.deployment_months - start
+    out = np.zeros(months + 1)
+    if n <= 0:
+        return out
     i = np.arange(n)
     weights = {
         "even": np.full(n, 1.0 / n),
         "front_loaded": (2.0 * (n - i) - 1.0) / (n * n),
         "back_loaded": (2.0 * i + 1.0) / (n * n),
     }[cfg.deployment_pace]
-    out = np.zeros(months + 1)
-    out[:n] = deployable_capital(cfg) * weights
+    out[start:start + n] = deployable_capital(cfg, book.called if book else 0.0) * weights
     return out
 
 
@@ -130,17 +138,31 @@ def draw_pool(gen: np.random.Generator, cfg: FundConfig, B: int, size: np.ndarra
 
 
 def generate(cfg: FundConfig, seeds: list[np.random.SeedSequence], n_blocks: int,
-             kernels) -> LoanPool:
-    """Draw n_blocks pool blocks per scenario (one seed each); assign zones and suburbs."""
+             kernels, book: Book | None = None) -> LoanPool:
+    """Draw n_blocks pool blocks per scenario (one seed each); assign zones and suburbs. With
+    the fund's own ``book``, its T seasoned loans come first in every pool (their sizes,
+    LTVs, zones and suburbs from the tape; their exit draws and home walks drawn first from
+    the scenario's stream), then the synthetic blocks."""
     B = block_size(cfg)
-    S, K = len(seeds), n_blocks * B
+    T = book.n if book else 0
+    S, K = len(seeds), T + n_blocks * B
     size, ltv, u_sub, e_exit, u_cause = np.empty((5, S, K))
     z_home = np.empty((S, K, 2))
     for s, seed in enumerate(seeds):
         gen = np.random.Generator(np.random.PCG64(seed))
-        draw_pool(gen, cfg, B, size[s], ltv[s], u_sub[s], e_exit[s], u_cause[s], z_home[s])
-    zone = np.empty((S, K), dtype=np.intc)
-    suburb = np.empty((S, K), dtype=np.intc)
-    kernels.assign_zones(size, u_sub, zone_array(cfg.zone_allocations),
-                         cfg.price_path.suburbs_per_zone, zone, suburb)
+        if T:
+            gen.standard_exponential(out=e_exit[s, :T])
+            gen.random(out=u_cause[s, :T])
+            gen.standard_normal(out=z_home[s, :T])
+        draw_pool(gen, cfg, B, size[s, T:], ltv[s, T:], u_sub[s, T:], e_exit[s, T:],
+                  u_cause[s, T:], z_home[s, T:])
+    zone = np.empty((S, K - T), dtype=np.intc)
+    suburb = np.empty((S, K - T), dtype=np.intc)
+    kernels.assign_zones(np.ascontiguousarray(size[:, T:]), np.ascontiguousarray(u_sub[:, T:]),
+                         zone_array(cfg.zone_allocations), cfg.price_path.suburbs_per_zone, zone,
+                         suburb)
+    if book is not None:  # the synthetic loans follow the allocation among themselves
+        zone = np.concatenate([np.broadcast_to(book.zone, (S, T)), zone], axis=1)
+        suburb = np.concatenate([np.broadcast_to(book.suburb, (S, T)), suburb], axis=1)
+        size[:, :T], ltv[:, :T] = book.size, book.size / book.value0
     return LoanPool(size, ltv, zone, suburb, e_exit, u_cause, z_home)

@@ -15,7 +15,8 @@ import numpy as np
 
 from equihome.model import reference_contracts as rc
 from equihome.model import reference_leverage as rl
-from equihome.model.layout import COL, LEV, ExitKind, base_share, check_ledger_shapes
+from equihome.model import reference_portfolio as rp
+from equihome.model.layout import COL, LEV, ExitKind, check_ledger_shapes
 from equihome.model.reference_irr import IRR_CONSTANTS, irr_batch, irr_one  # noqa: F401
 from equihome.model.reference_leverage import _Fund, fund_need
 
@@ -83,13 +84,14 @@ def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
 # --------------------------------------------------------------------------- ledger
 
 
-def claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau):
+def claim_formula(p, tab, lt, L, V0, ratio, tau):
     """The contract's formula ($) before the common terms; see ``_core.claim_formula``."""
-    if p["contract_type"] != 0:
-        return rc.contract_claim(p, tab, L, V0, ratio, tau)
+    if lt.ctype != 0:
+        return rc.contract_claim(tab, lt, L, V0, ratio, tau)
     gain = ratio - 1.0
-    claim = L + accrual * tau
-    if p["share_method"] == 2:
+    claim = L + lt.accrual * tau
+    share_v0 = lt.share_v0
+    if lt.tiered:
         up = np.zeros_like(gain)
         lo = 0.0
         thr = list(tab.tier_thr[: p["n_tiers"]]) + [np.inf]
@@ -104,43 +106,41 @@ def claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau):
     return np.where(gain > 0.0, claim_up, claim_down)
 
 
-def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
+def claim_value(p, tab, lt, L, V0, ratio, tau):
     """Fund's claim ($) on homes worth V0*ratio after tau months (arrays broadcast)."""
-    claim = claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau)
+    claim = claim_formula(p, tab, lt, L, V0, ratio, tau)
     claim = np.where(tau < p["loss_share_months"], np.maximum(claim, L), claim)
-    if p["has_cap"]:
-        claim = np.minimum(claim, L * tab.cap_factor[tau])
+    claim = np.minimum(claim, L * rc.cap_at(p, tab, lt, tau))
     if p["claim_floor"] > 0.0:
         claim = np.maximum(claim, p["claim_floor"] * L)
     return np.maximum(np.minimum(claim, V0 * ratio), 0.0)
 
 
-def walk_loan(p, tab, pool, k, m0, f):
-    """Pool loan k from origination to exit; returns (month, receipt, kind, proceeds, cap
-    bound)."""
+def walk_loan(p, tab, pool, k, lt, f):
+    """Pool loan k from lt.start to exit (``lt``: rp.new_terms / rp.tape_terms); returns
+    (month, receipt, kind, proceeds, cap bound); see ``_core.walk_loan``."""
     lev, j, L, ltv, z = pool.lev, pool.suburb[k], pool.size[k], pool.ltv[k], pool.zone[k]
     nav_loans, cost_at = f.nav_loans, f.cost_at
     V0 = L / ltv
-    inv0 = 1.0 / lev[m0, j]
-    share = base_share(p["share_method"], ltv, p["fixed_share"], tab.tier_share[0])
-    accrual = L * p["loan_rate"] * DT
-    share_v0 = share * V0
+    m0, s0 = lt.m0, lt.start
+    inv0 = lt.r0 / lev[s0, j]
     hd0 = tab.default_rate[z]
     hdc = tab.default_rate[z] * p["default_mult"]
     hsa = p["sale_hazard"] * p["sale_mult"]
     hrb = p["refi_hazard"] * p["refi_mult"]
     M = p["months"]
-    mat = m0 + p["loan_term_months"]
+    mat = lt.mat
     last = min(mat, M)
-    ms = np.arange(m0 + 1, last + 1)
+    ms = np.arange(s0 + 1, last + 1)
     tau = ms - m0
     ratio = lev[ms, j] * inv0
-    claim = claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau)
+    claim = claim_value(p, tab, lt, L, V0, ratio, tau)
     gain = ratio - 1.0
     hm = tab.hazard_mult[ms]
     hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0)
-    if rc.is_junior(p, k):
-        hd = rc.junior_default_hazard(tab, hd0, hdc, V0, ratio, claim, tab.senior_factor[0] + ltv, tau)
+    if lt.junior:
+        hd = rc.junior_default_hazard(tab, lt, hd0, hdc, V0, ratio, claim,
+                                      rc.senior_at(tab, lt, 0) + ltv, tau)
     hd = hd * hm[:, 2]
     held = tau >= p["min_hold_months"]
     with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
@@ -162,36 +162,44 @@ def walk_loan(p, tab, pool, k, m0, f):
         i = ms.size - 1
         kind = ExitKind.MATURITY if last == mat else ExitKind.LIQUIDATION
     m = int(ms[i])
-    nav_loans[m0] += L
-    cost_at[m0] += L
-    nav_loans[m0 + 1:m] += claim[:i]
-    cost_at[m0 + 1:m] += L
+    nav_loans[s0] += L if s0 == m0 else claim_value(p, tab, lt, L, V0, lt.r0, s0 - m0)
+    cost_at[s0] += L
+    nav_loans[s0 + 1:m] += claim[:i]
+    cost_at[s0 + 1:m] += L
     tau_e = m - m0
+    walk = (m - s0) / 12.0
     s2 = p["home_sigma"] * p["home_sigma"]
-    z1, z2 = pool.z_home[k]
-    hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
-    claim_e = float(claim_value(p, tab, L, accrual, V0, share_v0, np.array(lev[m, j] * inv0 * hh),
-                                tau_e))
-    bound = rc.cap_binds(p, tab, claim_formula(p, tab, L, accrual, V0, share_v0,
-                                            np.array(lev[m, j] * inv0 * hh), tau_e), L, tau_e)
-    junior = rc.is_junior(p, k)
+    hh = np.exp(p["home_sigma"] * np.sqrt(walk) * pool.z_home[k][0] - 0.5 * s2 * walk)
+    v_exit = np.array(lev[m, j] * inv0 * hh)
+    claim_e = float(claim_value(p, tab, lt, L, V0, v_exit, tau_e))
+    bound = rc.cap_binds(p, tab, lt, claim_formula(p, tab, lt, L, V0, v_exit, tau_e), L, tau_e)
     r = m
     if kind == ExitKind.DEFAULT:
         r = min(m + p["foreclosure_lag"], M)
-        hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * z2 - 0.5 * s2 * (r - m) / 12.0)
-        vr = V0 * (lev[r, j] * inv0) * hh2
-        rec = tab.recovery[z]
-        proceeds = min(claim_e, rc.net_of_senior(tab, V0, vr * (1.0 - p["foreclosure_cost"]),
-                                              r - m0, junior)) * rec
-        q = np.arange(m, r)
-        nav_loans[m:r] += np.minimum(claim_e, rc.net_of_senior(
-            tab, V0, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"]), q - m0, junior)) * rec
-        cost_at[m:r] += L
+        proceeds = foreclose(p, tab, lt, pool, k, m, r, claim_e, inv0, hh, f)
     elif kind == ExitKind.LIQUIDATION:
         proceeds = claim_e * (1.0 - p["liquidation_discount"])
     else:
         proceeds = claim_e
     return m, r, int(kind), float(proceeds), bound
+
+
+def foreclose(p, tab, lt, pool, k, m, r, claim, inv0, hh, f):
+    """Recovery ($) of a default in month m at month r, and the loan's value in m..r-1; see
+    ``_core.foreclose``."""
+    lev, j, L, m0 = pool.lev, pool.suburb[k], pool.size[k], lt.m0
+    V0 = L / pool.ltv[k]
+    rec = tab.recovery[pool.zone[k]]
+    s2 = p["home_sigma"] * p["home_sigma"]
+    hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * pool.z_home[k][1]
+                      - 0.5 * s2 * (r - m) / 12.0)
+    vr = V0 * (lev[r, j] * inv0) * hh2
+    q = np.arange(m, r)
+    f.nav_loans[m:r] += np.minimum(claim, rc.net_of_senior(
+        tab, lt, V0, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"]), q - m0)) * rec
+    f.cost_at[m:r] += L
+    return min(claim, rc.net_of_senior(tab, lt, V0, vr * (1.0 - p["foreclosure_cost"]),
+                                       r - m0)) * rec
 
 
 def _owed_between(tab, basis, m, h):
@@ -218,7 +226,7 @@ def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
 
 def run_ledger(p, inp, out):
     """Month-by-month fund ledger per scenario; see ``_core.run_ledger``."""
-    check_ledger_shapes(p["months"], p["n_tiers"], inp, out)
+    check_ledger_shapes(p["months"], p["n_tiers"], inp, out, p["start"], p["n_tape"])
     N = p["months"] + 1
     tab = SimpleNamespace(**{name: np.asarray(getattr(inp, name)) for name in TABLES})
     tab.rate_cum, tab.expense_cum = np.zeros((2, N + 1))
@@ -230,6 +238,7 @@ def run_ledger(p, inp, out):
         pool = SimpleNamespace(**{name: np.asarray(getattr(inp, name)[s]) for name in POOL},
                                lev=np.asarray(inp.levels[s]))
         o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s], lever=out.lever[s],
+                            opening=out.opening[s:s + 1],
                             **{name: getattr(out, name)[s] for name in LOANS})
         o.ledger[:] = o.debt[:] = o.lever[:] = 0.0
         for name in LOANS:
@@ -239,7 +248,9 @@ def run_ledger(p, inp, out):
 
 TABLES = ("schedule", "fee_rate", "expense", "dist_mask", "default_rate", "recovery", "tier_thr",
           "tier_share", "cap_factor", "tranche_size", "tranche_rate_m", "hazard_mult", "mult_up",
-          "mult_down", "senior_factor")
+          "mult_down", "senior_factor", "tape_orig", "tape_ratio", "tape_rate", "tape_share",
+          "tape_maturity", "tape_default", "tape_ctype", "tape_mult", "tape_risk_adj", "tape_cap",
+          "tape_senior", "amort")
 POOL = ("size", "ltv", "zone", "suburb", "e_exit", "u_cause", "z_home")
 LOANS = ("orig_month", "exit_month", "receipt_month", "exit_type", "reinvested", "proceeds",
          "cap_bound")
@@ -250,7 +261,13 @@ def ledger_one(p, tab, pool, o):
     """One scenario of run_ledger; returns 1 if the loan pool ran out."""
     N = p["months"] + 1
     f = _Fund(N, len(tab.tranche_size))
-    for m in range(N):
+    f.m, f.cash, f.called = p["start"], p["open_cash"], p["open_called"]
+    rp.seat_tape(p, tab, pool, f, o, walk_loan, foreclose, claim_value)
+    f.k = p["n_tape"]
+    f.cost_prev = f.cost_at[p["start"]]
+    f.nav_prev = f.cash + f.nav_loans[p["start"]]
+    o.opening[0] = f.nav_prev
+    for m in range(p["start"], N):
         f.m = m
         receive(p, f, o)
         rl.lever_charge(p, f, o)
@@ -331,12 +348,8 @@ def originate(p, tab, pool, f, o):
         o.ledger[COL["fee_income"], m] += L * p["fee_in_rate"]
         o.ledger[COL["transaction_fees"], m] += p["acquisition_rate"] * V0
         o.ledger[COL["fees_paid"], m] += p["acquisition_rate"] * V0
-        em, r, kd, pr, cb = walk_loan(p, tab, pool, k, m, f)
-        o.orig_month[k], o.exit_month[k], o.receipt_month[k] = m, em, r
-        o.exit_type[k], o.proceeds[k], o.cap_bound[k] = kd, pr, cb
-        f.proc_at[r] += pr
-        f.prin_at[r] += min(L, pr)
-        f.disp_at[r] += p["disposition_rate"] * pr
+        rp.book_loan(p, f, o, k, L, m, walk_loan(p, tab, pool, k, rp.new_terms(p, tab, pool, k, m),
+                                                 f))
         f.k = k + 1
 
 

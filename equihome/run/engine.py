@@ -38,6 +38,7 @@ from equihome.model import (
     leverage,
     loan_generator,
     metrics,
+    portfolio,
     price_path_simulator,
     waterfall_engine,
 )
@@ -117,6 +118,7 @@ class Plan:
     kernels_name: str
     static: tuple[dict, exit_simulator.StaticInputs]  # the ledger kernel's per-run inputs
     n_blocks: int
+    book: portfolio.Book | None = None  # the fund's own loans (config ``portfolio``)
 
 
 Source = FundConfig | dict | str | None
@@ -148,21 +150,32 @@ def make_plan(config: Source = "100m", *, num_simulations: int | None = None,
         raise ValueError(f"threads: must be at least 1, got {threads}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size: must be at least 1, got {chunk_size}")
-    return Plan(cfg, int(cfg.num_simulations), run_seed, given, chunk_size or auto_chunk(cfg),
-                threads or os.cpu_count() or 1, get_kernels(kernels), kernels,
-                exit_simulator.static_inputs(cfg), 1)
+    book = portfolio.load_book(cfg)
+    return Plan(cfg, int(cfg.num_simulations), run_seed, given,
+                chunk_size or auto_chunk(cfg, book), threads or os.cpu_count() or 1,
+                get_kernels(kernels), kernels, exit_simulator.static_inputs(cfg, book), 1, book)
+
+
+def pool_loans(cfg: FundConfig) -> int:
+    """Loans in a scenario's first pool: one block, plus the tape's rows under a portfolio
+    (counted from the config: inline rows; a path or tape id counts as one block more)."""
+    pf = cfg.portfolio
+    tape = 0 if pf is None else (len(pf.loans) if isinstance(pf.loans, list) else
+                                 loan_generator.block_size(cfg))
+    return loan_generator.block_size(cfg) + tape
 
 
 def work_estimate(cfg: FundConfig) -> float:
-    """The size of a run in loan-months (scenarios x months x loans in a pool block): what its
+    """The size of a run in loan-months (scenarios x months x loans in a first pool): what its
     time and memory grow with, for limits set before it runs."""
-    return float(cfg.num_simulations) * (cfg.months + 1) * loan_generator.block_size(cfg)
+    return float(cfg.num_simulations) * (cfg.months + 1) * pool_loans(cfg)
 
 
-def auto_chunk(cfg: FundConfig) -> int:
+def auto_chunk(cfg: FundConfig, book: portfolio.Book | None = None) -> int:
     """Scenarios per chunk: DEFAULT_CHUNK, fewer for large funds (at most CHUNK_WORK
     loan-months a chunk). Results do not depend on it; cancel latency and memory do."""
-    per_scenario = (cfg.months + 1) * loan_generator.block_size(cfg)
+    tape = book.n if book else 0
+    per_scenario = (cfg.months + 1) * (loan_generator.block_size(cfg) + tape)
     return max(1, min(DEFAULT_CHUNK, CHUNK_WORK // per_scenario))
 
 
@@ -207,15 +220,20 @@ def compute_chunk(plan: Plan, start: int, stop: int,
     price_seeds = [np.random.SeedSequence(plan.seed, spawn_key=(i, 1)) for i in range(start, stop)]
     blocks = plan.n_blocks
 
+    book = plan.book
+    offset = book.start if book else 0
+
     def draw_pool(b: int) -> loan_generator.LoanPool:
-        return stage("loan_generator", lambda: loan_generator.generate(cfg, loan_seeds, b, k))
+        return stage("loan_generator",
+                     lambda: loan_generator.generate(cfg, loan_seeds, b, k, book))
 
     def ledger(p: loan_generator.LoanPool) -> exit_simulator.LedgerRun:
         return stage("exit_simulator",
-                     lambda: exit_simulator.simulate(cfg, p, paths, plan.static, k))
+                     lambda: exit_simulator.simulate(cfg, p, paths, plan.static, k, book))
 
     pool = draw_pool(blocks)
-    paths = stage("price_path_simulator", lambda: price_path_simulator.simulate(cfg, price_seeds, k))
+    paths = stage("price_path_simulator",
+                  lambda: price_path_simulator.simulate(cfg, price_seeds, k, offset))
     run = ledger(pool)
     while run.pool_exhausted.any():
         blocks *= 2  # prefix-stable pools: a longer pool changes nothing already drawn
@@ -227,12 +245,16 @@ def compute_chunk(plan: Plan, start: int, stop: int,
                 "reinvestment_rate or reinvestment_period"))
         pool = draw_pool(blocks)
         run = ledger(pool)
-    cash = stage("cashflow_aggregator", lambda: cashflow_aggregator.aggregate(cfg, run.ledger))
+    book_value = (book.start, run.opening - book.cash) if book else None
+    cash = stage("cashflow_aggregator",
+                 lambda: cashflow_aggregator.aggregate(cfg, run.ledger, book_value))
     fees = stage("fee_engine", lambda: fee_engine.summarise(cfg, run.ledger))
     wf = stage("waterfall_engine", lambda: waterfall_engine.run(cfg, run, pool.size, k))
     cm, loans = stage("metrics", lambda: (
         metrics.scenario_metrics(cfg, pool.size, run, cash, fees, wf, k),
-        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type)))
+        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type, book)))
+    if book is not None:
+        loans["opening_nav"] = run.opening
     return ChunkState(pool, paths, run, cash, fees, wf, cm, loans)
 
 
@@ -276,7 +298,8 @@ class Accumulator:
     def __init__(self, plan: Plan):
         n, cfg = plan.n, plan.cfg
         T = cfg.fund_term + 1
-        J = len(ZONES) * cfg.price_path.suburbs_per_zone
+        J = (len(ZONES) * cfg.price_path.suburbs_per_zone
+             + len(guardrail_monitor.real_suburbs(plan.book)))
         self.metrics = {m: np.full(n, np.nan) for m in metrics.METRICS}
         self.yearly = {y: np.full((n, T), np.nan) for y in metrics.YEARLY}
         self.exit_counts = np.zeros((n, len(EXIT_NAMES)), dtype=np.int64)
@@ -291,6 +314,7 @@ class Accumulator:
             "max_loan_by_zone": np.zeros((n, len(ZONES))),
             "deployed_by_zone": np.zeros((n, len(ZONES))), "deployed_by_suburb": np.zeros((n, J)),
             "liquidated": np.zeros(n), "combined_ltv": np.zeros(n),
+            **({"opening_nav": np.zeros(n)} if plan.book else {}),
         }
         self.samples: dict[str, list] = {}
         self.done = np.zeros(n, dtype=bool)
