@@ -6,6 +6,8 @@ voluntary exits or defaults), where a green home grows by exactly exp(0.05 t).""
 
 from __future__ import annotations
 
+import ast
+import html
 import math
 
 import numpy as np
@@ -341,3 +343,39 @@ def test_portfolio_invariants_and_kernels_agree(data, seed):
     wf = c.waterfall
     np.testing.assert_allclose(wf.lp_dist + wf.gp_carry + wf.gp_invest_dist, col["distributions"],
                                atol=TOL * size)
+
+
+def test_readme_portfolio_run_is_what_it_prints():
+    """README's "Simulating the book forward": the printed line and the figures it quotes."""
+    from pathlib import Path
+
+    import equihome
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Simulating the book forward", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    line = section.split("```text\n", 1)[1].split("```", 1)[0].strip()
+    over = ast.literal_eval(code.split("overrides=", 1)[1].split(")\nprint", 1)[0])
+    r = equihome.simulate("100m", num_simulations=1000, seed=42, overrides=over)
+    assert r.summary().splitlines()[22] == line
+    st_ = r.statistics
+    text = " ".join(section.split())
+    assert (f"Its median LP IRR is {st_['lp_irr']['p50'] * 100:.2f} % (P5 "
+            f"{st_['lp_irr']['p5'] * 100:.2f} %, P95 {st_['lp_irr']['p95'] * 100:.2f} %), TVPI "
+            f"{st_['lp_tvpi']['p50']:.3f}x") in text
+
+
+def test_report_and_view_show_the_book(tmp_path):
+    """The report has a book section with the opening NAV and the notes, and lists the tape
+    as a count of rows, not 487 inline rows; the result view's caption names the book."""
+    from equihome.io.result import fmt
+    from equihome.ui.result_html import metrics_html
+
+    r = engine.simulate(quiet_fund([LOAN, {**LOAN, "loan_id": "A2"}]), num_simulations=20)
+    page = html.unescape(r.report(tmp_path / "book.html").read_text())
+    assert "<h2>The fund's own book</h2>" in page
+    assert "<dt>opening NAV</dt><dd>$0.37M</dd>" in page  # 100,000 cash + 2 x 135,000
+    assert "<td class=l>portfolio.loans</td><td>2 rows</td>" in page
+    for note in r.data["portfolio"]["notes"]:
+        assert f"<li>{note}</li>" in page
+    assert f"opening NAV {fmt(370_000, '$')}" in metrics_html(r.data)

@@ -261,6 +261,8 @@ def flatten(config: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
         path = f"{prefix}{key}"
         if isinstance(v, dict) and set(v) != {"green", "orange", "red"}:
             out += flatten(v, path + ".") if v else [(path, "none")]
+        elif isinstance(v, list) and v and isinstance(v[0], dict):  # a tape or a history
+            out.append((path, f"{len(v):,} rows"))
         else:
             out.append((path, v))
     return out
@@ -404,6 +406,23 @@ LEVERAGE = {"lp_irr_unlevered": ("LP net IRR as if unlevered (line draws called 
             "lender_loss": ("Lender loss (owed at fund end, unpaid)", "$M")}
 
 
+def book_part(data: dict[str, Any]) -> str:
+    """The fund's own book (a portfolio run): where the simulation starts and its assumptions."""
+    b = data.get("portfolio")
+    if not b:
+        return ""
+    facts = [("as of", b["as_of"]), ("fund month 0", b["inception"]),
+             ("seasoned loans", f"{b['loans']:,} ({b['defaulted']:,} in default)"),
+             ("advanced", short(b["advanced"], "$M")), ("cash", short(b["cash"], "$M")),
+             ("called to date", short(b["called_to_date"], "$M")),
+             ("opening NAV", short(b["opening_nav"], "$M")),
+             ("LP IRR and TVPI", "since inception" if b["since_inception"] else "from as_of")]
+    grid = "<dl class=terms>" + "".join(f"<dt>{esc(a)}</dt><dd>{esc(v)}</dd>"
+                                        for a, v in facts) + "</dl>"
+    notes = "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in b["notes"]) + "</ul>"
+    return section("The fund's own book", grid + notes, sid="book")
+
+
 def leverage_part(data: dict[str, Any]) -> str:
     """The facilities' costs and risks over scenarios, when the fund borrows."""
     lev = data.get("leverage")
@@ -452,6 +471,7 @@ def simulation_page(data: dict[str, Any], title: str | None, generated: dt.datet
     sections = [
         section("Summary and inputs", headline(data) + "<h3>Key terms</h3>" + key_terms(config),
                 first=True, sid="summary"),
+        book_part(data),
         section("Key numbers and risk", key_numbers(data) + tranche_part(data)
                 + "<h3>Risk, explained</h3>" + risk_words(data), sid="numbers"),
         section("Charts", figures, sid="charts"),

@@ -64,6 +64,10 @@ def metrics_html(result: dict) -> str:
                     f"{html.escape(meaning)}</td></tr>")
     n = result.get("num_simulations")
     named = f"; contract {html.escape(contract['summary'])}" if contract else ""
+    book = result.get("portfolio")
+    if book:
+        named += (f"; own book of {book['loans']:,} loans from {html.escape(book['as_of'])}, "
+                  f"opening NAV {fmt(book['opening_nav'], '$')}")
     caption = (f"<caption style='text-align:left;font-weight:bold'>{n:,} scenarios, seed "
                f"{result.get('seed')}{named}</caption>")
     return (f"<table class='equihome-metrics-table' style='{TABLE}'>{caption}"
