@@ -31,6 +31,7 @@ cdef struct LoanTerms:
     f8 mult                     # own: the multiple, both ways
     f8 cap_rate                 # own: claim at most L (1 + cap_rate / 12)^age; NaN: none
     f8 senior                   # own: senior mortgage balance / V0 at origination
+    int seasoned                # 1: a tape loan, at fair value from lt.start (new: at cost)
 
 
 cdef inline f8 mult_at(const Tables* t, const LoanTerms* lt, int tau, int up) noexcept nogil:
@@ -185,6 +186,7 @@ cdef inline void new_terms(const LedgerParams* p, const Tables* t, const Pool* p
     lt.accrual = L * p.loan_rate * DT
     fund_share(p, t, L, ltv, lt)
     lt.junior = is_junior(p, k - p.n_tape)
+    lt.seasoned = 0
 
 
 cdef inline void tape_terms(const LedgerParams* p, const Tables* t, const Pool* pool,
@@ -204,6 +206,7 @@ cdef inline void tape_terms(const LedgerParams* p, const Tables* t, const Pool* 
         lt.share_v0 = t.tape_share[k] * (L / ltv)
         lt.tiered = 0
     lt.junior = 0
+    lt.seasoned = 1
     if t.tape_ctype[k] >= 0:
         lt.own = 1
         lt.ctype = t.tape_ctype[k]
@@ -249,7 +252,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     cdef const f8* hm = t.hazard_mult
     cdef int junior = lt.junior
     cdef f8 cltv0 = senior_at(t, lt, 0) + ltv
-    nav_loans[s0] += L if s0 == m0 else claim_value(p, t, lt, L, V0, lt.r0, s0 - m0)
+    nav_loans[s0] += claim_value(p, t, lt, L, V0, lt.r0, s0 - m0) if lt.seasoned else L
     cost_at[s0] += L
     for m in range(s0 + 1, last + 1):
         tau = m - m0

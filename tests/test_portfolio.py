@@ -379,3 +379,11 @@ def test_report_and_view_show_the_book(tmp_path):
     for note in r.data["portfolio"]["notes"]:
         assert f"<li>{note}</li>" in page
     assert f"opening NAV {fmt(370_000, '$')}" in metrics_html(r.data)
+
+
+def test_loan_made_in_the_as_of_month_is_at_fair_value():
+    """A tape loan originated in the as_of month on a home already worth more is valued at its
+    claim (the share of that gain), not at cost: 100,000 + 40 % x 50,000 (no interest yet)."""
+    row = {**LOAN, "origination_date": "2025-06-01"}
+    _, st_ = chunk(quiet_fund([row], inception="2025-06"))
+    np.testing.assert_allclose(st_.run.opening, 100_000 + 120_000, atol=1e-9)

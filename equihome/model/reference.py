@@ -162,7 +162,7 @@ def walk_loan(p, tab, pool, k, lt, f):
         i = ms.size - 1
         kind = ExitKind.MATURITY if last == mat else ExitKind.LIQUIDATION
     m = int(ms[i])
-    nav_loans[s0] += L if s0 == m0 else claim_value(p, tab, lt, L, V0, lt.r0, s0 - m0)
+    nav_loans[s0] += claim_value(p, tab, lt, L, V0, lt.r0, s0 - m0) if lt.seasoned else L
     cost_at[s0] += L
     nav_loans[s0 + 1:m] += claim[:i]
     cost_at[s0 + 1:m] += L

@@ -26,7 +26,7 @@ def new_terms(p, tab, pool, k, m):
     L, ltv = pool.size[k], pool.ltv[k]
     return SimpleNamespace(m0=m, start=m, mat=m + p["loan_term_months"], r0=1.0,
                            accrual=L * p["loan_rate"] * DT, **fund_share(p, tab, L, ltv),
-                           junior=rc.is_junior(p, k - p["n_tape"]))
+                           junior=rc.is_junior(p, k - p["n_tape"]), seasoned=False)
 
 
 def tape_terms(p, tab, pool, k):
@@ -35,7 +35,7 @@ def tape_terms(p, tab, pool, k):
     lt = SimpleNamespace(m0=int(tab.tape_orig[k]), start=p["start"],
                          mat=int(tab.tape_maturity[k]), r0=tab.tape_ratio[k],
                          accrual=L * tab.tape_rate[k] * DT, **fund_share(p, tab, L, ltv),
-                         junior=0)
+                         junior=0, seasoned=True)
     if not np.isnan(tab.tape_share[k]):
         lt.share_v0, lt.tiered = tab.tape_share[k] * (L / ltv), False
     if tab.tape_ctype[k] >= 0:
