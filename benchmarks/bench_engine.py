@@ -98,9 +98,9 @@ def loan_pool_requests(n: int) -> list[tuple[int, int]]:
     original = loan_generator.generate
 
     def recording(cfg: FundConfig, seed: int, start: int, stop: int, n_blocks: int,
-                  kernels: Any) -> Any:
+                  kernels: Any, book: Any = None) -> Any:
         requests.append((stop - start, n_blocks))
-        return original(cfg, seed, start, stop, n_blocks, kernels)
+        return original(cfg, seed, start, stop, n_blocks, kernels, book)
 
     loan_generator.generate = recording  # type: ignore[assignment]
     try:

@@ -10,14 +10,19 @@
 >>> equihome.stress("100m", seed=42).table           # base vs the built-in stress library
 >>> equihome.tornado("100m", seed=42).table          # what matters most, ranked
 >>> equihome.breakeven("100m", "appreciation_rates", bounds=(0.0, 0.15), seed=42).x
+>>> equihome.load_loan_tape("examples/loan_tape.csv", as_of="2025-06")  # a validated book
+>>> equihome.simulate("100m", overrides={"fund_size": 250e6, "portfolio": {
+...     "loans": "examples/loan_tape.csv", "as_of": "2025-06", "called_to_date": 205e6}})
 
 In a notebook, ``equihome.simulate(..., display=True)`` shows the run live (ipywidgets),
 ``equihome.connect()`` watches runs on a server, ``equihome.compare([...])`` tabulates results.
 """
 
+from pathlib import Path
 from typing import Any
 
 from equihome.io.config import PRESETS, ConfigError, FundConfig, config_json_schema, load_config
+from equihome.io.loan_tape import LoanTape, LoanTapeError, load_loan_tape
 from equihome.io.result import SimulationResult
 from equihome.run.engine import (
     STAGES,
@@ -29,6 +34,8 @@ from equihome.run.engine import simulate as _run
 from equihome.run.sweep import SweepResult, efficient_frontier, sweep
 
 __version__ = "0.1.0"
+#: The repository's synthetic sample tape (500 loans; scripts/make_loan_tape.py writes it).
+SAMPLE_TAPE = Path(__file__).resolve().parent.parent / "examples" / "loan_tape.csv"
 
 
 def simulate(config: Any = "100m", *, display: bool = False, **kwargs: Any) -> Any:
@@ -114,5 +121,5 @@ __all__ = [
     "PRESETS", "STAGES", "CancelToken", "ConfigError", "FundConfig", "SimulationCancelled",
     "SimulationError", "SimulationResult", "SweepResult", "compare", "config_json_schema",
     "breakeven", "connect", "efficient_frontier", "load_config", "simulate", "stress", "sweep",
-    "tornado", "__version__",
+    "tornado", "__version__", "LoanTape", "LoanTapeError", "load_loan_tape", "SAMPLE_TAPE",
 ]

@@ -31,6 +31,7 @@ cdef struct LedgerParams:
     double fixed_share
     int share_depreciation
     int has_cap
+    double return_cap           # annual_return_cap, -1 if none
     int n_tiers                 # number of tier thresholds (shares has n_tiers + 1)
     # Exits
     int min_hold_months
@@ -52,6 +53,26 @@ cdef struct LedgerParams:
     int loss_share_months       # before this loan age the claim is at least the advance
     int has_senior              # 1 if junior loans sit behind an amortising senior mortgage
     double junior_share         # share of loans (evenly in pool order) that are junior liens
+    # Leverage (DOMAIN.md "Leverage"; equihome/model/leverage.py builds them)
+    int nav_on                  # 1 if the NAV facility exists
+    double nav_adv              # advance rate: most drawn / fair value of the live loans
+    double nav_limit            # $ cap on the drawn balance (INFINITY: none)
+    double nav_rate_m           # interest per month on the drawn balance, (base + spread) / 12
+    double nav_fee_m            # commitment fee per month on the undrawn limit
+    int nav_deploy              # 1 draws fund originations, 0 fees and expenses (liquidity)
+    int nav_win_start           # draws only in months nav_win_start <= m < nav_win_end
+    int nav_win_end
+    double nav_covenant         # drawn / fair value above this: breach and cash sweep
+    int sub_on                  # 1 if the subscription line exists
+    double sub_frac             # limit: this fraction of the uncalled commitments
+    double sub_rate_m           # interest per month on the drawn balance, rate / 12
+    double sub_fee_m            # commitment fee per month on the undrawn limit
+    int sub_months              # each draw is called back at most this many months later
+    # The fund's own book (DOMAIN.md "The fund's own book"; equihome/model/portfolio.py)
+    int start                   # E: the first month stepped (as_of; 0 without a portfolio)
+    int n_tape                  # T: pool loans 0..T-1 are the tape's seasoned loans
+    double open_cash            # cash at E, $
+    double open_called          # equity called up to E, $
 
 
 cdef struct Tables:
@@ -75,6 +96,18 @@ cdef struct Tables:
     const f8* mult_up           # (M+1,) contract multiple by loan age (gains)
     const f8* mult_down         # (M+1,) contract multiple by loan age (losses)
     const f8* senior_factor     # (M+1,) senior balance / V0 by loan age (junior liens)
+    const i4* tape_orig         # (T,) origination month of each seasoned loan
+    const f8* tape_ratio        # (T,) home value at E / value at origination
+    const f8* tape_rate         # (T,) simple interest per year
+    const f8* tape_share        # (T,) share of the gain; NaN: the configured method
+    const i4* tape_maturity     # (T,) maturity month (at least E + 1)
+    const i4* tape_default      # (T,) default month of a loan in foreclosure, -1 if active
+    const i4* tape_ctype        # (T,) the loan's own contract type; -1: the fund's contract
+    const f8* tape_mult         # (T,) its multiple (both ways)
+    const f8* tape_risk_adj     # (T,) its risk adjustment
+    const f8* tape_cap          # (T,) its cap rate per year (monthly compounding); NaN: none
+    const f8* tape_senior       # (T,) its senior mortgage balance / V0 at origination
+    const f8* amort             # (M+1,) share of a senior mortgage left by loan age
 
 
 cdef struct Pool:
@@ -102,6 +135,8 @@ cdef struct Book:
     i1* reinvested              # (K,) 1 if funded mostly by recycled principal
     f8* proceeds                # (K,) $ received at the receipt month
     i1* cap_bound               # (K,) 1 if the return cap bound the claim at exit
+    f8* lever                   # (N_LEVER, M+1) by layout.LEVER_ROWS
+    f8* opening                 # the scenario's NAV at E before E's flows, $ (0 at E = 0)
 
 
 cdef struct Fund:
@@ -123,6 +158,12 @@ cdef struct Fund:
     f8* cost_at                 # invested capital at each month end, $
     f8* disp_at                 # disposition fees due with each month's proceeds, $
     f8* debt_out                # (NT,) drawn balance of each tranche, $
+    f8 nav_out                  # NAV facility drawn balance, $
+    f8 sub_out                  # subscription line drawn balance, $
+    f8* sub_due                 # line balance by the month of its draw, $ (oldest first)
+    Py_ssize_t sub_head         # the first month whose draw may still be outstanding
+    i1 breach                   # 1 if the NAV covenant is breached this month
+    f8 fac_fees                 # facilities' commitment fees due this month, $
 
 
 cdef struct PhiloxStream:

@@ -14,7 +14,7 @@ Compiler directives (boundscheck, wraparound, cdivision, ...) are set once in se
 
 import numpy as np
 
-from libc.math cimport ceil, exp, sqrt, pow, INFINITY, NAN
+from libc.math cimport ceil, exp, sqrt, pow, isnan, INFINITY, NAN
 from libc.stdint cimport UINT64_MAX, int64_t
 from numpy.random cimport bitgen_t
 from numpy.random.c_distributions cimport (
@@ -32,6 +32,7 @@ cdef inline f8 fmax(f8 a, f8 b) noexcept nogil:
 
 # The ledger's rows and the exit kinds come from one source, equihome/model/layout.py.
 from equihome.model.layout import COL as _COL, ExitKind as _ExitKind, check_ledger_shapes
+from equihome.model.layout import LEV as _LEV
 
 cdef Py_ssize_t C_CALLS = _COL["calls"], C_DIST = _COL["distributions"], C_NAV = _COL["nav"]
 cdef Py_ssize_t C_ADV = _COL["advances"], C_PROC = _COL["proceeds"]
@@ -41,6 +42,13 @@ cdef Py_ssize_t C_DDRAW = _COL["debt_draws"], C_DSERV = _COL["debt_service"]
 cdef Py_ssize_t C_UNPAID = _COL["unpaid_fees"], C_COST = _COL["invested_capital"]
 cdef Py_ssize_t C_CASH = _COL["cash"], C_FPAID = _COL["fees_paid"]
 cdef Py_ssize_t C_DINT = _COL["debt_interest"]
+cdef Py_ssize_t L_NAV_DRAWS = _LEV["nav_draws"], L_NAV_REPAID = _LEV["nav_repaid"]
+cdef Py_ssize_t L_NAV_INT = _LEV["nav_interest"], L_NAV_FEES = _LEV["nav_fees"]
+cdef Py_ssize_t L_NAV_BAL = _LEV["nav_balance"], L_NAV_CAP = _LEV["nav_capitalised"]
+cdef Py_ssize_t L_SUB_DRAWS = _LEV["sub_draws"], L_SUB_REPAID = _LEV["sub_repaid"]
+cdef Py_ssize_t L_SUB_INT = _LEV["sub_interest"], L_SUB_FEES = _LEV["sub_fees"]
+cdef Py_ssize_t L_SUB_BAL = _LEV["sub_balance"], L_BREACH = _LEV["covenant_breach"]
+cdef Py_ssize_t L_LOSS = _LEV["lender_loss"]
 cdef int EXIT_NONE = _ExitKind.NONE, EXIT_SALE = _ExitKind.SALE, EXIT_REFI = _ExitKind.REFI
 cdef int EXIT_DEFAULT = _ExitKind.DEFAULT, EXIT_MATURITY = _ExitKind.MATURITY
 cdef int EXIT_LIQUIDATION = _ExitKind.LIQUIDATION
@@ -229,6 +237,7 @@ def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] 
             sums[s, 3] = made
             sums[s, 4] = reinv
 
+include "_leverage.pxi"
 include "_ledger.pxi"
 include "_waterfall.pxi"
 include "_irr.pxi"

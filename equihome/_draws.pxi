@@ -2,11 +2,13 @@
 # the Philox streams (_random.pxi) inside the kernel; equihome/model/reference_pools.py is the
 # numpy twin (the same numbers, drawn through equihome/model/streams.py).
 
+from equihome.model.streams import TAPE_BLOCK as _TAPE_BLOCK
 from equihome.model.streams import Purpose as _Purpose
 
 cdef uint64_t P_LOAN_SIZE = _Purpose.LOAN_SIZE, P_LOAN_LTV = _Purpose.LOAN_LTV
 cdef uint64_t P_LOAN_SUBURB = _Purpose.LOAN_SUBURB, P_EXIT_RACE = _Purpose.EXIT_RACE
 cdef uint64_t P_EXIT_CAUSE = _Purpose.EXIT_CAUSE, P_HOME_WALK = _Purpose.HOME_WALK
+cdef uint64_t TAPE_BLOCK = _TAPE_BLOCK  # counter word 3 of the tape's streams (pool blocks: 0, 1..)
 
 
 cdef void truncated_normal_fill(bitgen_t* bg, f8 mean, f8 sd, f8 lo, f8 hi, Py_ssize_t n,
@@ -114,3 +116,34 @@ def draw_pools(seed, scenario_start, Py_ssize_t block, const f8[:, ::1] laws,
                 random_standard_normal_fill(&bg, 2 * block, &z_home[r, o, 0])
             assign_row(&size[r, 0], &u_sub[0], &alloc[0], Z, n_sub, K, &zone[r, 0],
                        &suburb[r, 0])
+
+
+def draw_tape(seed, scenario_start, f8[:, ::1] e_exit, f8[:, ::1] u_cause, f8[:, :, ::1] z_home):
+    """The random draws of a loan tape's T seasoned loans for scenarios scenario_start .. + S - 1.
+
+    Row r is scenario ``scenario_start + r``: Exp(1) exit-race draws (EXIT_RACE), exit-cause
+    uniforms (EXIT_CAUSE) and 2 home-walk normals a loan (HOME_WALK), each from its purpose's
+    stream at counter word 3 = TAPE_BLOCK (apart from every pool block's). OUT e_exit, u_cause:
+    (S, T); z_home: (S, T, 2). Runs without the GIL.
+    """
+    cdef uint64_t s0 = as_u64("scenario_start", scenario_start), key[2]
+    cdef Py_ssize_t S = e_exit.shape[0], T = e_exit.shape[1], r
+    cdef PhiloxStream st
+    cdef bitgen_t bg
+    if u_cause.shape[0] != S or u_cause.shape[1] != T or z_home.shape[0] != S or (
+            z_home.shape[1] != T or z_home.shape[2] != 2):
+        raise ValueError(f"u_cause: must be ({S}, {T}) and z_home ({S}, {T}, 2) like e_exit, "
+                         f"got {u_cause.shape} and {z_home.shape}")
+    if S == 0 or T == 0:
+        return
+    check_rows(s0, S)
+    stream_key(as_u64("seed", seed), key)
+    stream_bitgen(&st, &bg)
+    with nogil:
+        for r in range(S):
+            stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_RACE, TAPE_BLOCK)
+            random_standard_exponential_fill(&bg, T, &e_exit[r, 0])
+            stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_CAUSE, TAPE_BLOCK)
+            random_standard_uniform_fill(&bg, T, &u_cause[r, 0])
+            stream_init(&st, key, s0 + <uint64_t>r, P_HOME_WALK, TAPE_BLOCK)
+            random_standard_normal_fill(&bg, 2 * T, &z_home[r, 0, 0])

@@ -279,13 +279,18 @@ def cmd_presets(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("run", help="run a Monte Carlo simulation",
-                       description="Run a Monte Carlo simulation of the fund.")
+def _config_args(p: argparse.ArgumentParser) -> None:
+    """The fund's config: a JSON file or a preset (shared by run and the analyses)."""
     p.add_argument("config", nargs="?", metavar="CONFIG.json",
                    help="fund config JSON file (or use --preset)")
     p.add_argument("--preset", metavar="NAME",
                    help=f"named preset config (default {DEFAULT_PRESET!r} if no CONFIG)")
+
+
+def _add_run(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("run", help="run a Monte Carlo simulation",
+                       description="Run a Monte Carlo simulation of the fund.")
+    _config_args(p)
     p.add_argument("--simulations", type=int, metavar="N", help="number of scenarios")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (repeatable results)")
     p.add_argument("--threads", type=int, metavar="T", help="worker threads (default: all cores)")
@@ -301,10 +306,7 @@ def _analysis_parser(sub: argparse._SubParsersAction, name: str, help_text: str,
                      description: str) -> argparse.ArgumentParser:
     """The options every analysis shares (config, scenarios, seed, threads, output)."""
     p = sub.add_parser(name, help=help_text, description=description)
-    p.add_argument("config", nargs="?", metavar="CONFIG.json",
-                   help="fund config JSON file (or use --preset)")
-    p.add_argument("--preset", metavar="NAME",
-                   help=f"named preset config (default {DEFAULT_PRESET!r} if no CONFIG)")
+    _config_args(p)
     p.add_argument("--simulations", type=int, metavar="N", help="scenarios per variant")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (shared by every variant)")
     p.add_argument("--threads", type=int, metavar="T", help="worker threads (default: all cores)")

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 
+import fund_leverage as fl
 from fund_contracts import claim as contract_claim
 from fund_contracts import is_junior, left_for, terms, upside
 from fund_contracts import metrics as contract_metrics
+from fund_irr import irr_annual, irr_monthly, trim  # noqa: F401  (the model's IRR, re-exported)
 
 from equihome.io.config import FundConfig, load_config
 
@@ -53,7 +55,8 @@ def deployment_schedule(cfg: FundConfig) -> list[float]:
     """$ of initial origination released in each month 0..M (0 after the deployment period)."""
     M = 12 * cfg.fund_term
     n = max(1, round(12 * cfg.deployment_period))
-    deployable = cfg.fund_size * (1.0 - cfg.cash_reserve_rate) + sum(t.size for t in cfg.tranches)
+    equity = cfg.fund_size * (1.0 - cfg.cash_reserve_rate)
+    deployable = equity + sum(t.size for t in cfg.tranches) + fl.deploy_extra(cfg, equity)
     out = [0.0] * (M + 1)
     for i, w in enumerate(schedule_weights(cfg.deployment_pace, n)):
         if i <= M:
@@ -123,6 +126,7 @@ def params(cfg: FundConfig) -> dict:
         cap=cfg.annual_return_cap, sh=cfg.price_path.property_variation,
         fc_time=ex.foreclosure_time, fc_cost=ex.foreclosure_cost,
         liq=ex.liquidation_discount, recovery=zone_list(cfg.recovery_rates), ct=terms(cfg),
+        lev=fl.params(cfg),
     )
 
 
@@ -199,13 +203,14 @@ def new_book(p: dict) -> dict:
     book = dict(cash=0.0, called=0.0, debt=[0.0] * len(p["tr_size"]), arrears=0.0, earmark=0.0,
                 sched=0.0, nav_prev=0.0, cost_prev=0.0, next_loan=0, loans=[])
     book.update({name: [0.0] * N for name in LEDGER})
-    book.update(proc_at=[0.0] * N, prin_at=[0.0] * N)
+    book.update(proc_at=[0.0] * N, prin_at=[0.0] * N, lev=fl.new_state(N))
     return book
 
 
-def pay(p: dict, book: dict, m: int, amount: float, cap: float) -> float:
+def pay(p: dict, book: dict, m: int, amount: float, cap: float, base: float | None = None) -> float:
     """Pay ``amount`` $ in month m from cash, then tranche draws in priority order, then
-    equity calls while called < ``cap`` ($); return the $ that could not be paid."""
+    equity while called + line drawn < ``cap`` ($): the line first, then calls; then, given a
+    borrowing ``base`` ($ of fair value), the NAV facility. Return the $ that could not be paid."""
     use = min(book["cash"], amount)
     book["cash"] -= use
     amount -= use
@@ -218,9 +223,19 @@ def pay(p: dict, book: dict, m: int, amount: float, cap: float) -> float:
             book["draws"][m] += d
             amount -= d
     if amount > 0.0:
-        d = min(amount, max(cap - book["called"], 0.0))
+        d = min(amount, max(cap - book["called"] - fl.line_out(book["lev"]), 0.0))
+        if p["lev"]["line"]:
+            room = p["lev"]["frac"] * (p["fund_size"] - book["called"]) - fl.line_out(book["lev"])
+            x = min(d, max(room, 0.0))
+            fl.draw_line(book, m, x)
+            d -= x
+            amount -= x
         book["called"] += d
         book["calls"][m] += d
+        amount -= d
+    if amount > 0.0 and base is not None:
+        d = min(amount, fl.lendable(p["lev"], book, m, base))
+        fl.draw_nav(book, m, d)
         amount -= d
     return max(amount, 0.0)
 
@@ -250,17 +265,22 @@ def charge(p: dict, book: dict, m: int) -> float:
     book["management_fees"][m] = mfee
     book["expenses"][m] = p["expense"][m]
     book["transaction_fees"][m] += disposition
-    book["interest"][m] = interest
+    book["interest"][m] += interest + book["lev"]["fees_due"]  # + the facilities' fees
     need = book["arrears"] + mfee + p["expense"][m] + disposition + interest
-    book["arrears"] = pay(p, book, m, need, p["fund_size"])
+    need += book["lev"]["fees_due"]
+    base = book_values(book, m)[0] if p["lev"]["liquidity"] else None
+    book["arrears"] = pay(p, book, m, need, p["fund_size"], base)
     book["fees_paid"][m] += need - book["arrears"]
     return basis
 
 
-def can_fund(p: dict, book: dict, net: float) -> bool:
-    """Whether ``net`` $ can be paid for a new loan (cash, uncalled origination capital, debt)."""
+def can_fund(p: dict, book: dict, m: int, net: float, base: float | None) -> bool:
+    """Whether ``net`` $ can be paid for a new loan (cash, uncalled origination capital not
+    drawn on the line, debt, the NAV facility on a borrowing ``base`` of $ fair value)."""
     undrawn = sum(s - d for s, d in zip(p["tr_size"], book["debt"], strict=True))
-    return net <= book["cash"] + max(p["orig_cap"] - book["called"], 0.0) + undrawn
+    nav = fl.lendable(p["lev"], book, m, base) if base is not None else 0.0
+    equity = max(p["orig_cap"] - book["called"] - fl.line_out(book["lev"]), 0.0)
+    return net <= book["cash"] + equity + undrawn + nav
 
 
 def originate(p: dict, book: dict, row: dict, lev: list, ages, kinds, m: int) -> None:
@@ -274,9 +294,10 @@ def originate(p: dict, book: dict, row: dict, lev: list, ages, kinds, m: int) ->
             return
         V0 = L / float(row["ltv"][k])
         net = L * (1.0 - p["fee_in"]) + p["acq"] * V0
-        if not can_fund(p, book, net):
+        base = book_values(book, m)[0] + L if p["lev"]["deploy"] else None
+        if not can_fund(p, book, m, net, base):
             return
-        pay(p, book, m, net, p["orig_cap"])
+        pay(p, book, m, net, p["orig_cap"], base)
         use_e = min(book["earmark"], L)
         book["earmark"] -= use_e
         book["sched"] -= L - use_e
@@ -318,17 +339,18 @@ def hold_back(p: dict, book: dict, m: int, basis: float, fair: float) -> float:
     before the next distribution, or what falls due before fund end beyond the fair value
     ($) of the live loans if more, less what commitments can still cover."""
     need = max(owed(p, m, next_distribution(p, m), basis), owed(p, m, p["M"], basis) - fair)
-    short = max(0.0, need - max(p["fund_size"] - book["called"], 0.0))
+    short = max(0.0, need - max(p["fund_size"] - book["called"] - fl.line_out(book["lev"]), 0.0))
     return max(math.ceil(100.0 * short - CENT_SLACK), 0) / 100.0
 
 
 def distribute(p: dict, book: dict, m: int, basis: float, fair: float) -> None:
-    """Step 4: pay free cash ($) to the tranches in priority order, then to equity."""
+    """Step 4: pay free cash ($) to the facilities, the tranches in priority order, then to
+    equity."""
     if m == p["M"]:
         book["earmark"], hold = 0.0, 0.0
     else:
         hold = hold_back(p, book, m, basis, fair)
-    free = book["cash"] - book["earmark"] - hold
+    free = fl.pay_lenders(p, book, m, book["cash"] - book["earmark"] - hold)
     if free <= 0.0:
         return
     for t in range(len(book["debt"])):
@@ -357,13 +379,19 @@ def run_ledger(p: dict, row: dict, lev: list, ages, kinds) -> dict:
     book = new_book(p)
     for m in range(p["M"] + 1):
         receive(p, book, m)
+        fl.interest(p, book, m, book_values(book, m - 1)[0] if m > 0 else 0.0)
         basis = charge(p, book, m)
+        fl.sweep(p, book, m, book_values(book, m)[0])
+        fl.call_back(p, book, m)
         if m < p["M"]:
             originate(p, book, row, lev, ages, kinds, m)
         fair, cost = book_values(book, m)
         if p["dist_month"][m]:
             distribute(p, book, m, basis, fair)
-        nav = book["cash"] + fair - sum(book["debt"]) - book["arrears"]
+        lv = book["lev"]
+        lv["nav_balance"][m], lv["sub_balance"][m] = lv["nav_out"], fl.line_out(lv)
+        nav = book["cash"] + fair - sum(book["debt"]) - book["arrears"] - lv["nav_out"]
+        nav -= lv["sub_balance"][m]
         book["nav"][m], book["unpaid"][m], book["invested"][m] = nav, book["arrears"], cost
         book["cash_end"][m] = book["cash"]
         book["nav_prev"], book["cost_prev"] = nav, cost
@@ -488,105 +516,6 @@ def waterfall(p: dict, book: dict) -> dict:
     return dict(lp_calls=c, lp_dist=lp, carry=carry, excess_carry=excess_carry)
 
 
-# --------------------------------------------------------------------------- IRR
-
-
-def npv_x(flows: list[float], x: float) -> float:
-    """Sum of flows[t] * x^t ($), x = 1 / (1 + monthly rate), by Horner's rule."""
-    v = 0.0
-    for f in reversed(flows):
-        v = v * x + f
-    return v
-
-
-def npv_sign(flows: list[float], x: float) -> float:
-    """A number with the sign of the NPV at x > 0: the NPV itself for x <= 1, else the NPV
-    divided by x^T (T the last month), which cannot overflow."""
-    return npv_x(flows, x) if x <= 1.0 else npv_x(flows[::-1], 1.0 / x)
-
-
-def bisect_root(flows: list[float], a: float, b: float, fa: float) -> float:
-    """Root in x of the NPV between a and b (a sign change), to 1e-15 relative."""
-    for _ in range(4000):
-        mid = 0.5 * (a + b)
-        if b - a <= 1e-15 * mid or mid in (a, b):
-            return mid
-        fm = npv_sign(flows, mid)
-        if fm == 0.0:
-            return mid
-        if (fm < 0.0) == (fa < 0.0):
-            a, fa = mid, fm
-        else:
-            b = mid
-    return 0.5 * (a + b)
-
-
-def x_grid() -> list[float]:
-    """Scan points in x = 1/(1+r), r a monthly rate: steps of 0.005 for r between -50 % and
-    +100 % a month, geometric beyond (r out to ~1e13 a month and to -1 + 1e-13)."""
-    near = [0.5 + 0.005 * i for i in range(301)]
-    low = [0.5 / 1.5 ** i for i in range(75, 0, -1)]
-    high = [2.0 * 1.5 ** i for i in range(1, 76)]
-    return low + near + high
-
-
-GRID = x_grid()
-
-
-def trim(flows: list[float]) -> list[float]:
-    """Flows without leading and trailing zeros (the NPV's positive roots are unchanged)."""
-    nz = [i for i, f in enumerate(flows) if f != 0.0]
-    return flows[nz[0]:nz[-1] + 1] if nz else []
-
-
-def outer_root(flows: list[float], x: float, fx: float, factor: float) -> list[float]:
-    """The root beyond the grid end x (scanning outwards by ``factor``) when the NPV's sign
-    at x differs from its limit there (the last flow's sign as x -> inf, the first's as
-    x -> 0); else none."""
-    limit = flows[-1] if factor > 1.0 else flows[0]
-    if fx == 0.0 or (fx < 0.0) == (limit < 0.0):
-        return []
-    y, fy = x, fx
-    while (fy < 0.0) == (fx < 0.0) and fy != 0.0 and 1e-300 < y < 1e300:
-        x, y = y, y * factor
-        fy = npv_sign(flows, y)
-    lo, hi = min(x, y), max(x, y)
-    return [bisect_root(flows, lo, hi, npv_sign(flows, lo))]
-
-
-def irr_monthly(flows: list[float]) -> float:
-    """Monthly IRR of monthly flows ($): the root closest to 0; NaN without a sign change."""
-    flows = trim(flows)
-    if all(f > 0.0 for f in flows) or all(f < 0.0 for f in flows):
-        return math.nan
-    values = [npv_sign(flows, x) for x in GRID]
-    slope_flows = [t * f for t, f in enumerate(flows)][1:]  # d NPV / dx, times x^0
-    slopes = [npv_sign(slope_flows, x) for x in GRID]
-    roots = [x for x, v in zip(GRID, values, strict=True) if v == 0.0]
-    for i in range(len(GRID) - 1):
-        fa, fb = values[i], values[i + 1]
-        if fa != 0.0 and fb != 0.0 and (fa < 0.0) != (fb < 0.0):
-            roots.append(bisect_root(flows, GRID[i], GRID[i + 1], fa))
-        elif fa != 0.0 and fb != 0.0 and slopes[i] * slopes[i + 1] < 0.0:
-            # same sign at both ends, but the NPV turns inside the cell: two roots if it
-            # crosses zero at the turning point
-            e = bisect_root(slope_flows, GRID[i], GRID[i + 1], slopes[i])
-            fe = npv_sign(flows, e)
-            if fe == 0.0 or (fe < 0.0) != (fa < 0.0):
-                roots += [e] if fe == 0.0 else [bisect_root(flows, GRID[i], e, fa),
-                                                bisect_root(flows, e, GRID[i + 1], fe)]
-    roots += outer_root(flows, GRID[-1], values[-1], 10.0)
-    roots += outer_root(flows, GRID[0], values[0], 0.1)
-    rates = [1.0 / x - 1.0 for x in roots]
-    return min(rates, key=abs) if rates else math.nan
-
-
-def irr_annual(flows: list[float]) -> float:
-    """Annualised IRR (1 + r_m)^12 - 1 of monthly flows ($); NaN when none exists."""
-    r = irr_monthly(flows)
-    return math.nan if math.isnan(r) else (1.0 + r) ** 12 - 1.0
-
-
 # --------------------------------------------------------------------------- metrics
 
 
@@ -631,7 +560,9 @@ def simulate_scenario(cfg, pool_row: dict, levels, exit_age, exit_kind) -> dict:
     $: calls, distributions, nav, advances, proceeds, fees_paid, unpaid, ...), ``orig`` (the
     origination month of each pool loan, -1 when not made), ``waterfall`` (monthly LP calls,
     LP distributions and carry in $, and ``excess_carry``) and ``loans`` (one dict per loan
-    made: ``k``, ``L``, ``m0``, exit month ``m``, receipt month ``r``, ``kind``, ``proceeds``).
+    made: ``k``, ``L``, ``m0``, exit month ``m``, receipt month ``r``, ``kind``, ``proceeds``),
+    ``lever`` (the facilities' monthly rows, fund_leverage.ROWS) and, with a facility,
+    ``leverage`` (its metrics, fund_leverage.metrics).
     """
     cfg = cfg if isinstance(cfg, FundConfig) else load_config(cfg)
     p = params(cfg)
@@ -642,5 +573,11 @@ def simulate_scenario(cfg, pool_row: dict, levels, exit_age, exit_kind) -> dict:
     for ln in book["loans"]:
         orig[ln["k"]] = ln["m0"]
     ledger = {name: book[name] for name in LEDGER}
-    return dict(metrics=metrics(p, book, wf), ledger=ledger, orig=orig, waterfall=wf,
-                loans=book["loans"])
+    out = dict(metrics=metrics(p, book, wf), ledger=ledger, orig=orig, waterfall=wf,
+               loans=book["loans"], lever={name: book["lev"][name] for name in fl.ROWS})
+    if p["lev"]["nav"] or p["lev"]["line"]:  # the LP IRR again, as if there were no line
+        calls, dists = fl.unlevered(book)
+        wf_u = waterfall(p, {**book, "calls": calls, "distributions": dists})
+        irr_u = irr_annual([a - b for a, b in zip(wf_u["lp_dist"], wf_u["lp_calls"], strict=True)])
+        out["leverage"] = fl.metrics(book, out["metrics"]["lp_irr"], irr_u)
+    return out

@@ -10,6 +10,7 @@ month: V(24) = 176,000, V(36) = 164,000) and DEEP (-2 % a month: V(24) = 104,000
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -267,12 +268,13 @@ def test_claim_never_above_value_and_junior_recovery_within_what_is_left(
                          "tier_share": np.array([0.4]),
                          "senior_factor": senior * np.linspace(1, 0.5, N)})
     L, V0 = 100_000.0, 100_000.0 / ltv
-    claim = float(reference.claim_value(p, tab, L, L * 0.05 / 12, V0, ltv * V0, np.array(ratio),
-                                        tau))
+    lt = SimpleNamespace(ctype=kind, risk_adj=ra, own=0, accrual=L * 0.05 / 12,
+                         share_v0=ltv * V0, tiered=False, junior=1)
+    claim = float(reference.claim_value(p, tab, lt, L, V0, np.array(ratio), tau))
     assert 0.0 <= claim <= V0 * ratio * (1 + 1e-15)
     if cap:
         assert claim <= L * tab.cap_factor[tau] * (1 + 1e-15) or claim <= floor * L * (1 + 1e-15)
-    left = float(reference_contracts.net_of_senior(tab, V0, value, tau, 1))
+    left = float(reference_contracts.net_of_senior(tab, lt, V0, value, tau))
     assert 0.0 <= left <= value and left <= max(value - V0 * tab.senior_factor[tau], 0.0) + 1e-9
 
 

@@ -374,3 +374,18 @@ def test_sweep_plot_draws_every_strategy_and_the_frontier():
     frontier_line = [ln for ln in ax.get_lines() if ln.get_label() == "efficient frontier"]
     assert len(frontier_line) == 1
     assert len(frontier_line[0].get_xdata()) == len(res.frontier())
+
+
+def test_dask_portfolio_with_contract_and_leverage_matches_local(client):
+    """The same tape (rows inside the config JSON) and seed on Dask: the same JSON as a local
+    run, with tasks of several chunks (their contract and leverage metrics kept)."""
+    rows = equihome.load_loan_tape("examples/loan_tape.csv").to_rows()
+    over = {"fund_size": 250_000_000, "deployment_period": 5,
+            "contract": {"type": "interest_plus_share"},
+            "leverage": {"subscription_line": {"enabled": True}},
+            "portfolio": {"loans": rows, "as_of": "2025-06", "called_to_date": 205_000_000,
+                          "cash": 3_000_000}}
+    expected = local(96, chunk_size=16, overrides=over)
+    assert "portfolio" in expected.data and "leverage" in expected.data
+    got = on_dask(client, 96, task_size=48, chunk_size=16, overrides=over)
+    assert got.to_json() == expected.to_json()

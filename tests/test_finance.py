@@ -338,3 +338,14 @@ def test_result_histogram_is_bounded_and_matches_the_scenarios():
         assert h["edges"][-1] == pytest.approx(np.percentile(irr[np.isfinite(irr)], 99.5))
         assert h["below"] + h["above"] <= math.ceil(0.01 * n) + 2
         assert sum(h["counts"]) + h["below"] + h["above"] + h["missing"] == n
+
+
+def test_irr_finds_two_roots_inside_one_scan_interval():
+    """NPV = -1e4 (x - 1.001)(x - 1.004), x = 1 / (1 + r): both roots lie in one interval of
+    the monthly scan's grid, where the NPV keeps its sign at both ends; the IRR is the one
+    nearer zero, r = 1/1.001 - 1 (two roots: flag 1). The scan used to report no IRR here
+    (found by test_reference_model against the independent fund model)."""
+    for kernels in (_core, reference):
+        rate, flag = np.empty(1), np.empty(1, np.int8)
+        kernels.irr_batch(np.array([[-10_050.04, 20_050.0, -10_000.0]]), 12.0, rate, flag)
+        assert flag[0] == 1 and rate[0] == pytest.approx(1.0 / 1.001 - 1.0, rel=1e-9)

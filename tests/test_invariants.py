@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from equihome.model.layout import COL
+from equihome.model.layout import COL, LEV
 from equihome.run import engine
 
 TOL = 1e-6  # $ per $1 of commitments: float noise on sums of ~1e8
@@ -60,7 +60,28 @@ def fund_configs(draw) -> dict:
          "priority": i + 1}
         for i in range(n_tr)
     ]
+    cfg["leverage"] = draw(leverage_configs(term))
     return cfg
+
+
+@st.composite
+def leverage_configs(draw, term: int) -> dict:
+    """No facility, either or both, with any terms (the window inside the fund's life)."""
+    start = draw(st.floats(0, term))
+    return {
+        "nav_facility": {
+            "enabled": draw(st.booleans()), "advance_rate": draw(st.floats(0, 0.4)),
+            "limit": draw(st.one_of(st.none(), st.floats(1e4, 1e7))),
+            "base_rate": draw(st.floats(0, 0.1)), "spread": draw(st.floats(0, 0.05)),
+            "commitment_fee": draw(st.floats(0, 0.01)),
+            "draw_policy": draw(st.sampled_from(["deploy", "liquidity"])),
+            "draw_window": [start, draw(st.floats(start, term))],
+            "ltv_covenant": draw(st.floats(0.4, 1))},
+        "subscription_line": {
+            "enabled": draw(st.booleans()), "limit_fraction": draw(st.floats(0, 1)),
+            "rate": draw(st.floats(0, 0.15)), "commitment_fee": draw(st.floats(0, 0.01)),
+            "max_outstanding_months": draw(st.integers(1, 24))},
+    }
 
 
 def chunk(cfg: dict, seed: int, n: int = 3):
@@ -101,6 +122,22 @@ def test_ledger_invariants(cfg, seed):
     M = 12 * plan.cfg.fund_term
     assert (stt.run.exit_month[made] > stt.run.orig_month[made]).all()
     assert (stt.run.receipt_month[made] <= M).all()
+    # lenders: every facility balance ends at 0, repaid or written off as a (reported) loss,
+    # and no equity distribution leaves a facility drawn
+    lev = stt.run.lever
+    row = {name: lev[:, i] for name, i in LEV.items()}
+    loss = row["lender_loss"][:, -1]
+    assert (loss >= 0.0).all() and (row["lender_loss"][:, :-1] == 0.0).all()
+    owed = (row["nav_draws"] + row["sub_draws"] - row["nav_repaid"] - row["sub_repaid"]).sum(1)
+    np.testing.assert_allclose(owed, loss, atol=TOL * size)
+    assert (row["nav_balance"][:, -1] == 0.0).all() and (row["sub_balance"][:, -1] == 0.0).all()
+    paid_out = col["distributions"] > 0.0
+    assert (row["nav_balance"][paid_out] <= TOL * size).all()
+    assert (row["sub_balance"][paid_out] <= TOL * size).all()
+    if not plan.cfg.leverage.nav_facility.enabled:
+        assert not row["nav_draws"].any()
+    if not plan.cfg.leverage.subscription_line.enabled:
+        assert not row["sub_draws"].any()
     # TVPI = DPI + RVPI
     m = stt.metrics.metrics
     np.testing.assert_allclose(m["lp_tvpi"], m["lp_dpi"] + m["lp_rvpi"], rtol=1e-12)

@@ -17,7 +17,7 @@ import pytest
 from equihome import _core
 from equihome.io.config import FundConfig, load_config
 from equihome.model import exit_simulator, loan_generator, price_path_simulator, reference
-from equihome.model.layout import COL, LEDGER_COLUMNS, ExitKind
+from equihome.model.layout import COL, LEDGER_COLUMNS, LEV, LEVER_ROWS, ExitKind
 from equihome.model.waterfall_engine import pref_growth
 
 RTOL = 1e-10
@@ -266,6 +266,20 @@ LEDGER_VARIANTS: dict[str, dict] = {
                         "zone_severity": {"green": 0.7, "red": 1.6}},
         "hazard_multipliers": {"start_month": 6, "months": 30, "default": 4.0, "sale": 0.4,
                                "refinance": 0.2}}},
+    "nav_facility_deploy": {"leverage": {"nav_facility": {"enabled": True}}},
+    "nav_facility_liquidity_limit": {"cash_reserve_rate": 0.0, "leverage": {"nav_facility": {
+        "enabled": True, "draw_policy": "liquidity", "limit": 400_000.0}},
+        "fee_engine": {"management_fee_rate": 0.06}},
+    "subscription_line": {"leverage": {"subscription_line": {"enabled": True,
+                                                             "max_outstanding_months": 3}}},
+    "both_facilities_covenant": {
+        "share_depreciation": True, "avg_loan_ltv": 0.6, "max_ltv": 0.65,
+        "tranches": [SENIOR],
+        "leverage": {"nav_facility": {"enabled": True, "advance_rate": 0.35,
+                                      "draw_window": [0, 6]},
+                     "subscription_line": {"enabled": True, "limit_fraction": 0.3}},
+        "market_stress": {"price_shock": {"start_month": 30, "immediate": -0.4,
+                                          "decline": -0.5, "decline_months": 6}}},
 }
 
 
@@ -318,6 +332,8 @@ def assert_ledgers_agree(c: dict, r: dict) -> None:
         assert_same_floats(c["ledger"][:, i], r["ledger"][:, i], ATOL_USD, f"ledger[{col}]")
     assert_same_floats(c["debt_flows"], r["debt_flows"], ATOL_USD, "debt_flows")
     assert_same_floats(c["proceeds"], r["proceeds"], ATOL_USD, "proceeds")
+    for i, row in enumerate(LEVER_ROWS):
+        assert_same_floats(c["lever"][:, i], r["lever"][:, i], ATOL_USD, f"lever[{row}]")
 
 
 # What each variant must visibly exercise in the Cython output (else the case tests nothing).
@@ -333,6 +349,12 @@ VARIANT_EVIDENCE: dict[str, Callable[[dict], bool]] = {
     "short_fund_liquidation": lambda o: np.any(o["exit_type"] == ExitKind.LIQUIDATION),
     "fee_arrears": lambda o: o["ledger"][:, COL["unpaid_fees"]].max() > 0.0,
     "market_stress": lambda o: np.any(o["exit_type"] == ExitKind.DEFAULT),
+    "nav_facility_deploy": lambda o: np.all(o["lever"][:, LEV["nav_balance"]].max(1) > 1e5),
+    "nav_facility_liquidity_limit": lambda o: np.all(  # fees drawn (not only capitalised)
+        (o["lever"][:, LEV["nav_draws"]] - o["lever"][:, LEV["nav_capitalised"]]).sum(1) > 1e5),
+    "subscription_line": lambda o: np.all(o["lever"][:, LEV["sub_repaid"]].sum(1) > 1e5),
+    "both_facilities_covenant": lambda o: np.any(o["lever"][:, LEV["covenant_breach"]] > 0)
+    and np.all(o["lever"][:, LEV["sub_draws"]].sum(1) > 0),
 }
 
 

@@ -153,6 +153,22 @@ def test_a_contract_result_gets_its_section():
         c["statistics"]["effective_rate"]["p50"])
 
 
+def test_a_levered_result_gets_its_leverage_section(sim):
+    """The facilities' numbers, each the result's own statistic in its unit; no section for
+    a fund that does not borrow."""
+    r = equihome.simulate("100m", num_simulations=32, seed=2, overrides={"leverage": {
+        "nav_facility": {"enabled": True}, "subscription_line": {"enabled": True}}})
+    page = report_html(r.data)
+    st = r.data["leverage"]["statistics"]
+    rows = table_with(page, "measure (per scenario)")
+    assert rows["NAV facility: peak drawn"][1] == f"${st['nav_facility_peak']['p50'] / 1e6:,.2f}M"
+    assert rows["LP net IRR as if unlevered (line draws called when needed)"][0] == pct(
+        st["lp_irr_unlevered"]["p5"])
+    assert "NAV facility and subscription line" in page
+    assert 'id="leverage"' not in report_html(sim.data) and "The fund borrows" not in \
+        report_html(sim.data)
+
+
 def test_the_page_is_self_contained(sim, tornado):
     for page in (report_html(sim.data), report_html(tornado.data)):
         assert page.startswith("<!DOCTYPE html>")

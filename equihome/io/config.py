@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from equihome.io.contract import CONTRACT_PRESETS, ContractConfig
 from equihome.io.errors import _OBJECT, _message, _path, _show
+from equihome.io.leverage import LeverageConfig
+from equihome.io.portfolio import PortfolioConfig
 from equihome.io.stress import MarketStress
 
 Loc = tuple[str | int, ...]
@@ -284,6 +286,19 @@ class GuardrailConfig(_Base):
     seed_missing: bool = Field(True, description="Report a drawn seed when none given (info).")
     combined_ltv: Unit = Field(0.8, description="Max (senior + advance) / value, junior liens (error).")
     cap_binding_share: Unit = Field(0.0, description="Share of exits where the cap binds (info).")
+    facility_ltv: Unit = Field(0.0, description="Max share of scenarios whose NAV facility "
+                               "breaches its ltv_covenant (error).")
+    interest_coverage: float = Field(1.25, ge=0, le=100, description="Min trailing-12-month "
+                                     "proceeds after fees / facility interest (warning).")
+    subscription_line_irr_uplift: Unit = Field(
+        0.02, description="Max median LP IRR - LP IRR as if unlevered (warning).")
+
+
+#: Config sections added after results were first published, and their guardrails: a config
+#: that does not state the section dumps without them (the same JSON as before).
+OPTIONAL_SECTIONS = {"contract": ("combined_ltv", "cap_binding_share"),
+                     "leverage": ("facility_ltv", "interest_coverage",
+                                  "subscription_line_irr_uplift")}
 
 
 class Tranche(_Base):
@@ -359,6 +374,8 @@ class FundConfig(_Base):
     recovery_rates: UnitZoneValues = _zones(
         UnitZoneValues, 0.9, 0.8, 0.7, "Recovery on the collateral per zone.")
     contract: ContractConfig = Field(default_factory=ContractConfig, description="Contract.")
+    leverage: LeverageConfig = Field(default_factory=LeverageConfig,
+                                     description="NAV facility and subscription line (off).")
 
     # Engine stages
     price_path: PricePathConfig = Field(default_factory=PricePathConfig, description="Price model.")
@@ -375,6 +392,9 @@ class FundConfig(_Base):
     market_stress: MarketStress | None = Field(
         None, description="A price shock and exit-hazard multipliers applied inside the run "
         "(ANALYSES.md); null: none.")
+    portfolio: PortfolioConfig | None = Field(
+        None, description="The fund's own loan book and its position at as_of (DOMAIN.md, "
+        "\"The fund's own book\"); null: a synthetic pool from month 0.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "FundConfig":
@@ -404,22 +424,30 @@ class FundConfig(_Base):
             check(name not in names[:i], ("tranches", i, "name"),
                   "must be unique among tranches (duplicate name)", name)
         issues += [(("contract", *loc), msg, value) for loc, msg, value in self.contract.issues()]
+        issues += [(("leverage", *loc), msg, value)
+                   for loc, msg, value in self.leverage.issues(self.fund_term)]
+        if self.portfolio is not None:
+            issues += [(("portfolio", *loc), msg, value)
+                       for loc, msg, value in self.portfolio.issues(self.fund_size)]
         if issues:
             raise _Issues(issues)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible nested dict of every parameter (``market_stress`` only when set; a
-        config that states no contract dumps as before contracts existed: no contract, its
-        guardrails omitted at defaults)."""
+        """JSON-compatible nested dict of every parameter (``market_stress`` and ``portfolio``
+        only when set; a
+        config that states no contract or leverage dumps as before they existed: without the
+        section, its guardrails omitted at defaults)."""
         data = self.model_dump(mode="json")
-        if data["market_stress"] is None:
-            del data["market_stress"]
-        if "contract" not in self.model_fields_set:
-            del data["contract"]
-            for name in ("combined_ltv", "cap_binding_share"):
-                if data["guardrails"][name] == GuardrailConfig.model_fields[name].default:
-                    del data["guardrails"][name]
+        for optional in ("market_stress", "portfolio"):
+            if data[optional] is None:
+                del data[optional]
+        for section, rules in OPTIONAL_SECTIONS.items():
+            if section not in self.model_fields_set:
+                data.pop(section)
+                for name in rules:
+                    if data["guardrails"][name] == GuardrailConfig.model_fields[name].default:
+                        del data["guardrails"][name]
         return data
 
     # The calendar: every stage counts months from these, never from the years itself.
@@ -546,8 +574,8 @@ def load_config(source: Source = None, overrides: dict[str, Any] | None = None) 
     if source is None or isinstance(source, dict):
         data = copy.deepcopy(source or {})
     elif isinstance(source, FundConfig):
-        data = source.model_dump(exclude=None if "contract" in source.model_fields_set
-                                 else {"contract"})
+        data = source.model_dump(exclude={name for name in OPTIONAL_SECTIONS
+                                          if name not in source.model_fields_set})
     elif isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(".json")):
         data = _read_json(Path(source))
     elif isinstance(source, str) and source in PRESETS:

@@ -150,6 +150,14 @@ class SimulationResult:
             lines.append(f"\ncontract: {c['summary']}; effective rate (median) "
                          f"{fmt(c['statistics']['effective_rate']['p50'], '%')}, cap binds in "
                          f"{fmt(c['statistics']['cap_binding_share']['p50'], '%')} of exits")
+        if "leverage" in self.data:
+            lines.append("\n" + leverage_line(self.data["leverage"],
+                                               self.statistics["lp_irr"]["p50"]))
+        if "portfolio" in self.data:
+            b = self.data["portfolio"]
+            lines.append(f"\nbook: {b['loans']:,} seasoned loans at {b['as_of']} (fund month "
+                         f"{b['start_month']}), opening NAV {fmt(b['opening_nav'], '$')}; LP "
+                         f"IRR {'since inception' if b['since_inception'] else 'from as_of'}")
         mix = ", ".join(f"{k} {v['share']:.1%}" for k, v in self.exit_mix.items())
         lines.append(f"\nexit mix: {mix}")
         for v in self.guardrails if guardrails else ():
@@ -192,6 +200,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "cvar_95": ("CVaR 95 of LP capital loss", "%"),
     "effective_rate": ("Effective rate", "%"),
     "cap_binding_share": ("Cap-binding share", "%"),
+    "lp_irr_unlevered": ("LP IRR as if unlevered", "%"),
+    "lp_irr_uplift": ("LP IRR uplift (leverage)", "%"),
+    "nav_facility_peak": ("NAV facility peak drawn", "$"),
+    "subscription_line_peak": ("Subscription line peak", "$"),
+    "facility_interest": ("Facility interest", "$"),
+    "facility_fees": ("Facility fees", "$"),
+    "covenant_months": ("Covenant months in breach", "n"),
+    "min_interest_coverage": ("Min interest coverage", "x"),
+    "lender_loss": ("Lender loss", "$"),
 }
 
 
@@ -248,3 +265,20 @@ def text_table(rows: list[tuple[str, ...]], right: tuple[int, ...] | None = None
     return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
             for r in rows]
+
+
+def leverage_line(lev: dict, lp_irr: float | None) -> str:
+    """The facilities in one line of the summary (medians over scenarios unless noted)."""
+    st = lev["statistics"]
+    parts = [f"leverage: LP IRR {fmt(lp_irr, '%')} vs {fmt(st['lp_irr_unlevered']['p50'], '%')} "
+             f"as if unlevered (median uplift {fmt(st['lp_irr_uplift']['p50'], '%')})"]
+    if lev["nav_facility"]:
+        parts.append(f"NAV facility peak {fmt(st['nav_facility_peak']['p50'], '$')}, covenant "
+                     f"breached in {fmt(st['covenant_months']['mean'], 'n')} months (mean), min "
+                     f"interest coverage {fmt(st['min_interest_coverage']['p50'], 'x')}")
+    if lev["subscription_line"]:
+        parts.append(f"line peak {fmt(st['subscription_line_peak']['p50'], '$')}")
+    parts.append(f"interest {fmt(st['facility_interest']['p50'], '$')}, fees "
+                 f"{fmt(st['facility_fees']['p50'], '$')}; lender loss (max) "
+                 f"{fmt(st['lender_loss']['max'], '$')}")
+    return "; ".join(parts)

@@ -6,6 +6,7 @@ real results by the tests; the config schema comes from the pydantic models.
 
 from __future__ import annotations
 
+from equihome.model.leverage import LEVERAGE_METRICS, LEVERAGE_YEARLY
 from equihome.model.metrics import CONTRACT_METRICS, HISTOGRAMS, METRICS, STATS
 
 _NUM = {"type": ["number", "null"]}
@@ -87,5 +88,21 @@ RESULT_SCHEMA: dict = {
                                           "required": list(CONTRACT_METRICS),
                                           "additionalProperties": False,
                                           "properties": {m: _STAT for m in CONTRACT_METRICS}}}},
+        "leverage": {
+            "type": "object",
+            "required": ["nav_facility", "subscription_line", "statistics", "fans"],
+            "additionalProperties": False,
+            "description": "present when a facility is enabled: which ones, their metrics over "
+                           "scenarios (LP IRR as if unlevered and the uplift, peaks, interest, "
+                           "fees, covenant months, minimum interest coverage, lender loss) and "
+                           "drawn-balance fans by year ($)",
+            "properties": {
+                "nav_facility": {"type": "boolean"}, "subscription_line": {"type": "boolean"},
+                "statistics": {"type": "object", "required": list(LEVERAGE_METRICS),
+                               "additionalProperties": False,
+                               "properties": {m: _STAT for m in LEVERAGE_METRICS}},
+                "fans": {"type": "object", "required": list(LEVERAGE_YEARLY),
+                         "additionalProperties": False,
+                         "properties": {y: _FAN for y in LEVERAGE_YEARLY}}}},
     },
 }

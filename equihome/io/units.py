@@ -10,7 +10,8 @@ in its unit. This module imports nothing of the package, so any layer may use it
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, TypeGuard
 
 #: Table columns that hold the analysed statistic (or a change of it): they read in the
 #: statistic's unit.
@@ -64,6 +65,11 @@ def kind_of(name: str | None, statistic: str | None = None) -> str:
     return "%" if name in STATISTIC_COLUMNS else ""
 
 
+def finite_number(v: Any) -> TypeGuard[float]:
+    """True for a finite int or float (not a bool, NaN or infinity)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def cell(v: Any, kind: str = "") -> str:
     """One value for a text table in its unit (n/a when missing; per-zone values as g/o/r):
     rates to 0.01 %, multiples to 0.001x, dollars in $M to $0.01M, others to 4 digits."""
@@ -86,4 +92,4 @@ def cell(v: Any, kind: str = "") -> str:
     return str(v)
 
 
-__all__ = ["STATISTIC_COLUMNS", "cell", "kind_of"]
+__all__ = ["STATISTIC_COLUMNS", "cell", "finite_number", "kind_of"]

@@ -37,9 +37,15 @@ class CashFlows:
     nav_yearly: np.ndarray  # (S, T+1) NAV at each year end, $
 
 
-def aggregate(cfg: FundConfig, ledger: np.ndarray) -> CashFlows:
-    """Derive the flow vectors and year-end NAV from the ledger (S, columns, M+1)."""
+def aggregate(cfg: FundConfig, ledger: np.ndarray,
+              book_value: tuple[int, np.ndarray] | None = None) -> CashFlows:
+    """Derive the flow vectors and year-end NAV from the ledger (S, columns, M+1).
+
+    book_value: (E, (S,) $) for a fund's own book, the seasoned loans' fair value at as_of,
+    month E: the gross flows count it as an advance then (gross IRR from as_of)."""
     gross = ledger[:, COL["proceeds"]] - ledger[:, COL["advances"]]
+    if book_value is not None:
+        gross[:, book_value[0]] -= book_value[1]
     fund = ledger[:, COL["distributions"]] - ledger[:, COL["calls"]]
     return CashFlows(gross, fund, year_ends(ledger[:, COL["nav"]]))
 

@@ -72,8 +72,8 @@ def multiples(cfg: FundConfig) -> tuple[np.ndarray, np.ndarray]:
     return up, down
 
 
-def senior_factor(cfg: FundConfig) -> np.ndarray:
-    """(M+1,) senior balance / V0 by loan age: senior_balance_ratio amortised monthly over
+def amortisation(cfg: FundConfig) -> np.ndarray:
+    """(M+1,) share of a senior mortgage left by loan age in months: amortised monthly over
     senior_term_years at senior_rate, ((1 + i)^N - (1 + i)^n) / ((1 + i)^N - 1) with i the
     monthly rate (in expm1/log1p form, exact for tiny rates); 0 after its term; straight-line
     when the rate is 0."""
@@ -86,7 +86,12 @@ def senior_factor(cfg: FundConfig) -> np.ndarray:
         left = (np.expm1(N * g) - np.expm1(n * g)) / np.expm1(N * g)
     else:
         left = 1.0 - n / N
-    return c.senior_balance_ratio * np.clip(left, 0.0, None)
+    return np.clip(left, 0.0, None)
+
+
+def senior_factor(cfg: FundConfig) -> np.ndarray:
+    """(M+1,) senior balance / V0 by loan age: senior_balance_ratio x :func:`amortisation`."""
+    return cfg.contract.senior_balance_ratio * amortisation(cfg)
 
 
 def effective_rates(size: np.ndarray, orig: np.ndarray, exit_month: np.ndarray,

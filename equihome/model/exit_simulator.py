@@ -30,10 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import cashflow_aggregator, contracts, fee_engine, loan_generator
-from equihome.model.layout import LEDGER_COLUMNS, SHARE_METHODS, zone_array
+from equihome.model import cashflow_aggregator, contracts, fee_engine, leverage, loan_generator
+from equihome.model.layout import LEDGER_COLUMNS, LEVER_ROWS, SHARE_METHODS, zone_array
 from equihome.model.loan_generator import LoanPool
+from equihome.model.portfolio import Book, open_ledger
 from equihome.model.price_path_simulator import PricePaths
+
+TAPE = ("tape_orig", "tape_ratio", "tape_rate", "tape_share", "tape_maturity", "tape_default",
+        "tape_ctype", "tape_mult", "tape_risk_adj", "tape_cap", "tape_senior")
+TAPE_INTS = ("tape_orig", "tape_maturity", "tape_default", "tape_ctype")
 
 
 @dataclass
@@ -51,6 +56,8 @@ class LedgerRun:
     proceeds: np.ndarray
     pool_exhausted: np.ndarray
     cap_bound: np.ndarray       # (S, K) int8: 1 if the return cap set the claim at exit
+    lever: np.ndarray           # (S, len(LEVER_ROWS), M+1) the facilities, layout.LEVER_ROWS
+    opening: np.ndarray         # (S,) NAV at as_of before its flows, $ (portfolio; else 0)
 
     @classmethod
     def empty(cls, S: int, K: int, NT: int, N: int) -> LedgerRun:
@@ -61,7 +68,8 @@ class LedgerRun:
             receipt_month=np.empty((S, K), dtype=np.intc),
             exit_type=np.empty((S, K), dtype=np.int8), reinvested=np.empty((S, K), dtype=np.int8),
             proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8),
-            cap_bound=np.empty((S, K), dtype=np.int8))
+            cap_bound=np.empty((S, K), dtype=np.int8), lever=np.empty((S, len(LEVER_ROWS), N)),
+            opening=np.empty(S))
 
 
 @dataclass
@@ -83,6 +91,18 @@ class StaticInputs:
     mult_up: np.ndarray         # (M+1,) contract multiple by loan age, gains (contracts.py)
     mult_down: np.ndarray       # (M+1,) contract multiple by loan age, losses
     senior_factor: np.ndarray   # (M+1,) senior mortgage balance / V0 by loan age
+    tape_orig: np.ndarray       # (T,) int32 seasoned loans (portfolio.Book): origination month
+    tape_ratio: np.ndarray      # (T,) home value at as_of / at origination
+    tape_rate: np.ndarray       # (T,) simple interest per year
+    tape_share: np.ndarray      # (T,) share of the gain, NaN: the configured method
+    tape_maturity: np.ndarray   # (T,) int32 maturity month
+    tape_default: np.ndarray    # (T,) int32 default month in foreclosure, -1 if active
+    tape_ctype: np.ndarray      # (T,) int32 the loan's own contract type, -1: the fund's
+    tape_mult: np.ndarray       # (T,) its multiple (both ways)
+    tape_risk_adj: np.ndarray   # (T,) its risk adjustment
+    tape_cap: np.ndarray        # (T,) its cap rate per year, NaN: none
+    tape_senior: np.ndarray     # (T,) its senior balance / V0 at origination
+    amort: np.ndarray           # (M+1,) share of a senior mortgage left by loan age
 
 
 @dataclass
@@ -106,7 +126,7 @@ class LedgerInputs(StaticInputs):
                    z_home=pool.z_home, levels=levels)
 
 
-def ledger_params(cfg: FundConfig) -> dict:
+def ledger_params(cfg: FundConfig, book: Book | None = None) -> dict:
     """Scalar parameters of the ledger kernel (the LedgerParams struct in _core.pxd)."""
     ex, fe = cfg.exit_simulator, cfg.fee_engine
     weights = ex.sale_weight + ex.refinance_weight
@@ -128,6 +148,7 @@ def ledger_params(cfg: FundConfig) -> dict:
         fixed_share=float(cfg.appreciation_share),
         share_depreciation=int(cfg.share_depreciation),
         has_cap=int(cfg.annual_return_cap is not None or cfg.contract.cap_rate is not None),
+        return_cap=float(cfg.annual_return_cap) if cfg.annual_return_cap is not None else -1.0,
         n_tiers=len(cfg.tiered_appreciation_thresholds),
         min_hold_months=cfg.min_hold_months,
         sale_hazard=ex.base_exit_rate * ex.sale_weight / weights,
@@ -141,6 +162,9 @@ def ledger_params(cfg: FundConfig) -> dict:
         liquidation_discount=float(ex.liquidation_discount),
         home_sigma=float(cfg.price_path.property_variation),
         **contracts.kernel_params(cfg),
+        **leverage.kernel_params(cfg),
+        start=book.start if book else 0, n_tape=book.n if book else 0,
+        open_cash=book.cash if book else 0.0, open_called=book.called if book else 0.0,
     )
 
 
@@ -149,12 +173,15 @@ def sorted_tranches(cfg: FundConfig) -> list:
     return sorted(cfg.tranches, key=lambda t: t.priority)
 
 
-def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
-    """The ledger kernel's scalars and tables that are the same for every scenario of a run."""
+def static_inputs(cfg: FundConfig, book: Book | None = None) -> tuple[dict, StaticInputs]:
+    """The ledger kernel's scalars and tables that are the same for every scenario of a run
+    (``book``: the fund's own loans, portfolio.load_book)."""
     tranches = sorted_tranches(cfg)
     mult_up, mult_down = contracts.multiples(cfg)
-    return ledger_params(cfg), StaticInputs(
-        schedule=loan_generator.deployment_schedule(cfg),
+    tape = book.kernel_tables() if book else {
+        name: np.empty(0, dtype=np.intc if name in TAPE_INTS else float) for name in TAPE}
+    return ledger_params(cfg, book), StaticInputs(
+        schedule=loan_generator.deployment_schedule(cfg, book),
         fee_rate=fee_engine.fee_rates(cfg),
         expense=fee_engine.expenses(cfg),
         dist_mask=cashflow_aggregator.distribution_mask(cfg),
@@ -165,28 +192,33 @@ def static_inputs(cfg: FundConfig) -> tuple[dict, StaticInputs]:
         cap_factor=contracts.cap_factor(cfg),
         tranche_size=np.array([t.size for t in tranches], dtype=float),
         tranche_rate_m=np.array([(1.0 + t.interest_rate) ** (1.0 / 12.0) - 1.0 for t in tranches]),
-        hazard_mult=hazard_multipliers(cfg),
+        hazard_mult=hazard_multipliers(cfg, book.start if book else 0),
         mult_up=mult_up, mult_down=mult_down, senior_factor=contracts.senior_factor(cfg),
+        amort=contracts.amortisation(cfg), **tape,
     )
 
 
-def hazard_multipliers(cfg: FundConfig) -> np.ndarray:
+def hazard_multipliers(cfg: FundConfig, offset: int = 0) -> np.ndarray:
     """(M+1, 3) multiples of the sale, refinance and default hazards in each month: the
-    market stress's multipliers in its window [start_month, start_month + months), 1
-    elsewhere (all ones without one)."""
+    market stress's multipliers in its window [start_month, start_month + months), counted
+    from month ``offset`` (a portfolio's as_of), 1 elsewhere (all ones without one)."""
     out = np.ones((cfg.months + 1, 3))
     stress = cfg.market_stress
     hm = stress.hazard_multipliers if stress is not None else None
     if hm is not None:
-        out[hm.start_month:hm.start_month + hm.months] = (hm.sale, hm.refinance, hm.default)
+        a = offset + hm.start_month
+        out[a:a + hm.months] = (hm.sale, hm.refinance, hm.default)
     return out
 
 
 def simulate(cfg: FundConfig, pool: LoanPool, paths: PricePaths,
-             static: tuple[dict, StaticInputs], kernels) -> LedgerRun:
-    """Run the loans and the monthly ledger of a chunk of scenarios."""
+             static: tuple[dict, StaticInputs], kernels, book: Book | None = None) -> LedgerRun:
+    """Run the loans and the monthly ledger of a chunk of scenarios; with a ``book``, write the
+    fund's past into its equity columns (portfolio.open_ledger)."""
     params, tables = static
     S, K = pool.size.shape
     out = LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1)
     kernels.run_ledger(params, LedgerInputs.build(tables, pool, paths.levels), out)
+    if book is not None:
+        open_ledger(book, out.ledger, out.opening)
     return out

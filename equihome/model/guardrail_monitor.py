@@ -21,6 +21,7 @@ from equihome.io.config import FundConfig
 from equihome.model import contracts
 from equihome.model.layout import SHARE_METHODS, ZONES, ExitKind, base_share, zone_array
 from equihome.model.loan_generator import LoanPool
+from equihome.model.portfolio import Book
 
 SHARE_TOLERANCE = 1e-3  # shares compared at 0.1 % precision
 STRESS_FALL = 0.20
@@ -84,8 +85,13 @@ def config_checks(cfg: FundConfig, num_simulations: int, seed_given: bool, seed:
 
 
 def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
-               exit_type: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-scenario loan facts the portfolio checks need (loans actually made only), $ or shares."""
+               exit_type: np.ndarray, book: Book | None = None) -> dict[str, np.ndarray]:
+    """Per-scenario loan facts the portfolio checks need (loans actually made only), $ or shares.
+
+    With the fund's own ``book`` (its T loans first in the pool): its loans count by their real
+    suburb names (groups after the model's J suburbs, :func:`suburb_groups`), their liens and
+    senior balances by their own terms; the synthetic loans' junior pattern starts after them.
+    """
     made = orig_month >= 0
     size = np.where(made, pool.size, 0.0)
     ltv = np.where(made, pool.ltv, 0.0)
@@ -95,10 +101,15 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
     stress = (ltv - share * STRESS_FALL) / (1.0 - STRESS_FALL)
     if cfg.contract.type != "interest_plus_share":
         stress = contracts.stress_claim_ratio(cfg, ltv, STRESS_FALL)
-    junior = contracts.junior_mask(cfg, size.shape[1])
-    cltv = np.where(junior, contracts.combined_ltv(cfg, ltv), ltv / (1.0 - cfg.contract.start_value_haircut))
+    T = book.n if book else 0
+    c = cfg.contract
+    senior = np.where(contracts.junior_mask(cfg, size.shape[1] - T),
+                      c.senior_balance_ratio if c.lien_position > 1 else 0.0, 0.0)
+    if book is not None:
+        senior = np.concatenate([book.terms["tape_senior"], senior])
+    cltv = (senior + ltv) / (1.0 - c.start_value_haircut)
     S, Z = size.shape[0], len(ZONES)
-    J = Z * cfg.price_path.suburbs_per_zone
+    groups, G = suburb_groups(cfg, pool.suburb, book)
     rows = np.arange(S)[:, None]
     return {
         "max_ltv": ltv.max(axis=1),
@@ -107,11 +118,33 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
         "max_loan_by_zone": np.stack([np.where(pool.zone == z, size, 0.0).max(axis=1)
                                       for z in range(Z)], axis=1),
         "deployed_by_zone": _group_sums(rows * Z + pool.zone, size, S, Z),
-        "deployed_by_suburb": _group_sums(rows * J + pool.suburb, size, S, J),
+        "deployed_by_suburb": _group_sums(rows * G + groups, size, S, G),
         "combined_ltv": np.where(made, cltv, 0.0).max(axis=1),
         "liquidated": np.cumsum(np.where(exit_type == ExitKind.LIQUIDATION, size, 0.0),
                                 axis=1)[:, -1],
     }
+
+
+def real_suburbs(book: Book | None) -> list[str]:
+    """The distinct suburb names on a book's tape, sorted (none without a book)."""
+    return sorted({n for n in book.suburb_name if n is not None}) if book is not None else []
+
+
+def suburb_groups(cfg: FundConfig, suburb: np.ndarray,
+                  book: Book | None = None) -> tuple[np.ndarray, int]:
+    """(S, K) suburb group of each pool loan and the number of groups G: the model's J suburbs,
+    then, with a ``book``, one group per real suburb named on the tape (its loans without a
+    name stay in their model suburb), so concentration is per real suburb."""
+    J = len(ZONES) * cfg.price_path.suburbs_per_zone
+    names = real_suburbs(book)
+    if book is None:
+        return suburb, J
+    index = {n: J + i for i, n in enumerate(names)}
+    tape = np.array([index.get(n, -1) for n in book.suburb_name], dtype=np.intc)
+    groups = suburb.copy()
+    T = book.n
+    groups[:, :T] = np.where(tape >= 0, tape, suburb[:, :T])
+    return groups, J + len(names)
 
 
 def _group_sums(group: np.ndarray, values: np.ndarray, S: int, G: int) -> np.ndarray:

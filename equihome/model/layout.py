@@ -20,6 +20,19 @@ LEDGER_COLUMNS = (
 )
 COL = {name: i for i, name in enumerate(LEDGER_COLUMNS)}
 
+#: Rows of the per-scenario facility record (S, len(LEVER_ROWS), M+1) (DOMAIN.md "Leverage"),
+#: $ per month unless noted: draws include capitalised interest and fees; repaid is principal
+#: (by cash, or by a capital call on the line); interest and fees are charged (paid, called or
+#: capitalised); balances are month-end $; covenant_breach is 1 in a month the NAV facility's
+#: drawn / fair value passed ltv_covenant; lender_loss ($, month M) is what the book could not
+#: repay. The facilities' cash also sits in the ledger's debt columns.
+LEVER_ROWS = (
+    "nav_draws", "nav_repaid", "nav_interest", "nav_fees", "nav_balance", "nav_capitalised",
+    "sub_draws", "sub_repaid", "sub_interest", "sub_fees", "sub_balance", "covenant_breach",
+    "lender_loss",
+)
+LEV = {name: i for i, name in enumerate(LEVER_ROWS)}
+
 
 class ExitKind(IntEnum):
     """How a loan left the book (stored as int8 per loan)."""
@@ -54,7 +67,8 @@ def base_share(method: int, ltv, fixed_share: float, first_tier_share: float):
     return ltv if method == 0 else (first_tier_share if method == 2 else fixed_share)
 
 
-def check_ledger_shapes(months: int, n_tiers: int, inp, out) -> None:
+def check_ledger_shapes(months: int, n_tiers: int, inp, out, start: int = 0,
+                        n_tape: int = 0) -> None:
     """Raise ValueError unless every ledger-kernel array has the shape the kernel assumes.
 
     ``inp``/``out``: an exit_simulator.LedgerInputs and LedgerRun. Called by both kernel
@@ -73,12 +87,36 @@ def check_ledger_shapes(months: int, n_tiers: int, inp, out) -> None:
         "exit_month": (S, K), "receipt_month": (S, K), "exit_type": (S, K),
         "reinvested": (S, K), "proceeds": (S, K), "pool_exhausted": (S,),
         "mult_up": (N,), "mult_down": (N,), "senior_factor": (N,), "cap_bound": (S, K),
+        "lever": (S, len(LEVER_ROWS), N), "opening": (S,), "amort": (N,),
     }
     for name, shape in want.items():
         got = getattr(inp, name) if hasattr(inp, name) else getattr(out, name)
         if tuple(np.shape(got)) != shape:
             raise ValueError(f"run_ledger: {name} has shape {tuple(np.shape(got))}, "
                              f"expected {shape}")
+    check_tape(months, start, n_tape, inp)
     if S * K and (np.max(inp.suburb) >= J or np.max(inp.zone) >= len(ZONES)
                   or min(np.min(inp.suburb), np.min(inp.zone)) < 0):
         raise ValueError("run_ledger: a zone or suburb index is out of range")
+
+
+def check_tape(months: int, start: int, n_tape: int, inp) -> None:
+    """Raise ValueError unless the seasoned-loan tables (T,) fit the pool and the calendar:
+    T = n_tape loans at the front of the pool, 0 <= origination <= E = start < M, maturity
+    after E, a default month between origination and E (or -1)."""
+    T = np.shape(inp.tape_orig)[0]
+    for name in ("tape_ratio", "tape_rate", "tape_share", "tape_maturity", "tape_default",
+                 "tape_ctype", "tape_mult", "tape_risk_adj", "tape_cap", "tape_senior"):
+        if np.shape(getattr(inp, name)) != (T,):
+            raise ValueError(f"run_ledger: {name} has shape {np.shape(getattr(inp, name))}, "
+                             f"expected ({T},)")
+    if T != n_tape or T > np.shape(inp.size)[1] or not 0 <= start < months:
+        raise ValueError(f"run_ledger: {T} seasoned loans (n_tape {n_tape}) in a pool of "
+                         f"{np.shape(inp.size)[1]}, as_of month {start} of {months}")
+    orig, mat, dflt = (np.asarray(getattr(inp, n)) for n in
+                       ("tape_orig", "tape_maturity", "tape_default"))
+    if T and (orig.min() < 0 or orig.max() > start or mat.min() <= start
+              or ((dflt >= 0) & ((dflt < orig) | (dflt > start))).any() or dflt.min() < -1
+              or not (np.asarray(inp.tape_ratio) > 0).all()
+              or not np.isin(np.asarray(inp.tape_ctype), (-1, 0, 1, 2)).all()):
+        raise ValueError("run_ledger: a seasoned loan's months or value are out of range")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from equihome.io.config import MONTHS_PER_YEAR, FundConfig
-from equihome.model import contracts
+from equihome.model import contracts, leverage, waterfall_engine
 from equihome.model.cashflow_aggregator import CashFlows, year_ends
 from equihome.model.exit_simulator import LedgerRun
 from equihome.model.layout import COL, EXIT_NAMES, ExitKind
@@ -52,7 +52,8 @@ def irr_annual(flows: np.ndarray, kernels) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
+    """num / den where den > 0 (inf when a tiny den overflows it), else NaN."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
 
 
@@ -67,6 +68,8 @@ class ChunkMetrics:
     irr_flags: np.ndarray                   # (S,) LP IRR root flag
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     contract: dict[str, np.ndarray] = field(default_factory=dict)  # CONTRACT_METRICS, (S,)
+    leverage: dict[str, np.ndarray] = field(default_factory=dict)  # LEVERAGE_METRICS, (S,)
+    leverage_yearly: dict[str, np.ndarray] = field(default_factory=dict)  # (S, T+1)
 
 
 def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cash: CashFlows,
@@ -115,10 +118,25 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
     }
     yearly = {"nav": cash.nav_yearly, "j_curve": cum_yearly, "lp_tvpi": dpi_y + rvpi_y,
               "lp_dpi": dpi_y, "lp_rvpi": rvpi_y}
-    return ChunkMetrics(metrics, yearly, counts, tranche_returns(run.debt_flows, kernels), flags,
-                        {"nav": nav, "lp_cumulative_cash": cum_lp},
-                        contracts.scenario_metrics(pool_size, run.orig_month, run.exit_month,
-                                                   run.exit_type, run.proceeds, run.cap_bound))
+    out = ChunkMetrics(metrics, yearly, counts, tranche_returns(run.debt_flows, kernels), flags,
+                       {"nav": nav, "lp_cumulative_cash": cum_lp},
+                       contracts.scenario_metrics(pool_size, run.orig_month, run.exit_month,
+                                                  run.exit_type, run.proceeds, run.cap_bound)
+                       if contracts.stated(cfg) else {})
+    if leverage.active(cfg):
+        out.leverage, out.leverage_yearly = leverage_metrics(cfg, pool_size, run, lp_irr, kernels)
+    return out
+
+
+def leverage_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, lp_irr: np.ndarray,
+                     kernels) -> tuple[dict, dict]:
+    """The facilities' per-scenario metrics, with the LP IRR as if unlevered: the waterfall
+    run again on the equity flows without the subscription line (leverage.unlevered_equity)."""
+    calls, dist = leverage.unlevered_equity(run.ledger, run.lever)
+    wf = waterfall_engine.split(cfg, calls, dist, run.ledger[:, COL["management_fees"]], run,
+                                pool_size, kernels)
+    unlevered = irr_annual(wf.lp_dist - wf.lp_calls, kernels)[0]
+    return leverage.scenario_metrics(run.ledger, run.lever, lp_irr, unlevered)
 
 
 def pool_metrics(pool_size: np.ndarray, run: LedgerRun, kernels) -> tuple[np.ndarray, ...]:

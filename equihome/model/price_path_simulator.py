@@ -83,20 +83,24 @@ def shock_curve(shock: PriceShock, months: int, severity: float) -> np.ndarray:
     return out
 
 
-def overlay(cfg: FundConfig) -> np.ndarray:
-    """The price-shock overlay (M+1, Z) of the config's market stress; ones without one."""
+def overlay(cfg: FundConfig, offset: int = 0) -> np.ndarray:
+    """The price-shock overlay (M+1, Z) of the config's market stress, its months counted from
+    month ``offset`` (a portfolio's as_of); ones without one."""
     stress = cfg.market_stress
     shock = stress.price_shock if stress is not None else None
     if shock is None:
         return np.ones((cfg.months + 1, len(ZONES)))
     sev = shock.zone_severity
-    return np.stack([shock_curve(shock, cfg.months, getattr(sev, z)) for z in ZONES], axis=1)
+    shifted = shock.model_copy(update={"start_month": shock.start_month + offset})
+    return np.stack([shock_curve(shifted, cfg.months, getattr(sev, z)) for z in ZONES], axis=1)
 
 
-def simulate(cfg: FundConfig, seed: int, start: int, stop: int, kernels) -> PricePaths:
+def simulate(cfg: FundConfig, seed: int, start: int, stop: int, kernels,
+             offset: int = 0) -> PricePaths:
     """Draw and build the price paths of the run's scenarios [start, stop) under ``seed``:
     zone normals (Purpose.PRICES), regime uniforms (REGIME) and suburb normals (SUBURBS),
-    each from the scenario's own counter-based stream (drawn without the GIL)."""
+    each from the scenario's own counter-based stream (drawn without the GIL); a market
+    stress's months count from month ``offset`` (a portfolio's as_of)."""
     pp = cfg.price_path
     M, Z = cfg.months, len(ZONES)
     J = Z * pp.suburbs_per_zone
@@ -113,7 +117,7 @@ def simulate(cfg: FundConfig, seed: int, start: int, stop: int, kernels) -> Pric
                         zone_array(pp.volatility), MODELS[pp.model_type],
                         float(pp.mean_reversion_params.speed), regime_vector(cfg), zone_log)
     levels = np.empty((S, M + 1, J))
-    shock = overlay(cfg)
+    shock = overlay(cfg, offset)
     kernels.index_levels(zone_log, sub_eps, zone_of_suburb(cfg), float(pp.suburb_variation),
                          shock, levels)
     return PricePaths(zone_log, levels, shock)

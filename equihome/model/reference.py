@@ -14,7 +14,11 @@ from types import SimpleNamespace
 import numpy as np
 
 from equihome.model import reference_contracts as rc
-from equihome.model.layout import COL, ExitKind, base_share, check_ledger_shapes
+from equihome.model import reference_leverage as rl
+from equihome.model import reference_portfolio as rp
+from equihome.model.layout import COL, LEV, ExitKind, check_ledger_shapes
+from equihome.model.reference_irr import IRR_CONSTANTS, irr_batch, irr_one  # noqa: F401
+from equihome.model.reference_leverage import _Fund, fund_need
 from equihome.model.reference_pools import *  # noqa: F403  (the loan-pool kernels' twins)
 
 DT = 1.0 / 12.0
@@ -61,13 +65,14 @@ def index_levels(zone_log, sub_eps, zone_of, sigma_sub, shock, out):
 # --------------------------------------------------------------------------- ledger
 
 
-def claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau):
+def claim_formula(p, tab, lt, L, V0, ratio, tau):
     """The contract's formula ($) before the common terms; see ``_core.claim_formula``."""
-    if p["contract_type"] != 0:
-        return rc.contract_claim(p, tab, L, V0, ratio, tau)
+    if lt.ctype != 0:
+        return rc.contract_claim(tab, lt, L, V0, ratio, tau)
     gain = ratio - 1.0
-    claim = L + accrual * tau
-    if p["share_method"] == 2:
+    claim = L + lt.accrual * tau
+    share_v0 = lt.share_v0
+    if lt.tiered:
         up = np.zeros_like(gain)
         lo = 0.0
         thr = list(tab.tier_thr[: p["n_tiers"]]) + [np.inf]
@@ -82,43 +87,41 @@ def claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau):
     return np.where(gain > 0.0, claim_up, claim_down)
 
 
-def claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau):
+def claim_value(p, tab, lt, L, V0, ratio, tau):
     """Fund's claim ($) on homes worth V0*ratio after tau months (arrays broadcast)."""
-    claim = claim_formula(p, tab, L, accrual, V0, share_v0, ratio, tau)
+    claim = claim_formula(p, tab, lt, L, V0, ratio, tau)
     claim = np.where(tau < p["loss_share_months"], np.maximum(claim, L), claim)
-    if p["has_cap"]:
-        claim = np.minimum(claim, L * tab.cap_factor[tau])
+    claim = np.minimum(claim, L * rc.cap_at(p, tab, lt, tau))
     if p["claim_floor"] > 0.0:
         claim = np.maximum(claim, p["claim_floor"] * L)
     return np.maximum(np.minimum(claim, V0 * ratio), 0.0)
 
 
-def walk_loan(p, tab, pool, k, m0, f):
-    """Pool loan k from origination to exit; returns (month, receipt, kind, proceeds, cap
-    bound)."""
+def walk_loan(p, tab, pool, k, lt, f):
+    """Pool loan k from lt.start to exit (``lt``: rp.new_terms / rp.tape_terms); returns
+    (month, receipt, kind, proceeds, cap bound); see ``_core.walk_loan``."""
     lev, j, L, ltv, z = pool.lev, pool.suburb[k], pool.size[k], pool.ltv[k], pool.zone[k]
     nav_loans, cost_at = f.nav_loans, f.cost_at
     V0 = L / ltv
-    inv0 = 1.0 / lev[m0, j]
-    share = base_share(p["share_method"], ltv, p["fixed_share"], tab.tier_share[0])
-    accrual = L * p["loan_rate"] * DT
-    share_v0 = share * V0
+    m0, s0 = lt.m0, lt.start
+    inv0 = lt.r0 / lev[s0, j]
     hd0 = tab.default_rate[z]
     hdc = tab.default_rate[z] * p["default_mult"]
     hsa = p["sale_hazard"] * p["sale_mult"]
     hrb = p["refi_hazard"] * p["refi_mult"]
     M = p["months"]
-    mat = m0 + p["loan_term_months"]
+    mat = lt.mat
     last = min(mat, M)
-    ms = np.arange(m0 + 1, last + 1)
+    ms = np.arange(s0 + 1, last + 1)
     tau = ms - m0
     ratio = lev[ms, j] * inv0
-    claim = claim_value(p, tab, L, accrual, V0, share_v0, ratio, tau)
+    claim = claim_value(p, tab, lt, L, V0, ratio, tau)
     gain = ratio - 1.0
     hm = tab.hazard_mult[ms]
     hd = np.where(gain < 0.0, hd0 - hdc * gain, hd0)
-    if rc.is_junior(p, k):
-        hd = rc.junior_default_hazard(tab, hd0, hdc, V0, ratio, claim, tab.senior_factor[0] + ltv, tau)
+    if lt.junior:
+        hd = rc.junior_default_hazard(tab, lt, hd0, hdc, V0, ratio, claim,
+                                      rc.senior_at(tab, lt, 0) + ltv, tau)
     hd = hd * hm[:, 2]
     held = tau >= p["min_hold_months"]
     with np.errstate(divide="ignore", invalid="ignore"):  # months after the exit may be junk
@@ -140,31 +143,21 @@ def walk_loan(p, tab, pool, k, m0, f):
         i = ms.size - 1
         kind = ExitKind.MATURITY if last == mat else ExitKind.LIQUIDATION
     m = int(ms[i])
-    nav_loans[m0] += L
-    cost_at[m0] += L
-    nav_loans[m0 + 1:m] += claim[:i]
-    cost_at[m0 + 1:m] += L
+    nav_loans[s0] += claim_value(p, tab, lt, L, V0, lt.r0, s0 - m0) if lt.seasoned else L
+    cost_at[s0] += L
+    nav_loans[s0 + 1:m] += claim[:i]
+    cost_at[s0 + 1:m] += L
     tau_e = m - m0
+    walk = (m - s0) / 12.0
     s2 = p["home_sigma"] * p["home_sigma"]
-    z1, z2 = pool.z_home[k]
-    hh = np.exp(p["home_sigma"] * np.sqrt(tau_e / 12.0) * z1 - 0.5 * s2 * tau_e / 12.0)
-    claim_e = float(claim_value(p, tab, L, accrual, V0, share_v0, np.array(lev[m, j] * inv0 * hh),
-                                tau_e))
-    bound = rc.cap_binds(p, tab, claim_formula(p, tab, L, accrual, V0, share_v0,
-                                            np.array(lev[m, j] * inv0 * hh), tau_e), L, tau_e)
-    junior = rc.is_junior(p, k)
+    hh = np.exp(p["home_sigma"] * np.sqrt(walk) * pool.z_home[k][0] - 0.5 * s2 * walk)
+    v_exit = np.array(lev[m, j] * inv0 * hh)
+    claim_e = float(claim_value(p, tab, lt, L, V0, v_exit, tau_e))
+    bound = rc.cap_binds(p, tab, lt, claim_formula(p, tab, lt, L, V0, v_exit, tau_e), L, tau_e)
     r = m
     if kind == ExitKind.DEFAULT:
         r = min(m + p["foreclosure_lag"], M)
-        hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * z2 - 0.5 * s2 * (r - m) / 12.0)
-        vr = V0 * (lev[r, j] * inv0) * hh2
-        rec = tab.recovery[z]
-        proceeds = min(claim_e, rc.net_of_senior(tab, V0, vr * (1.0 - p["foreclosure_cost"]),
-                                              r - m0, junior)) * rec
-        q = np.arange(m, r)
-        nav_loans[m:r] += np.minimum(claim_e, rc.net_of_senior(
-            tab, V0, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"]), q - m0, junior)) * rec
-        cost_at[m:r] += L
+        proceeds = foreclose(p, tab, lt, pool, k, m, r, claim_e, inv0, hh, f)
     elif kind == ExitKind.LIQUIDATION:
         proceeds = claim_e * (1.0 - p["liquidation_discount"])
     else:
@@ -172,43 +165,28 @@ def walk_loan(p, tab, pool, k, m0, f):
     return m, r, int(kind), float(proceeds), bound
 
 
+def foreclose(p, tab, lt, pool, k, m, r, claim, inv0, hh, f):
+    """Recovery ($) of a default in month m at month r, and the loan's value in m..r-1; see
+    ``_core.foreclose``."""
+    lev, j, L, m0 = pool.lev, pool.suburb[k], pool.size[k], lt.m0
+    V0 = L / pool.ltv[k]
+    rec = tab.recovery[pool.zone[k]]
+    s2 = p["home_sigma"] * p["home_sigma"]
+    hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * pool.z_home[k][1]
+                      - 0.5 * s2 * (r - m) / 12.0)
+    vr = V0 * (lev[r, j] * inv0) * hh2
+    q = np.arange(m, r)
+    f.nav_loans[m:r] += np.minimum(claim, rc.net_of_senior(
+        tab, lt, V0, V0 * (lev[q, j] * inv0) * (1.0 - p["foreclosure_cost"]), q - m0)) * rec
+    f.cost_at[m:r] += L
+    return min(claim, rc.net_of_senior(tab, lt, V0, vr * (1.0 - p["foreclosure_cost"]),
+                                       r - m0)) * rec
+
+
 def _owed_between(tab, basis, m, h):
     """Fees and expenses due in months m+1..h; see ``_core.owed_between``."""
     return (basis * (tab.rate_cum[h + 1] - tab.rate_cum[m + 1]) / 12.0
             + (tab.expense_cum[h + 1] - tab.expense_cum[m + 1]))
-
-
-class _Fund:
-    """The running state of one scenario's fund (``_core.pxd``'s Fund, field for field)."""
-
-    def __init__(self, N, NT):
-        self.m = self.k = self.exhausted = 0
-        self.cash = self.called = self.arrears = self.earmark = self.sched = 0.0
-        self.basis = self.nav_prev = self.cost_prev = 0.0
-        self.proc_at, self.prin_at, self.nav_loans, self.cost_at, self.disp_at = np.zeros((5, N))
-        self.debt_out = np.zeros(NT)
-
-
-def fund_need(f, tab, o, amount, cap):
-    """Pay ``amount``; return the part that could not be paid; see ``_core.fund_need``."""
-    use = min(f.cash, amount)
-    f.cash -= use
-    amount -= use
-    for t in range(len(tab.tranche_size)):
-        if amount <= 0.0:
-            break
-        d = min(amount, tab.tranche_size[t] - f.debt_out[t])
-        if d > 0.0:
-            f.debt_out[t] += d
-            o.ledger[COL["debt_draws"], f.m] += d
-            o.debt[t, f.m] -= d
-            amount -= d
-    if amount > 0.0:
-        d = min(amount, max(cap - f.called, 0.0))
-        f.called += d
-        o.ledger[COL["calls"], f.m] += d
-        amount -= d
-    return max(amount, 0.0)
 
 
 def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
@@ -229,7 +207,7 @@ def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
 
 def run_ledger(p, inp, out):
     """Month-by-month fund ledger per scenario; see ``_core.run_ledger``."""
-    check_ledger_shapes(p["months"], p["n_tiers"], inp, out)
+    check_ledger_shapes(p["months"], p["n_tiers"], inp, out, p["start"], p["n_tape"])
     N = p["months"] + 1
     tab = SimpleNamespace(**{name: np.asarray(getattr(inp, name)) for name in TABLES})
     tab.rate_cum, tab.expense_cum = np.zeros((2, N + 1))
@@ -240,10 +218,10 @@ def run_ledger(p, inp, out):
     for s in range(S):
         pool = SimpleNamespace(**{name: np.asarray(getattr(inp, name)[s]) for name in POOL},
                                lev=np.asarray(inp.levels[s]))
-        o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s],
+        o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s], lever=out.lever[s],
+                            opening=out.opening[s:s + 1],
                             **{name: getattr(out, name)[s] for name in LOANS})
-        o.ledger[:] = 0.0
-        o.debt[:] = 0.0
+        o.ledger[:] = o.debt[:] = o.lever[:] = 0.0
         for name in LOANS:
             getattr(o, name)[:] = LOAN_START.get(name, -1)  # months: -1, never made
         out.pool_exhausted[s] = ledger_one(p, tab, pool, o)
@@ -251,7 +229,9 @@ def run_ledger(p, inp, out):
 
 TABLES = ("schedule", "fee_rate", "expense", "dist_mask", "default_rate", "recovery", "tier_thr",
           "tier_share", "cap_factor", "tranche_size", "tranche_rate_m", "hazard_mult", "mult_up",
-          "mult_down", "senior_factor")
+          "mult_down", "senior_factor", "tape_orig", "tape_ratio", "tape_rate", "tape_share",
+          "tape_maturity", "tape_default", "tape_ctype", "tape_mult", "tape_risk_adj", "tape_cap",
+          "tape_senior", "amort")
 POOL = ("size", "ltv", "zone", "suburb", "e_exit", "u_cause", "z_home")
 LOANS = ("orig_month", "exit_month", "receipt_month", "exit_type", "reinvested", "proceeds",
          "cap_bound")
@@ -262,13 +242,22 @@ def ledger_one(p, tab, pool, o):
     """One scenario of run_ledger; returns 1 if the loan pool ran out."""
     N = p["months"] + 1
     f = _Fund(N, len(tab.tranche_size))
-    for m in range(N):
+    f.m, f.cash, f.called = p["start"], p["open_cash"], p["open_called"]
+    rp.seat_tape(p, tab, pool, f, o, walk_loan, foreclose, claim_value)
+    f.k = p["n_tape"]
+    f.cost_prev = f.cost_at[p["start"]]
+    f.nav_prev = f.cash + f.nav_loans[p["start"]]
+    o.opening[0] = f.nav_prev
+    for m in range(p["start"], N):
         f.m = m
         receive(p, f, o)
+        rl.lever_charge(p, f, o)
         charge(p, tab, f, o)
+        rl.covenant(p, f, o)
+        rl.sub_repay_due(p, f, o)
         originate(p, tab, pool, f, o)
         distribute(p, tab, f, o)
-        mark(tab, f, o)
+        mark(p, tab, f, o)
     return f.exhausted
 
 
@@ -296,9 +285,14 @@ def charge(p, tab, f, o):
     o.ledger[COL["expenses"], m] = tab.expense[m]
     o.ledger[COL["transaction_fees"], m] += f.disp_at[m]
     o.ledger[COL["debt_service"], m] += interest
-    o.ledger[COL["debt_interest"], m] = interest
+    o.ledger[COL["debt_interest"], m] += interest
     need = f.arrears + mfee + tab.expense[m] + f.disp_at[m] + interest
-    f.arrears = fund_need(f, tab, o, need, p["fund_size"])
+    if p["nav_on"] or p["sub_on"]:  # the facilities' commitment fees (rl.lever_charge)
+        o.ledger[COL["debt_service"], m] += f.fac_fees
+        o.ledger[COL["debt_interest"], m] += f.fac_fees
+        need += f.fac_fees
+    f.arrears = fund_need(p, f, tab, o, need, p["fund_size"], p["nav_on"] and not p["nav_deploy"],
+                          0.0)
     o.ledger[COL["fees_paid"], m] += need - f.arrears
 
 
@@ -319,12 +313,14 @@ def originate(p, tab, pool, f, o):
             break
         V0 = L / pool.ltv[k]
         net = L * (1.0 - p["fee_in_rate"]) + p["acquisition_rate"] * V0
-        avail = f.cash + max(p["origination_cap"] - f.called, 0.0)
+        avail = f.cash + max(p["origination_cap"] - f.called - f.sub_out, 0.0)
         for t in range(len(tab.tranche_size)):
             avail += tab.tranche_size[t] - f.debt_out[t]
+        if p["nav_deploy"]:
+            avail += rl.nav_headroom(p, f, L)
         if net > avail:
             break
-        fund_need(f, tab, o, net, p["origination_cap"])
+        fund_need(p, f, tab, o, net, p["origination_cap"], p["nav_deploy"], L)
         use_e = min(f.earmark, L)
         f.earmark -= use_e
         f.sched -= L - use_e
@@ -333,12 +329,8 @@ def originate(p, tab, pool, f, o):
         o.ledger[COL["fee_income"], m] += L * p["fee_in_rate"]
         o.ledger[COL["transaction_fees"], m] += p["acquisition_rate"] * V0
         o.ledger[COL["fees_paid"], m] += p["acquisition_rate"] * V0
-        em, r, kd, pr, cb = walk_loan(p, tab, pool, k, m, f)
-        o.orig_month[k], o.exit_month[k], o.receipt_month[k] = m, em, r
-        o.exit_type[k], o.proceeds[k], o.cap_bound[k] = kd, pr, cb
-        f.proc_at[r] += pr
-        f.prin_at[r] += min(L, pr)
-        f.disp_at[r] += p["disposition_rate"] * pr
+        rp.book_loan(p, f, o, k, L, m, walk_loan(p, tab, pool, k, rp.new_terms(p, tab, pool, k, m),
+                                                 f))
         f.k = k + 1
 
 
@@ -353,9 +345,11 @@ def distribute(p, tab, f, o):
     else:
         owed = max(_owed_between(tab, f.basis, m, tab.next_dist[m]),
                    _owed_between(tab, f.basis, m, M) - f.nav_loans[m])
-        hold = max(np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called, 0.0), 0.0)
-                           - CENT_SLACK), 0.0) / 100.0
+        hold = max(np.ceil(100.0 * max(owed - max(p["fund_size"] - f.called - f.sub_out, 0.0),
+                                       0.0) - CENT_SLACK), 0.0) / 100.0
     free = f.cash - f.earmark - hold
+    if p["nav_on"] or p["sub_on"]:
+        free = rl.repay_lenders(p, f, o, free)
     for t in range(len(tab.tranche_size)):
         if free <= 0.0:
             break
@@ -370,10 +364,16 @@ def distribute(p, tab, f, o):
         f.cash -= free
 
 
-def mark(tab, f, o):
-    """5. Month-end NAV, invested capital, arrears and cash; see ``_core.mark``."""
+def mark(p, tab, f, o):
+    """5. Month-end NAV, invested capital, arrears, cash, balances; see ``_core.mark``."""
     m = f.m
-    o.ledger[COL["nav"], m] = f.cash + f.nav_loans[m] - f.debt_out.sum() - f.arrears
+    debt_total = 0.0
+    for t in range(len(tab.tranche_size)):
+        debt_total += f.debt_out[t]
+    if p["nav_on"] or p["sub_on"]:
+        debt_total += f.nav_out + f.sub_out
+        o.lever[LEV["nav_balance"], m], o.lever[LEV["sub_balance"], m] = f.nav_out, f.sub_out
+    o.ledger[COL["nav"], m] = f.cash + f.nav_loans[m] - debt_total - f.arrears
     o.ledger[COL["invested_capital"], m] = f.cost_at[m]
     o.ledger[COL["unpaid_fees"], m] = f.arrears
     o.ledger[COL["cash"], m] = f.cash
@@ -498,153 +498,3 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
             gp_carry[s, m] = gp
         over = paid - carry_cap(npv, called, carry * (total_d - called), offset * fcum)
         excess[s] = _settle(over, clawback, lp_dist[s], gp_carry[s])
-
-
-# --------------------------------------------------------------------------- IRR
-
-# The solver's constants: the same values as ``_core.IRR_CONSTANTS`` (tested).
-IRR_GRID = 64
-IRR_MAX_ITER = 200
-IRR_MAX_DOUBLINGS = 2000
-IRR_STEP_TOL = 1e-14
-IRR_BRACKET_TOL = 1e-15
-IRR_START_LO = 1.0 / 1.005
-IRR_START_HI = 1.0 / 0.995
-IRR_SCAN_MAX_GROWTH = 11.0
-IRR_SCAN_MIN_GROWTH = 0.001
-IRR_CONSTANTS = {
-    "grid": IRR_GRID, "max_iter": IRR_MAX_ITER, "max_doublings": IRR_MAX_DOUBLINGS,
-    "step_tol": IRR_STEP_TOL, "bracket_tol": IRR_BRACKET_TOL, "start_lo": IRR_START_LO,
-    "start_hi": IRR_START_HI, "scan_max_growth": IRR_SCAN_MAX_GROWTH,
-    "scan_min_growth": IRR_SCAN_MIN_GROWTH,
-}
-
-
-def _npv_x(c, x):
-    """NPV polynomial sum c[t] x^t and its derivative (Horner, high order first)."""
-    v = d = 0.0
-    for ct in c[::-1]:
-        d = d * x + v
-        v = v * x + ct
-    return v, d
-
-
-def _solve_bracket(c, a, b, fa):
-    x = 0.5 * (a + b)
-    if a < IRR_START_LO < b:
-        x = IRR_START_LO
-    elif a < IRR_START_HI < b:
-        x = IRR_START_HI
-    for _ in range(IRR_MAX_ITER):
-        fx, d = _npv_x(c, x)
-        if fx == 0.0:
-            return x
-        if (fx < 0.0) == (fa < 0.0):
-            a, fa = x, fx
-        else:
-            b = x
-        nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
-        if abs(nx - x) <= IRR_STEP_TOL * abs(x):
-            return nx  # Newton has converged
-        if not (a < nx < b):
-            nx = 0.5 * (a + b)
-        if b - a <= IRR_BRACKET_TOL * abs(x):
-            return nx
-        x = nx
-    return x
-
-
-def _sign_changes(v):
-    s = np.sign(v[v != 0.0])
-    return int(np.count_nonzero(s[1:] != s[:-1]))
-
-
-def _turning_point(c, a, b, da):
-    """Where the NPV's slope changes sign in [a, b]; see ``_core.turning_point``."""
-    m = 0.5 * (a + b)
-    for _ in range(IRR_MAX_ITER):
-        if b - a <= IRR_BRACKET_TOL * abs(m):
-            break
-        dm = _npv_x(c, m)[1]
-        if dm == 0.0:
-            return m
-        a, b = (m, b) if (dm < 0.0) == (da < 0.0) else (a, m)
-        m = 0.5 * (a + b)
-    return m
-
-
-def _scan_roots(c, lo, hi, best, roots):
-    """Roots on a grid of (lo, hi]; returns (best, roots); see ``_core.scan_roots``."""
-    a = lo
-    fa, da = _npv_x(c, a)
-    found = []
-    for i in range(1, IRR_GRID + 1):
-        b = lo + (hi - lo) * i / IRR_GRID
-        fb, db = _npv_x(c, b)
-        if fb == 0.0 or (fa != 0.0 and (fb < 0.0) != (fa < 0.0)):
-            found.append(b if fb == 0.0 else _solve_bracket(c, a, b, fa))
-        elif fa != 0.0 and da != 0.0 and db != 0.0 and (da < 0.0) != (db < 0.0):
-            e = _turning_point(c, a, b, da)
-            fe = _npv_x(c, e)[0]
-            if fe == 0.0:
-                found.append(e)
-            elif (fe < 0.0) != (fa < 0.0):
-                found += [_solve_bracket(c, a, e, fa), _solve_bracket(c, e, b, fe)]
-        a, fa, da = b, fb, db
-    for rate in (1.0 / x - 1.0 for x in found):
-        roots += 1
-        best = rate if roots == 1 or abs(rate) < abs(best) else best
-    return best, roots
-
-
-def _grow_bracket(c, a, b):
-    """The first root beyond ``a`` (doubling ``b``), or None; see ``_core.grow_bracket``."""
-    fa, _ = _npv_x(c, a)
-    fb, _ = _npv_x(c, b)
-    i = 0
-    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
-        a, fa, b = b, fb, b * 2.0
-        fb, _ = _npv_x(c, b)
-        i += 1
-    if fb == 0.0:
-        return b
-    if (fb < 0.0) == (fa < 0.0) or fb != fb:
-        return None
-    return _solve_bracket(c, a, b, fa)
-
-
-def irr_one(c, periods_per_year=12.0):
-    """Per-period IRR (the root closest to zero) and flag; see ``_core.irr_one``."""
-    c = [float(v) for v in np.trim_zeros(np.asarray(c, dtype=float), "f")]
-    arr = np.asarray(c)
-    if arr.size == 0 or _sign_changes(arr) == 0:
-        return np.nan, 2
-    x_min = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
-    x_max = 1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year)
-    best, roots = np.nan, 0
-    if _sign_changes(arr) == 1 or _sign_changes(np.cumsum(arr)) == 1:
-        x = _grow_bracket(c, 0.0, 1.0)
-        if x is None:
-            return np.nan, 2
-        if _sign_changes(arr) == 1 or x >= 1.0:
-            return 1.0 / x - 1.0, 0
-        best, roots = _scan_roots(c, 1.0, x_max, 1.0 / x - 1.0, 1)
-    else:
-        best, roots = _scan_roots(c, x_min, x_max, best, roots)
-        if roots == 0:
-            fx, _ = _npv_x(c, x_min)
-            if fx == 0.0 or (fx < 0.0) != (c[0] < 0.0):
-                best = 1.0 / (x_min if fx == 0.0 else _solve_bracket(c, 0.0, x_min, c[0])) - 1.0
-                roots = 1
-            x = _grow_bracket(c, x_max, 2.0 * x_max)
-            if x is not None:
-                roots += 1
-                if roots == 1 or abs(1.0 / x - 1.0) < abs(best):
-                    best = 1.0 / x - 1.0
-    return best, (2 if roots == 0 else 1 if roots > 1 else 0)
-
-
-def irr_batch(flows, periods_per_year, rate, flag):
-    """Per-period IRR of each row; see ``_core.irr_batch``."""
-    for s, row in enumerate(np.asarray(flows)):
-        rate[s], flag[s] = irr_one(row, periods_per_year)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from equihome.model.streams import Purpose, fill_normals, fill_uniforms, generator
+from equihome.model.streams import TAPE_BLOCK, Purpose, fill_normals, fill_uniforms, generator
 
-__all__ = ["assign_zones", "draw_pools", "fill_normals", "fill_uniforms", "pool_metrics",
-           "truncated_normal"]
+__all__ = ["assign_zones", "draw_pools", "draw_tape", "fill_normals", "fill_uniforms",
+           "pool_metrics", "truncated_normal"]
 
 
 def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float, hi: float,
@@ -86,6 +86,17 @@ def draw_pools(seed, scenario_start, block, laws, alloc, n_sub, size, ltv, zone,
             z_home[r, sl] = generator(seed, s, Purpose.HOME_WALK, b).standard_normal(
                 2 * block).reshape(block, 2)
     assign_zones(size, u_sub, alloc, n_sub, zone, suburb)
+
+
+def draw_tape(seed, scenario_start, e_exit, u_cause, z_home):
+    """A loan tape's draws for scenarios scenario_start .. + S - 1; see ``_core.draw_tape``."""
+    S, T = np.shape(e_exit)
+    for r in range(S):
+        s = scenario_start + r
+        generator(seed, s, Purpose.EXIT_RACE, TAPE_BLOCK).standard_exponential(out=e_exit[r])
+        generator(seed, s, Purpose.EXIT_CAUSE, TAPE_BLOCK).random(out=u_cause[r])
+        z_home[r] = generator(seed, s, Purpose.HOME_WALK, TAPE_BLOCK).standard_normal(
+            2 * T).reshape(T, 2)
 
 
 def pool_metrics(size, orig, receipt, exit_type, reinvested, proceeds, sums, counts):

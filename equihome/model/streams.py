@@ -36,6 +36,7 @@ from enum import IntEnum
 import numpy as np
 
 SCHEME = "philox4x64-10-v1"
+TAPE_BLOCK = 1 << 32  # counter word 3 of a loan tape's streams (pool blocks count 0, 1, ...)
 MASK64 = (1 << 64) - 1
 SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
 SPLITMIX_M1 = 0xBF58476D1CE4E5B9

@@ -49,9 +49,15 @@ def run(cfg: FundConfig, run_: LedgerRun, advances: np.ndarray, kernels) -> Wate
     advances: (S, K) pool advances in $, the deals' capital for the american waterfall.
     """
     led = run_.ledger
-    calls = np.ascontiguousarray(led[:, COL["calls"]])
-    dist = np.ascontiguousarray(led[:, COL["distributions"]])
-    fees = np.ascontiguousarray(led[:, COL["management_fees"]])
+    return split(cfg, led[:, COL["calls"]], led[:, COL["distributions"]],
+                 led[:, COL["management_fees"]], run_, advances, kernels)
+
+
+def split(cfg: FundConfig, calls: np.ndarray, dist: np.ndarray, fees: np.ndarray,
+          run_: LedgerRun, advances: np.ndarray, kernels) -> Waterfall:
+    """The waterfall of equity ``calls`` and ``dist`` (S, M+1), $, with the management
+    ``fees`` charged (for the offset) and the run's deals (american); see :func:`run`."""
+    calls, dist, fees = (np.ascontiguousarray(a) for a in (calls, dist, fees))
     lp_share = 1.0 - cfg.gp_commitment_percentage
     lp_dist = np.empty_like(dist)
     gp_carry = np.empty_like(dist)

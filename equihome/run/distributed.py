@@ -179,6 +179,9 @@ def concat_chunks(parts: list[dict]) -> dict:
         tranches=cat([m.tranches for m in ms]),
         irr_flags=cat([m.irr_flags for m in ms]),
         samples={k: cat([s[k] for s in with_samples]) for k in (with_samples or [{}])[0]},
+        contract={k: cat([m.contract[k] for m in ms]) for k in ms[0].contract},
+        leverage={k: cat([m.leverage[k] for m in ms]) for k in ms[0].leverage},
+        leverage_yearly={k: cat([m.leverage_yearly[k] for m in ms]) for k in ms[0].leverage_yearly},
     )
     loans = {k: cat([p["loans"][k] for p in parts]) for k in parts[0]["loans"]}
     return {"start": parts[0]["start"], "stop": parts[-1]["stop"], "metrics": cm, "loans": loans}

@@ -36,8 +36,10 @@ from equihome.model import (
     exit_simulator,
     fee_engine,
     guardrail_monitor,
+    leverage,
     loan_generator,
     metrics,
+    portfolio,
     price_path_simulator,
     waterfall_engine,
 )
@@ -117,6 +119,7 @@ class Plan:
     kernels_name: str
     static: tuple[dict, exit_simulator.StaticInputs]  # the ledger kernel's per-run inputs
     n_blocks: int
+    book: portfolio.Book | None = None  # the fund's own loans (config ``portfolio``)
 
 
 Source = FundConfig | dict | str | None
@@ -148,21 +151,32 @@ def make_plan(config: Source = "100m", *, num_simulations: int | None = None,
         raise ValueError(f"threads: must be at least 1, got {threads}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size: must be at least 1, got {chunk_size}")
-    return Plan(cfg, int(cfg.num_simulations), run_seed, given, chunk_size or auto_chunk(cfg),
-                threads or os.cpu_count() or 1, get_kernels(kernels), kernels,
-                exit_simulator.static_inputs(cfg), 1)
+    book = portfolio.load_book(cfg)
+    return Plan(cfg, int(cfg.num_simulations), run_seed, given,
+                chunk_size or auto_chunk(cfg, book), threads or os.cpu_count() or 1,
+                get_kernels(kernels), kernels, exit_simulator.static_inputs(cfg, book), 1, book)
+
+
+def pool_loans(cfg: FundConfig) -> int:
+    """Loans in a scenario's first pool: one block, plus the tape's rows under a portfolio
+    (counted from the config: inline rows; a path or tape id counts as one block more)."""
+    pf = cfg.portfolio
+    tape = 0 if pf is None else (len(pf.loans) if isinstance(pf.loans, list) else
+                                 loan_generator.block_size(cfg))
+    return loan_generator.block_size(cfg) + tape
 
 
 def work_estimate(cfg: FundConfig) -> float:
-    """The size of a run in loan-months (scenarios x months x loans in a pool block): what its
+    """The size of a run in loan-months (scenarios x months x loans in a first pool): what its
     time and memory grow with, for limits set before it runs."""
-    return float(cfg.num_simulations) * (cfg.months + 1) * loan_generator.block_size(cfg)
+    return float(cfg.num_simulations) * (cfg.months + 1) * pool_loans(cfg)
 
 
-def auto_chunk(cfg: FundConfig) -> int:
+def auto_chunk(cfg: FundConfig, book: portfolio.Book | None = None) -> int:
     """Scenarios per chunk: DEFAULT_CHUNK, fewer for large funds (at most CHUNK_WORK
     loan-months a chunk). Results do not depend on it; cancel latency and memory do."""
-    per_scenario = (cfg.months + 1) * loan_generator.block_size(cfg)
+    tape = book.n if book else 0
+    per_scenario = (cfg.months + 1) * (loan_generator.block_size(cfg) + tape)
     return max(1, min(DEFAULT_CHUNK, CHUNK_WORK // per_scenario))
 
 
@@ -205,16 +219,20 @@ def compute_chunk(plan: Plan, start: int, stop: int,
     cfg, k = plan.cfg, plan.kernels
     seed, blocks = plan.seed, plan.n_blocks
 
+    book = plan.book
+    offset = book.start if book else 0
+
     def draw_pool(b: int) -> loan_generator.LoanPool:
-        return stage("loan_generator", lambda: loan_generator.generate(cfg, seed, start, stop, b, k))
+        return stage("loan_generator",
+                     lambda: loan_generator.generate(cfg, seed, start, stop, b, k, book))
 
     def ledger(p: loan_generator.LoanPool) -> exit_simulator.LedgerRun:
         return stage("exit_simulator",
-                     lambda: exit_simulator.simulate(cfg, p, paths, plan.static, k))
+                     lambda: exit_simulator.simulate(cfg, p, paths, plan.static, k, book))
 
     pool = draw_pool(blocks)
     paths = stage("price_path_simulator",
-                  lambda: price_path_simulator.simulate(cfg, seed, start, stop, k))
+                  lambda: price_path_simulator.simulate(cfg, seed, start, stop, k, offset))
     run = ledger(pool)
     while run.pool_exhausted.any():
         blocks *= 2  # prefix-stable pools: a longer pool changes nothing already drawn
@@ -226,12 +244,16 @@ def compute_chunk(plan: Plan, start: int, stop: int,
                 "reinvestment_rate or reinvestment_period"))
         pool = draw_pool(blocks)
         run = ledger(pool)
-    cash = stage("cashflow_aggregator", lambda: cashflow_aggregator.aggregate(cfg, run.ledger))
+    book_value = (book.start, run.opening - book.cash) if book else None
+    cash = stage("cashflow_aggregator",
+                 lambda: cashflow_aggregator.aggregate(cfg, run.ledger, book_value))
     fees = stage("fee_engine", lambda: fee_engine.summarise(cfg, run.ledger))
     wf = stage("waterfall_engine", lambda: waterfall_engine.run(cfg, run, pool.size, k))
     cm, loans = stage("metrics", lambda: (
         metrics.scenario_metrics(cfg, pool.size, run, cash, fees, wf, k),
-        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type)))
+        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type, book)))
+    if book is not None:
+        loans["opening_nav"] = run.opening
     return ChunkState(pool, paths, run, cash, fees, wf, cm, loans)
 
 
@@ -275,18 +297,23 @@ class Accumulator:
     def __init__(self, plan: Plan):
         n, cfg = plan.n, plan.cfg
         T = cfg.fund_term + 1
-        J = len(ZONES) * cfg.price_path.suburbs_per_zone
+        J = (len(ZONES) * cfg.price_path.suburbs_per_zone
+             + len(guardrail_monitor.real_suburbs(plan.book)))
         self.metrics = {m: np.full(n, np.nan) for m in metrics.METRICS}
         self.yearly = {y: np.full((n, T), np.nan) for y in metrics.YEARLY}
         self.exit_counts = np.zeros((n, len(EXIT_NAMES)), dtype=np.int64)
         self.tranches = np.full((n, len(cfg.tranches), 2), np.nan)
         self.irr_flags = np.zeros(n, dtype=np.int8)
         self.contract = {m: np.full(n, np.nan) for m in metrics.CONTRACT_METRICS}
+        on = leverage.active(cfg)
+        self.leverage = {m: np.full(n, np.nan) for m in leverage.LEVERAGE_METRICS if on}
+        self.leverage_yearly = {y: np.full((n, T), np.nan) for y in leverage.LEVERAGE_YEARLY if on}
         self.loans = {
             "max_ltv": np.zeros(n), "stress_ltv": np.zeros(n), "largest_loan": np.zeros(n),
             "max_loan_by_zone": np.zeros((n, len(ZONES))),
             "deployed_by_zone": np.zeros((n, len(ZONES))), "deployed_by_suburb": np.zeros((n, J)),
             "liquidated": np.zeros(n), "combined_ltv": np.zeros(n),
+            **({"opening_nav": np.zeros(n)} if plan.book else {}),
         }
         self.samples: dict[str, list] = {}
         self.done = np.zeros(n, dtype=bool)
@@ -303,6 +330,8 @@ class Accumulator:
         self.irr_flags[a:b] = cm.irr_flags
         for name, v in cm.contract.items():
             self.contract[name][a:b] = v
+        for name, v in (*cm.leverage.items(), *cm.leverage_yearly.items()):
+            (self.leverage if name in self.leverage else self.leverage_yearly)[name][a:b] = v
         for name, v in chunk["loans"].items():
             self.loans[name][a:b] = v
         for name, v in cm.samples.items():
@@ -465,6 +494,7 @@ class RunTracker:
         checks += guardrail_monitor.result_checks(plan.cfg, data["statistics"], data["risk"])
         if contracts.stated(plan.cfg):
             checks += guardrail_monitor.contract_checks(plan.cfg, acc.loans, acc.contract)
+        checks += leverage.checks(plan.cfg, acc.leverage)
         stage_times["guardrail_monitor"] = time.perf_counter() - t0
         for v in checks:
             emit({"type": "guardrail_violation", "violation": v})
@@ -473,6 +503,7 @@ class RunTracker:
         self.progress.finish()
         elapsed = time.perf_counter() - self.t_start
         scenarios = {**acc.metrics, **acc.contract} if contracts.stated(plan.cfg) else acc.metrics
+        scenarios = {**scenarios, **acc.leverage}
         result = SimulationResult(data, scenarios, elapsed, stage_times, plan.kernels_name)
         emit({"type": "result", "result": result.data, "execution_time": round(elapsed, 6)})
         return result

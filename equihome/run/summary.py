@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import contracts, exit_simulator, metrics, streams
+from equihome.model import contracts, exit_simulator, leverage, metrics, streams
 from equihome.model.layout import ZONES
 
 SAMPLE_STEP = 3               # months between the points kept of each sample path
@@ -64,6 +64,10 @@ def summarise(plan: Any, acc: Any) -> dict:
     if samples:
         samples["months"] = list(range(0, cfg.months + 1, SAMPLE_STEP))
     extra = {"contract": contract_section(cfg, acc)} if contracts.stated(cfg) else {}
+    if leverage.active(cfg):
+        extra["leverage"] = leverage_section(cfg, acc)
+    if plan.book is not None:
+        extra["portfolio"] = portfolio_section(plan, acc)
     return {
         "metrics": headline,
         "loans": int(round(stats["num_loans"]["p50"] or 0)),
@@ -90,3 +94,29 @@ def contract_section(cfg: FundConfig, acc: Any) -> dict:
     scenarios of the effective rate and the cap-binding share."""
     return {"type": cfg.contract.type, "summary": contracts.summary(cfg),
             "statistics": {m: metrics.describe(v) for m, v in acc.contract.items()}}
+
+
+def leverage_section(cfg: FundConfig, acc: Any) -> dict:
+    """The result's ``leverage``: which facilities, the distribution over scenarios of their
+    metrics (leverage.LEVERAGE_METRICS), and drawn-balance fans by year ($)."""
+    lev = cfg.leverage
+    return {"nav_facility": lev.nav_facility.enabled,
+            "subscription_line": lev.subscription_line.enabled,
+            "statistics": {m: metrics.describe(v) for m, v in acc.leverage.items()},
+            "fans": {y: metrics.fan(v) for y, v in acc.leverage_yearly.items()}}
+
+
+def portfolio_section(plan: Any, acc: Any) -> dict[str, Any]:
+    """The fund's own book in the result: where the simulation starts, what the tape held,
+    the opening NAV ($, the same in every scenario) and the assumptions in words."""
+    book, pf = plan.book, plan.cfg.portfolio
+    opening = acc.loans["opening_nav"]
+    return {
+        "as_of": pf.as_of, "inception": book.inception, "start_month": book.start,
+        "loans": book.n, "exited_ignored": book.exited,
+        "defaulted": int((book.default >= 0).sum()),
+        "advanced": float(book.size.sum()), "cash": book.cash, "called_to_date": book.called,
+        "distributed_to_date": float(pf.distributed_to_date),
+        "opening_nav": float(opening[0]) if opening.size else None,
+        "since_inception": book.history, "notes": list(book.notes),
+    }

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from equihome.io.result import finite_json
+from equihome.io.units import finite_number
 from equihome.run.analysis_result import Table, format_table
 from equihome.run.engine import CancelToken, Source
 from equihome.run.variants import Outcome, Stream, Variant, check_count, run_variants, setup
@@ -100,40 +100,12 @@ class SweepResult:
             _, ax = plt.subplots(figsize=sweep_size(data, risk, ret), layout="constrained")
         plot_sweep(ax, data, risk, ret)
 
-    def point_label(self, rows: Sequence[dict[str, Any]]) -> str:
-        """The grid values of the strategies at one point, a line each (with their count)."""
-        lines = [", ".join(f"{k.split('.')[-1]}={_cell(r[k])}" for k in self.grid_keys)
-                 for r in rows]
-        return "\n".join(lines if len(lines) == 1 else [f"{len(lines)} strategies:", *lines])
-
     def __str__(self) -> str:
         return format_table(self.rows, self.columns)
 
     def __repr__(self) -> str:
         return (f"<SweepResult {len(self.rows)} strategies, {self.num_simulations:,} scenarios "
                 f"each, seed {self.seed}>\n{self}")
-
-
-def overlapping_groups(points: Sequence[tuple[float, float, dict[str, Any]]],
-                       tolerance: float = 0.02) -> list[tuple[float, float, list[dict[str, Any]]]]:
-    """Points closer than ``tolerance`` of the data's span on both axes, grouped (in order).
-
-    Each group is (x, y of its first point, its rows): one label for points a reader could
-    not tell apart on the chart.
-    """
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    span_x = (max(xs) - min(xs)) if xs else 0.0
-    span_y = (max(ys) - min(ys)) if ys else 0.0
-    tol_x, tol_y = tolerance * (span_x or 1.0), tolerance * (span_y or 1.0)
-    groups: list[tuple[float, float, list[dict[str, Any]]]] = []
-    for x, y, row in points:
-        near = next((g for g in groups if abs(g[0] - x) <= tol_x and abs(g[1] - y) <= tol_y),
-                    None)
-        if near is None:
-            groups.append((x, y, [row]))
-        else:
-            near[2].append(row)
-    return groups
 
 
 def sweep(base_config: Source = "100m", grid: Mapping[str, Sequence[Any]] | None = None, *,
@@ -215,15 +187,11 @@ def efficient_frontier(rows: Iterable[dict[str, Any]], risk: str = "cvar_99",
     Rows missing either number (None or NaN) cannot be compared and are left out; equal
     rows do not dominate each other. Returned by rising risk (then falling return).
     """
-    ok = [r for r in rows if _number(r.get(risk)) and _number(r.get(ret))]
+    ok = [r for r in rows if finite_number(r.get(risk)) and finite_number(r.get(ret))]
     front = [r for r in ok if not any(
         o[risk] <= r[risk] and o[ret] >= r[ret] and (o[risk] < r[risk] or o[ret] > r[ret])
         for o in ok)]
     return sorted(front, key=lambda r: (r[risk], -r[ret]))
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _combinations(grid: Mapping[str, Sequence[Any]]) -> tuple[list[str], list[tuple]]:

@@ -214,8 +214,6 @@ class AnalysisView(ThrottledView):
 
     # ------------------------------------------------------------------ drawing
     def _draw(self) -> None:
-        self._last_draw = time.monotonic()
-        self.draws += 1
         st = self.state
         with self._lock:
             modules = {k: dict(v) for k, v in st.modules.items()}
@@ -224,8 +222,7 @@ class AnalysisView(ThrottledView):
             counter, execution_time = st.counter(), st.execution_time
         self.progress.value = progress
         self.progress.description = f"{progress:.0f}%"
-        self.progress.bar_style = ("warning" if st.cancelled else "danger" if error
-                                   else "success" if result else "info")
+        self.progress.bar_style = st.bar_style
         self.counter.value = f"<span class='equihome-counter'>{html.escape(counter)}</span>"
         self.status.value = html.escape(message)
         self.modules.value = modules_html(modules)

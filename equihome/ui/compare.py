@@ -11,15 +11,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from equihome.io.result import SimulationResult, fmt, fmt_delta, labelled, text_table
-from equihome.ui.result_html import CONTRACT_METRICS, RISK_METRICS, table, text_row
+from equihome.io.units import finite_number
+from equihome.ui.result_html import (
+    CONTRACT_METRICS,
+    LEVERAGE_ROWS,
+    RISK_METRICS,
+    dict_get,
+    table,
+    text_row,
+)
 
 SEVERITY_ORDER = ("error", "warning", "info")
 SPREAD_METRICS = labelled("lp_irr", "lp_tvpi")      # median, P5 and P95 of each
 MEDIAN_METRICS = labelled("gross_irr", "roi", "gp_carry", "fees_paid", "unpaid_fees")
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _deltas(values: list) -> list[float | None]:
+    """Each value minus the first (None for the first and where either is not a number)."""
+    base = values[0]
+    return [None, *(v - base if finite_number(v) and finite_number(base) else None
+                    for v in values[1:])]
 
 
 class Comparison:
@@ -49,8 +60,11 @@ class Comparison:
         for label, key, kind in RISK_METRICS:
             self._add(label, kind, [d["risk"].get(key) for d in self.data])
         self._contract_rows()
-        self.deltas = {k: [None] + [b - v[0] if _number(b) and _number(v[0]) else None
-                                    for b in v[1:]] for k, v in self.rows.items()}
+        if any(d.get("leverage") for d in self.data):  # medians of the facilities' numbers
+            for label, key, kind in LEVERAGE_ROWS:
+                self._add(f"{label} median", kind, [
+                    dict_get(d, "leverage", "statistics", key, "p50") for d in self.data])
+        self.deltas = {k: _deltas(v) for k, v in self.rows.items()}
         self.guardrails = self._guardrail_rows()
 
     def _add(self, label: str, kind: str, values: list) -> None:

@@ -215,15 +215,11 @@ class Explorer:
         display(self.widget)
 
 
-def _value(data: dict, path: tuple[str, str]) -> Any:
-    return (data.get(path[0]) or {}).get(path[1])
-
-
 def table_html(now: dict, base: dict) -> str:
     """The key numbers now, at the base config, and the difference."""
     rows = [result_html.text_row("", ["now", "base", "\u0394 vs base"], header=True)]
     for label, path, kind in TABLE_ROWS:
-        a, b = _value(now, path), _value(base, path)
+        a, b = result_html.dict_get(now, *path), result_html.dict_get(base, *path)
         delta = a - b if a is not None and b is not None else None
         rows.append(result_html.text_row(label, [fmt(a, kind), fmt(b, kind),
                                                  fmt_delta(delta, kind)]))

@@ -261,6 +261,8 @@ def flatten(config: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
         path = f"{prefix}{key}"
         if isinstance(v, dict) and set(v) != {"green", "orange", "red"}:
             out += flatten(v, path + ".") if v else [(path, "none")]
+        elif isinstance(v, list) and v and isinstance(v[0], dict):  # a tape or a history
+            out.append((path, f"{len(v):,} rows"))
         else:
             out.append((path, v))
     return out
@@ -392,6 +394,52 @@ def contract_part(data: dict[str, Any]) -> str:
                    sid="contract")
 
 
+#: leverage statistic -> (what it is, unit)
+LEVERAGE = {"lp_irr_unlevered": ("LP net IRR as if unlevered (line draws called when needed)", "%"),
+            "lp_irr_uplift": ("LP IRR uplift: levered minus unlevered", "%"),
+            "nav_facility_peak": ("NAV facility: peak drawn", "$M"),
+            "subscription_line_peak": ("Subscription line: peak drawn", "$M"),
+            "facility_interest": ("Interest paid to the lenders", "$M"),
+            "facility_fees": ("Commitment fees paid", "$M"),
+            "covenant_months": ("Months in breach of the LTV covenant", ""),
+            "min_interest_coverage": ("Minimum interest coverage (trailing 12 months)", "x"),
+            "lender_loss": ("Lender loss (owed at fund end, unpaid)", "$M")}
+
+
+def book_part(data: dict[str, Any]) -> str:
+    """The fund's own book (a portfolio run): where the simulation starts and its assumptions."""
+    b = data.get("portfolio")
+    if not b:
+        return ""
+    facts = [("as of", b["as_of"]), ("fund month 0", b["inception"]),
+             ("seasoned loans", f"{b['loans']:,} ({b['defaulted']:,} in default)"),
+             ("advanced", short(b["advanced"], "$M")), ("cash", short(b["cash"], "$M")),
+             ("called to date", short(b["called_to_date"], "$M")),
+             ("opening NAV", short(b["opening_nav"], "$M")),
+             ("LP IRR and TVPI", "since inception" if b["since_inception"] else "from as_of")]
+    grid = "<dl class=terms>" + "".join(f"<dt>{esc(a)}</dt><dd>{esc(v)}</dd>"
+                                        for a, v in facts) + "</dl>"
+    notes = "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in b["notes"]) + "</ul>"
+    return section("The fund's own book", grid + notes, sid="book")
+
+
+def leverage_part(data: dict[str, Any]) -> str:
+    """The facilities' costs and risks over scenarios, when the fund borrows."""
+    lev = data.get("leverage")
+    if not lev:
+        return ""
+    on = [n for n, k in (("NAV facility", "nav_facility"), ("subscription line",
+                                                              "subscription_line")) if lev.get(k)]
+    st = lev.get("statistics") or {}
+    rows = [(esc(label), *(esc(stat((st.get(k) or {}).get(q), unit)) for q in ("p5", "p50", "p95")))
+            for k, (label, unit) in LEVERAGE.items() if k in st]
+    return section("Leverage", f"<p>The fund borrows through: {esc(' and '.join(on))}. "
+                   "Everything owed to the lenders is repaid before any distribution to the "
+                   "LPs; what the book cannot repay by fund end is the lenders' loss.</p>"
+                   + table(("measure (per scenario)", "P5", "median", "P95"), rows),
+                   sid="leverage")
+
+
 def tranche_part(data: dict[str, Any]) -> str:
     tranches = data.get("tranches") or []
     if len(tranches) < 2:  # the LP equity alone
@@ -423,11 +471,13 @@ def simulation_page(data: dict[str, Any], title: str | None, generated: dt.datet
     sections = [
         section("Summary and inputs", headline(data) + "<h3>Key terms</h3>" + key_terms(config),
                 first=True, sid="summary"),
+        book_part(data),
         section("Key numbers and risk", key_numbers(data) + tranche_part(data)
                 + "<h3>Risk, explained</h3>" + risk_words(data), sid="numbers"),
         section("Charts", figures, sid="charts"),
         section("Guardrails", rails, sid="guardrails"),
         contract_part(data),
+        leverage_part(data),
         section("All inputs", all_inputs(config), sid="inputs"),
     ]
     return page(title or "Fund simulation report", meta, sections)

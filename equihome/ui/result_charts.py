@@ -14,10 +14,10 @@ a % formatter, multiples with an x, dollars drawn in $M, years on the x axis of 
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
-from typing import Any, TypeGuard
+from typing import Any
 
+from equihome.io.units import finite_number
 from equihome.ui.charts import BLUE, GREY, ORANGE, RED, SVG_METADATA, format_axis
 
 GREEN = "#2e7d32"
@@ -29,10 +29,6 @@ FANS = {"j_curve": "J-curve: LP cumulative net cash flow", "nav": "Fund NAV"}
 def _nan(v: Any) -> float:
     """None (a value that does not exist) as NaN, so a line breaks there."""
     return float("nan") if v is None else float(v)
-
-
-def _finite(v: Any) -> TypeGuard[float]:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _empty(ax: Any, title: str, why: str) -> None:
@@ -64,12 +60,12 @@ def plot_histogram(ax: Any, data: dict[str, Any], metric: str) -> None:
     st: dict[str, Any] = (data.get("statistics") or {}).get(metric) or {}
     for q, style, label in (("p5", ":", "P5"), ("p50", "-", "median"), ("p95", ":", "P95")):
         v = st.get(q)
-        if _finite(v):
+        if finite_number(v):
             text = f"{100 * v:.2f}%" if kind == "%" else f"{v:.2f}x"
             ax.axvline(v, color="black", lw=1.2 if q == "p50" else 0.9, linestyle=style,
                        label=f"{label} {text}", gid=f"{q}:{metric}")
     hurdle = (data.get("config") or {}).get("hurdle_rate")
-    if metric == "lp_irr" and _finite(hurdle):
+    if metric == "lp_irr" and finite_number(hurdle):
         ax.axvline(hurdle, color=RED, lw=1, linestyle="--", label=f"hurdle {hurdle:.1%}")
     elif metric == "lp_tvpi":
         ax.axvline(1.0, color=RED, lw=1, linestyle="--", label="1.00x: capital back")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+from typing import Any
 
 from equihome.io.result import RISK_MEANING, fmt, labelled
 
@@ -19,6 +20,9 @@ SEVERITY_COLOURS = {"info": "#1f6fb2", "warning": "#b26b00", "error": "#c62828",
 KEY_METRICS = labelled("lp_irr", "lp_tvpi", "roi", "gross_irr", "gp_carry", "fees_paid")
 RISK_METRICS = labelled("hurdle_clear_probability", "var_99", "cvar_99", "var_95", "cvar_95")
 CONTRACT_METRICS = labelled("loss_rate", "cap_binding_share", "effective_rate")
+LEVERAGE_ROWS = labelled("lp_irr_unlevered", "lp_irr_uplift", "nav_facility_peak",
+                         "subscription_line_peak", "facility_interest", "facility_fees",
+                         "covenant_months", "min_interest_coverage", "lender_loss")
 TABLE = ("border-collapse:collapse;font-size:12px;font-variant-numeric:tabular-nums;"
          "margin:4px 12px 4px 0")
 TH = "padding:2px 10px;border-bottom:1px solid #888;text-align:{align}"
@@ -41,8 +45,11 @@ def metrics_html(result: dict) -> str:
     rows = [f"<tr>{_th('metric', 'left')}{_th('median')}{_th('P5')}{_th('P95')}</tr>"]
     stats = dict(result["statistics"])
     contract = result.get("contract") or {}
+    levered = (result.get("leverage") or {}).get("statistics") or {}
     stats.update((contract.get("statistics") or {}) if contract else {})
-    key_rows = KEY_METRICS + (CONTRACT_METRICS[1:] if contract else ())
+    stats.update(levered)
+    key_rows = (KEY_METRICS + (CONTRACT_METRICS[1:] if contract else ())
+                + (LEVERAGE_ROWS if levered else ()))
     for label, key, kind in key_rows:
         s = stats.get(key) or {}
         rows.append(f"<tr>{_td(label, 'left')}" + "".join(
@@ -57,6 +64,10 @@ def metrics_html(result: dict) -> str:
                     f"{html.escape(meaning)}</td></tr>")
     n = result.get("num_simulations")
     named = f"; contract {html.escape(contract['summary'])}" if contract else ""
+    book = result.get("portfolio")
+    if book:
+        named += (f"; own book of {book['loans']:,} loans from {html.escape(book['as_of'])}, "
+                  f"opening NAV {fmt(book['opening_nav'], '$')}")
     caption = (f"<caption style='text-align:left;font-weight:bold'>{n:,} scenarios, seed "
                f"{result.get('seed')}{named}</caption>")
     return (f"<table class='equihome-metrics-table' style='{TABLE}'>{caption}"
@@ -129,3 +140,12 @@ def text_row(label: str, cells: list[str], header: bool = False) -> str:
     if header:
         return f"<tr>{_th(label, 'left')}" + "".join(_th(c) for c in cells) + "</tr>"
     return f"<tr>{_td(label, 'left')}" + "".join(_td(c) for c in cells) + "</tr>"
+
+
+def dict_get(d: Any, *keys: str) -> Any:
+    """d[k1][k2]... or None where any level is missing."""
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d

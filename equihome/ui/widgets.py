@@ -64,6 +64,12 @@ class RunEnd:
     def finished(self) -> bool:
         return self.result is not None or self.error is not None
 
+    @property
+    def bar_style(self) -> str:
+        """The progress bar's colour: cancelled amber, failed red, finished green."""
+        return ("warning" if self.cancelled else "danger" if self.error is not None
+                else "success" if self.result is not None else "info")
+
 
 class ViewState(RunEnd):
     """What the view shows, built from events alone (no widgets: testable, thread-safe).
@@ -260,6 +266,8 @@ class ThrottledView:
             self._in_context = False
 
     def _draw_and_publish(self) -> None:
+        self._last_draw = time.monotonic()
+        self.draws += 1
         self._draw()
         if self.state.finished and not self.published and self.display_handle is not None:
             self.published = True
@@ -334,8 +342,6 @@ class SimulationView(ThrottledView):
 
     # ------------------------------------------------------------------ drawing
     def _draw(self) -> None:
-        self._last_draw = time.monotonic()
-        self.draws += 1
         st = self.state
         with self._lock:
             modules = {k: dict(v) for k, v in st.modules.items()}
@@ -344,8 +350,7 @@ class SimulationView(ThrottledView):
             running, tranches, line = st.running, st.tranches, st.line()
         self.progress.value = progress
         self.progress.description = f"{progress:.0f}%"
-        self.progress.bar_style = ("warning" if st.cancelled else "danger" if error
-                                   else "success" if result else "info")
+        self.progress.bar_style = st.bar_style
         extra = ""
         if running and result is None and running.get("irr_p50") is not None:
             extra = f" &middot; median LP IRR so far {fmt(running['irr_p50'], '%')}"

@@ -579,6 +579,157 @@ export interface Result {
       };
     };
   };
+  /** present when a facility is enabled: which ones, their metrics over scenarios (LP IRR as if unlevered and the uplift, peaks, interest, fees, covenant months, minimum interest coverage, lender loss) and drawn-balance fans by year ($) */
+  leverage?: {
+    nav_facility: boolean;
+    subscription_line: boolean;
+    statistics: {
+      lp_irr_unlevered: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      lp_irr_uplift: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      nav_facility_peak: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      subscription_line_peak: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      facility_interest: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      facility_fees: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      covenant_months: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      min_interest_coverage: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      lender_loss: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+      nav_facility_capitalised: {
+        mean: number | null;
+        std: number | null;
+        se: number | null;
+        min: number | null;
+        p5: number | null;
+        p25: number | null;
+        p50: number | null;
+        p75: number | null;
+        p95: number | null;
+        max: number | null;
+        count: number;
+      };
+    };
+    fans: {
+      nav_facility_drawn: {
+        p5: Array<number | null>;
+        p50: Array<number | null>;
+        p95: Array<number | null>;
+        [key: string]: unknown;
+      };
+      subscription_line_drawn: {
+        p5: Array<number | null>;
+        p50: Array<number | null>;
+        p95: Array<number | null>;
+        [key: string]: unknown;
+      };
+    };
+  };
 }
 
 /** Per-scenario metric arrays (GET /api/simulations/{id}/scenarios). */
@@ -1305,6 +1456,8 @@ export interface FundConfig {
   recovery_rates?: UnitZoneValues;
   /** Contract. */
   contract?: ContractConfig;
+  /** NAV facility and subscription line (off). */
+  leverage?: LeverageConfig;
   /** Price model. */
   price_path?: PricePathConfig;
   /** Exit model. */
@@ -1636,6 +1789,29 @@ export interface GuardrailConfig {
    * @default 0
    */
   cap_binding_share?: number;
+  /**
+   * Max share of scenarios whose NAV facility breaches its ltv_covenant (error).
+   * @default 0
+   */
+  facility_ltv?: number;
+  /**
+   * Min trailing-12-month proceeds after fees / facility interest (warning).
+   * @default 1.25
+   */
+  interest_coverage?: number;
+  /**
+   * Max median LP IRR - LP IRR as if unlevered (warning).
+   * @default 0.02
+   */
+  subscription_line_irr_uplift?: number;
+}
+
+/** The fund's facilities: ``nav_facility`` and ``subscription_line``. */
+export interface LeverageConfig {
+  /** A revolving loan secured on the book. */
+  nav_facility?: NavFacility;
+  /** A line bridging capital calls. */
+  subscription_line?: SubscriptionLine;
 }
 
 /** A positive dollar amount per zone. */
@@ -1669,6 +1845,55 @@ export interface MeanReversionParams {
    * @default 0.2
    */
   speed?: number;
+}
+
+/** A revolving loan secured on the fair value of the live loans. */
+export interface NavFacility {
+  /**
+   * Whether the fund has a NAV facility.
+   * @default false
+   */
+  enabled?: boolean;
+  /**
+   * Most it may have drawn / fair value of the live loans.
+   * @default 0.3
+   */
+  advance_rate?: number;
+  /**
+   * Optional $ cap on top of the advance rate; null: none.
+   * @default null
+   */
+  limit?: number | null;
+  /**
+   * Base rate per year.
+   * @default 0.04
+   */
+  base_rate?: number;
+  /**
+   * Spread over the base rate per year.
+   * @default 0.0275
+   */
+  spread?: number;
+  /**
+   * Per year on the undrawn limit (the $ limit when set, else advance_rate x last month's fair value), in the draw window.
+   * @default 0.005
+   */
+  commitment_fee?: number;
+  /**
+   * deploy: draw to keep originating once equity is exhausted; liquidity: only to pay fees and expenses.
+   * @default "deploy"
+   */
+  draw_policy?: "deploy" | "liquidity";
+  /**
+   * [start, end] in years: draws only in months 12 start <= m < 12 end; null: [0, fund_term - 1]. Repaid in full by fund end.
+   * @default null
+   */
+  draw_window?: number[] | null;
+  /**
+   * Drawn / fair value above this: every dollar of cash after fees repays the facility until back under (cash sweep), and no new draws.
+   * @default 0.4
+   */
+  ltv_covenant?: number;
 }
 
 /** House-price index model per zone, suburb and home. */
@@ -1730,6 +1955,35 @@ export interface RegimeSwitchingParams {
    * @default 1.5
    */
   bear_volatility_multiplier?: number;
+}
+
+/** A credit line backed by the uncalled commitments, bridging capital calls. */
+export interface SubscriptionLine {
+  /**
+   * Whether the fund has a subscription line.
+   * @default false
+   */
+  enabled?: boolean;
+  /**
+   * Most it may have drawn, a fraction of the uncalled commitments.
+   * @default 0.15
+   */
+  limit_fraction?: number;
+  /**
+   * Interest per year on the drawn balance.
+   * @default 0.06
+   */
+  rate?: number;
+  /**
+   * Per year on the undrawn limit.
+   * @default 0.0035
+   */
+  commitment_fee?: number;
+  /**
+   * Each draw is repaid by a capital call at most this many months later.
+   * @default 6
+   */
+  max_outstanding_months?: number;
 }
 
 /** A debt tranche, paid interest and principal ahead of equity. */
