@@ -120,9 +120,10 @@ def loan_pool_requests(n: int) -> list[tuple[int, int]]:
     requests: list[tuple[int, int]] = []
     original = loan_generator.generate
 
-    def recording(cfg: FundConfig, seeds: list, n_blocks: int, kernels: Any) -> Any:
+    def recording(cfg: FundConfig, seeds: list, n_blocks: int, kernels: Any,
+                  book: Any = None) -> Any:
         requests.extend((int(s.spawn_key[0]), n_blocks) for s in seeds)
-        return original(cfg, seeds, n_blocks, kernels)
+        return original(cfg, seeds, n_blocks, kernels, book)
 
     loan_generator.generate = recording
     try:
