@@ -18,7 +18,7 @@ DIRECTIVES = {
 extensions = [
     Extension(
         "equihome._core",
-        ["equihome/_core.pyx"],  # with its _ledger/_waterfall/_irr.pxi parts
+        ["equihome/_core.pyx"],  # with its _loans/_leverage/_ledger/_waterfall/_irr.pxi parts
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],

@@ -181,6 +181,7 @@ def assign_zones(const f8[:, ::1] size, const f8[:, ::1] u_suburb, const f8[::1]
 
 
 include "_leverage.pxi"
+include "_loans.pxi"
 include "_ledger.pxi"
 include "_waterfall.pxi"
 include "_irr.pxi"
