@@ -25,7 +25,7 @@ LIBM = [] if os.name == "nt" else ["m"]  # its samplers call libm (log, exp, ...
 extensions = [
     Extension(
         "equihome._core",
-        ["equihome/_core.pyx"],  # with its _ledger/_waterfall/_irr/_random.pxi parts
+        ["equihome/_core.pyx"],  # with its _loans/_leverage/_ledger/_waterfall/_irr/_random/_draws.pxi parts
         include_dirs=[np.get_include()],
         library_dirs=[NPYRANDOM_DIR],
         libraries=["npyrandom", *LIBM],

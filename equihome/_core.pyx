@@ -238,6 +238,7 @@ def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] 
             sums[s, 4] = reinv
 
 include "_leverage.pxi"
+include "_loans.pxi"
 include "_ledger.pxi"
 include "_waterfall.pxi"
 include "_irr.pxi"

@@ -34,6 +34,14 @@ if str(HERE.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(HERE.parent))
 
 from equihome import __version__, config_json_schema  # noqa: E402
+from equihome.io.loan_tape import COLUMNS as TAPE_COLUMNS  # noqa: E402
+from equihome.io.loan_tape import CONTRACT_TYPES  # noqa: E402
+from equihome.io.loan_tape import DATES as TAPE_DATES  # noqa: E402
+from equihome.io.loan_tape import MAX_REPORTED as TAPE_MAX_REPORTED  # noqa: E402
+from equihome.io.loan_tape import REQUIRED as TAPE_REQUIRED  # noqa: E402
+from equihome.io.loan_tape import STATUSES as TAPE_STATUSES  # noqa: E402
+from equihome.io.loan_tape import TEXT as TAPE_TEXT  # noqa: E402
+from equihome.io.loan_tape import ZONES as TAPE_ZONES  # noqa: E402
 from equihome.io.scenario_arrays import MAGIC as SCENARIO_MAGIC  # noqa: E402
 from equihome.io.schemas import RESULT_SCHEMA  # noqa: E402
 from equihome.io.stress import LIBRARY, ZONE_NAMES, StressScenario  # noqa: E402
@@ -54,6 +62,7 @@ from equihome.run.sweep import STAT_COLUMNS as SWEEP_STATS  # noqa: E402
 from equihome.run.variants import AGGREGATES, MAX_VARIANTS, RISK_STATISTICS  # noqa: E402
 from equihome.server.handlers import MAX_BODY, MAX_LIMIT  # noqa: E402
 from equihome.server.store import STATUSES  # noqa: E402
+from equihome.server.tapes import MAX_TAPE_BODY, MAX_TAPE_ROWS, MAX_TAPES  # noqa: E402
 from equihome.server.websocket import MAX_MESSAGE, MAX_SUBSCRIPTIONS  # noqa: E402
 
 OPENAPI_PATH = HERE / "openapi.yaml"
@@ -68,7 +77,8 @@ TIMESTAMP = {"type": "string", "format": "date-time",
              "description": "ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z"}
 ERROR_CODES = ["bad_json", "bad_request", "unauthorized", "not_found", "conflict", "too_large",
                "invalid_request", "invalid_config", "invalid_params", "too_many_requests", "http_error",
-               "internal", "forbidden", "too_much_work", "quota_exceeded", "unavailable"]
+               "internal", "forbidden", "too_much_work", "quota_exceeded", "unavailable",
+               "unsupported_media_type", "invalid_loan_tape"]
 
 
 def _nullable(schema: dict) -> dict:
@@ -393,6 +403,13 @@ LIST_PARAMETERS = [  # the query of a listing (simulations or analyses)
 ]
 
 
+TAPE_NOTE = (" A config's `portfolio.loans` is rows or `tape:<id>`, a loan tape this key "
+             "uploaded (POST /api/loan-tapes): the engine gets its rows, the stored record "
+             "keeps `tape:<id>`; an unknown or another key's tape, and a file path in "
+             "`portfolio.loans` or `portfolio.history` (a server never reads a client's "
+             "files), are a 422 naming the field, as is every bad row of the book.")
+
+
 def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
     """The simulation resource's path items under ``prefix`` (``/api`` or the root)."""
     collection = f"{prefix}/simulations" if prefix else "/simulations/"
@@ -405,7 +422,7 @@ def _simulation_operations(prefix: str, op: str, tag: str) -> dict[str, dict]:
                 "summary": "Create a simulation (validated, stored, queued)",
                 "description": "Body: a config (`{\"config\": {...}, \"name\"?}`) or a preset "
                                "(`{\"preset\": \"100m\", \"overrides\"?: {...}, \"name\"?}`). The "
-                               "trailing slash is optional." + note,
+                               "trailing slash is optional." + note + TAPE_NOTE,
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": _ref("CreateSimulation")}}},
                 "responses": {
@@ -564,7 +581,7 @@ def _analysis_operations() -> dict[str, dict]:
                                "\"sweep\", \"preset\" | \"config\", \"overrides\"?, "
                                "\"params\"?, \"name\"?}`. Its id behaves like a simulation "
                                "id (GET, result, cancel, delete, WebSocket subscribe). The "
-                               "trailing slash is optional.",
+                               "trailing slash is optional." + TAPE_NOTE,
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": _ref("CreateAnalysis")}}},
                 "responses": {
@@ -721,10 +738,131 @@ def _openapi_schemas() -> dict[str, dict]:
         "Result": copy.deepcopy(RESULT_SCHEMA),
         "Scenarios": _scenarios_schema(),
     }
+    schemas.update(_tape_schemas(loc_msg))
     schemas.update(_analysis_rest_schemas(schemas["SimulationRecord"]))
     _merge(schemas, _analysis_schemas())
     _merge(schemas, config_schemas("#/components/schemas/"))
     return schemas
+
+
+def _tape_schemas(loc_msg: dict) -> dict[str, dict]:
+    """The loan-tape resource: a tape's record, its rows (loan_tape.COLUMNS), the upload's
+    answers."""
+    record = {"id": UUID, "rows": {"type": "integer", "minimum": 1, "maximum": MAX_TAPE_ROWS,
+                                   "description": "Loans on the tape."},
+              "created_at": TIMESTAMP,
+              "bytes": {"type": "integer", "minimum": 1, "description": "Stored size (the "
+                        "rows' JSON, UTF-8), counted in the key's stored-bytes quota."}}
+    cells = {name: {"type": "string", "format": "date", "description": "YYYY-MM-DD."}
+             if name in TAPE_DATES else {"type": "string"} if name in TAPE_TEXT
+             else {"type": "number"} for name in TAPE_COLUMNS}
+    for name, options in (("zone", TAPE_ZONES), ("status", TAPE_STATUSES),
+                          ("contract_type", CONTRACT_TYPES), ("lien_position", (1, 2, 3))):
+        cells[name] = {"enum": list(options)}
+    problem = copy.deepcopy(loc_msg)
+    problem["required"] = ["loc", "msg", "row", "column", "value"]
+    problem["properties"].update({
+        "row": {"type": ["integer", "null"], "minimum": 1,
+                "description": "The tape's row (its loans counted from 1), null for the tape "
+                               "as a whole."},
+        "column": {"type": ["string", "null"], "description": "The offending cell's column."},
+        "value": {"description": "The value as given."}})
+    problem["properties"]["loc"] = {**problem["properties"]["loc"], "description": (
+        "[\"loans\", row, column] for a cell, [\"loans\", row] for a row, [\"loans\", what] "
+        "for the tape as a whole.")}
+    problem["properties"]["msg"] = {"type": "string", "description": (
+        "Row, column, rule and value in words, e.g. `row 2, advance: must be a number > 0, "
+        "got '-5'`; the last entry is `and N more` beyond " + str(TAPE_MAX_REPORTED) + ".")}
+    return {
+        "LoanTape": {"type": "object", "additionalProperties": False,
+                     "required": list(record), "properties": record},
+        "LoanTapeList": {"type": "object", "required": ["items"], "additionalProperties": False,
+                         "properties": {"items": {"type": "array", "items": _ref("LoanTape")}},
+                         "description": "This key's loan tapes, newest first."},
+        "LoanTapeRow": {"type": "object", "additionalProperties": False,
+                        "required": [*TAPE_REQUIRED, "status"], "properties": cells,
+                        "description": "One validated loan (DOMAIN.md, \"The fund's own book\"); "
+                                       "empty optional cells are left out, status defaults "
+                                       "to active."},
+        "LoanTapeWithRows": {"type": "object", "additionalProperties": False,
+                             "required": [*record, "loans"],
+                             "properties": {**record, "loans": {
+                                 "type": "array", "items": _ref("LoanTapeRow"),
+                                 "description": "The validated rows, in the tape's order."}}},
+        "LoanTapeCreated": {"type": "object", "additionalProperties": False,
+                            "required": ["id", "rows", "errors"],
+                            "properties": {"id": UUID, "rows": record["rows"],
+                                           "errors": {"type": "array", "items": False,
+                                                      "maxItems": 0,
+                                                      "description": "Always empty: a tape "
+                                                      "with problems is refused (422)."}}},
+        "TapeProblem": problem,
+        "LoanTapeValidationError": {
+            "type": "object", "required": ["error"], "additionalProperties": False,
+            "description": "422 of an upload: every offending row, column and value.",
+            "properties": {"error": {
+                "type": "object", "required": ["code", "message", "details"],
+                "additionalProperties": False,
+                "properties": {"code": {"const": "invalid_loan_tape"},
+                               "message": {"type": "string"},
+                               "details": {"type": "array", "minItems": 1,
+                                           "maxItems": TAPE_MAX_REPORTED + 1,
+                                           "items": _ref("TapeProblem")}}}}},
+    }
+
+
+def _tape_operations() -> dict[str, dict]:
+    """POST/GET /api/loan-tapes and GET/DELETE /api/loan-tapes/{id} (PROTOCOL.md)."""
+    tape_id = {**ID_PARAM, "description": "The loan tape id (a UUID; anything else is simply "
+                                          "not found)."}
+    return {
+        "/api/loan-tapes": {
+            "post": {
+                "operationId": "uploadLoanTape", "tags": ["loan-tapes"],
+                "summary": "Upload a CSV loan tape (validated, stored for this key)",
+                "description": (
+                    f"Body: CSV text (UTF-8, a BOM allowed), at most {MAX_TAPE_BODY:,} bytes "
+                    f"(16 MiB; every other route: {MAX_BODY:,}) and {MAX_TAPE_ROWS:,} loans; "
+                    "one row a loan, the columns of DOMAIN.md (\"The fund's own book\"). "
+                    "The whole tape is checked: a 422 lists every bad row and cell, unknown "
+                    "columns and duplicate ids, and nothing is stored. A stored tape is used "
+                    "as `portfolio.loans: \"tape:<id>\"` in a simulation's or analysis's "
+                    f"config. At most {MAX_TAPES:,} tapes a key; their bytes count in its "
+                    "stored-bytes quota. The trailing slash is optional."),
+                "requestBody": {"required": True, "content": {"text/csv": {
+                    "schema": {"type": "string", "description": "The tape as CSV text."}}}},
+                "responses": {
+                    "201": _json(_ref("LoanTapeCreated"), "Stored: its id and loan count."),
+                    "401": _err("Unauthorized"), "413": _err("TapeTooLarge"),
+                    "415": _err("UnsupportedMediaType"), "422": _err("InvalidLoanTape"),
+                    "507": _err("QuotaExceeded"),
+                },
+            },
+            "get": {
+                "operationId": "listLoanTapes", "tags": ["loan-tapes"],
+                "summary": "This key's loan tapes, newest first",
+                "responses": {"200": _json(_ref("LoanTapeList"), "Every tape of this key "
+                                           "(without rows)."),
+                              "401": _err("Unauthorized")},
+            },
+        },
+        "/api/loan-tapes/{id}": {
+            "parameters": [tape_id],
+            "get": {
+                "operationId": "getLoanTape", "tags": ["loan-tapes"],
+                "summary": "One loan tape with its validated rows",
+                "responses": {"200": _json(_ref("LoanTapeWithRows"), "The tape and its rows."),
+                              "401": _err("Unauthorized"), "404": _err("NotFound")},
+            },
+            "delete": {
+                "operationId": "deleteLoanTape", "tags": ["loan-tapes"],
+                "summary": "Delete a loan tape (its bytes leave the key's quota)",
+                "responses": {"204": {"description": "Deleted."},
+                              "401": _err("Unauthorized"), "404": _err("NotFound"),
+                              "409": _err("TapeInUse")},
+            },
+        },
+    }
 
 
 def _validation_error(codes: list[str], description: str) -> dict:
@@ -749,8 +887,12 @@ def _responses() -> dict[str, dict]:
         "BadRequest": "Malformed JSON (`bad_json`) or a bad parameter or body shape "
                       "(`bad_request`).",
         "Unauthorized": "Missing or unknown API key.",
-        "NotFound": "Unknown simulation, analysis or preset, or one that belongs to another "
-                    "key.",
+        "NotFound": "Unknown simulation, analysis, loan tape or preset, or one that belongs "
+                    "to another key.",
+        "TapeTooLarge": f"The request body is over {MAX_TAPE_BODY} bytes (16 MiB).",
+        "UnsupportedMediaType": "The upload's Content-Type is not `text/csv` (UTF-8).",
+        "TapeInUse": "A queued or running simulation or analysis of this key names the tape "
+                     "(`tape:<id>`): cancel it or wait until it finishes.",
         "Conflict": "The simulation or analysis is in the wrong state (not completed, already "
                     "finished).",
         "TooLarge": f"The request body is over {MAX_BODY} bytes.",
@@ -766,6 +908,10 @@ def _responses() -> dict[str, dict]:
     out["InvalidConfig"] = _json(_ref("ValidationError"),
                                  "Invalid request or config: `details` has one `{loc, msg}` "
                                  "per offending field.")
+    out["InvalidLoanTape"] = _json(_ref("LoanTapeValidationError"),
+                                   "A bad tape: `details` has one entry per offending row, "
+                                   "column or cell (at most "
+                                   f"{TAPE_MAX_REPORTED}, then `and N more`).")
     out["InvalidAnalysis"] = _json(_ref("AnalysisValidationError"),
                                    "Invalid request, config, scenario or params: `details` has "
                                    "one `{loc, msg}` per offending field.")
@@ -794,6 +940,7 @@ def openapi() -> dict:
     paths.update(_simulation_operations("/api", "", "simulations"))
     paths.update(_scenario_operations())
     paths.update(_analysis_operations())
+    paths.update(_tape_operations())
     paths["/api/presets"] = {"get": {
         "operationId": "listPresets", "tags": ["presets"], "summary": "The bundled presets",
         "responses": {"200": _json(_ref("PresetList"), "Every preset with its full config."),
@@ -823,8 +970,9 @@ def openapi() -> dict:
         "info": {
             "title": "Equihome Sim Engine REST API", "version": __version__,
             "description": "REST API of the standalone server (`equihome serve`). All bodies "
-                           "are JSON; errors are `{\"error\": {\"code\", \"message\", "
-                           "\"details\"}}`. Times are ISO 8601 UTC with Z. The Jupyter "
+                           "are JSON (but a loan-tape upload's: CSV); errors are "
+                           "`{\"error\": {\"code\", \"message\", \"details\"}}`. Times are "
+                           "ISO 8601 UTC with Z. The Jupyter "
                            "extension mounts the same handlers under `{base_url}equihome/api` "
                            "with Jupyter's own authentication instead of API keys. Live "
                            "updates: see asyncapi.yaml. Any request may be answered 503 "
@@ -833,7 +981,8 @@ def openapi() -> dict:
         },
         "servers": [{"url": "http://localhost:8000", "description": "equihome serve"}],
         "security": [{"ApiKeyHeader": []}, {"ApiKeyQuery": []}],
-        "tags": [{"name": "simulations"}, {"name": "analyses"}, {"name": "presets"}, {"name": "schemas"},
+        "tags": [{"name": "simulations"}, {"name": "analyses"}, {"name": "loan-tapes"},
+                 {"name": "presets"}, {"name": "schemas"},
                  {"name": "health"}, {"name": "cors"},
                  {"name": "compatibility", "description": "Root-level routes of the earlier "
                   "engine's generated TypeScript client (POST /simulations/ with {config})."}],

@@ -106,7 +106,7 @@ def test_every_api_path_the_readme_names_answers(server):
     from server_util import KEY_A
 
     assert not re.search(r"(?<![\w/])/health", README), "the health check is /api/health"
-    paths = {p for p in re.findall(r"/api(?:/[\w{}.]+)+", README) if not p.endswith("/...")}
+    paths = {p for p in re.findall(r"/api(?:/[\w{}.-]+)+", README) if not p.endswith("/...")}
     assert {"/api/health", "/api/simulations", "/api/simulations/{id}/cancel"} <= paths
     status, rec = server.request("POST", "/simulations", {
         "preset": "100m", "overrides": {"num_simulations": 64, "monte_carlo_seed": 1}})

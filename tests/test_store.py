@@ -250,7 +250,7 @@ def test_migration_current_version_opens_twice(db_path: Path) -> None:
     for _ in range(2):
         with Store(db_path) as s:
             s.create(f"x{len(s.list('alice')[0])}", "alice", {})
-    assert raw(db_path, "SELECT version FROM schema_version") == [(len(MIGRATIONS),)] == [(3,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(len(MIGRATIONS),)] == [(4,)]
     with Store(db_path) as s:
         assert len(s.list("alice")[0]) == 2
 
@@ -278,7 +278,7 @@ def test_version_1_database_gains_kinds(db_path: Path, monkeypatch: pytest.Monke
 def test_newer_schema_version_is_refused(db_path: Path) -> None:
     Store(db_path).close()
     raw(db_path, "UPDATE schema_version SET version = 999")
-    with pytest.raises(StoreError, match=r"999.*\b3\b"):
+    with pytest.raises(StoreError, match=r"999.*\b4\b"):
         Store(db_path)
 
 
@@ -290,13 +290,13 @@ def test_later_migrations_apply_and_roll_back_atomically(db_path: Path,
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(sqlite3.OperationalError):
         Store(db_path)
-    assert raw(db_path, "SELECT version FROM schema_version") == [(3,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(4,)]
     assert raw(db_path, "SELECT name FROM sqlite_master WHERE name = 'tags'") == []
     good = "CREATE TABLE tags (simulation_id TEXT, tag TEXT); CREATE INDEX tags_tag ON tags (tag);"
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, good])
     with Store(db_path) as s:
         assert s.get("a1") is not None
-    assert raw(db_path, "SELECT version FROM schema_version") == [(4,)]
+    assert raw(db_path, "SELECT version FROM schema_version") == [(5,)]
     assert raw(db_path, "SELECT count(*) FROM tags") == [(0,)]
 
 

@@ -50,6 +50,7 @@ from equihome.server.handlers import (
 )
 from equihome.server.runs import Quota, json_text, make_run_manager
 from equihome.server.store import StoreError
+from equihome.server.tape_handlers import LoanTapeHandler, LoanTapesHandler
 from equihome.server.websocket import MAX_MESSAGE, SimulationSocket
 
 log = logging.getLogger("equihome.server")
@@ -74,6 +75,8 @@ def routes(services: Services, prefix: str = "/", compat: bool = True) -> list:
         (rf"{api}/analyses/{ID}/result", AnalysisResultHandler, kw),
         (rf"{api}/analyses/{ID}/cancel", AnalysisCancelHandler, kw),
         (rf"{api}/analyses/{ID}", AnalysisHandler, kw),
+        (rf"{api}/loan-tapes/?", LoanTapesHandler, kw),
+        (rf"{api}/loan-tapes/{ID}", LoanTapeHandler, kw),
         (rf"{api}/presets", PresetsHandler, kw),
         (rf"{api}/presets/{ID}", PresetsHandler, kw),
         (rf"{api}/schema/(config|result)", SchemaHandler, kw),
@@ -215,6 +218,7 @@ async def run_server(host: str, port: int, db: str, keys: ApiKeys, workers: int,
     services = Services(runs, keys, allowed_origins=tuple(allow_origins), max_work=max_work)
     asyncio.get_running_loop().set_exception_handler(ThrottledLoopErrors())
     # bodies up to 8x the limit are read and answered 413 in JSON; beyond, the connection drops
+    # (the loan-tape upload raises its own request's limit: tape_handlers)
     server = CappedHTTPServer(make_app(services), max_body_size=8 * MAX_BODY, xheaders=False,
                               idle_connection_timeout=idle_timeout, body_timeout=BODY_TIMEOUT)
     server.max_connections = max_connections or default_max_connections()

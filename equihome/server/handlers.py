@@ -37,6 +37,7 @@ from equihome.server.runs import (
     json_text,
 )
 from equihome.server.store import SIMULATION
+from equihome.server.tapes import engine_config
 
 log = logging.getLogger("equihome.server")
 
@@ -213,9 +214,17 @@ class BaseHandler(tornado.web.RequestHandler):
                                       self.request.headers.get("Origin"))
         if refusal:
             raise ApiError(403, "forbidden", refusal)
+        self.check_body()
+
+    #: bytes a request body may have (the loan-tape upload allows more)
+    max_body = MAX_BODY
+
+    def check_body(self) -> None:
+        """413 for a body over ``max_body``. A handler that streams its body (the loan-tape
+        upload) overrides it: there it runs before the body is read."""
         length = int(self.request.headers.get("Content-Length") or 0)
-        if length > MAX_BODY or len(self.request.body or b"") > MAX_BODY:
-            raise ApiError(413, "too_large", f"request body over the {MAX_BODY} byte limit")
+        if length > self.max_body or len(self.request.body or b"") > self.max_body:
+            raise ApiError(413, "too_large", f"request body over the {self.max_body} byte limit")
 
     def json_body(self) -> dict:
         try:
@@ -304,6 +313,18 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(422, "invalid_config", msg, [{"loc": ["config"], "msg": msg}])
         return cfg, name
 
+    async def engine_config(self, owner: str, cfg: FundConfig) -> FundConfig:
+        """The config the engine will run, its portfolio resolved and validated off the loop
+        (``tapes.engine_config``): an uploaded tape of this key (``tape:<id>``) inlined, every
+        bad row a 422 before anything runs; an unknown tape or a file path is a 422 naming
+        portfolio.loans. The stored record keeps ``tape:<id>`` (the tapes module says why)."""
+        if cfg.portfolio is None:
+            return cfg
+        try:
+            return await asyncio.to_thread(engine_config, self.services.runs.store, owner, cfg)
+        except ConfigError as exc:
+            raise config_error(exc) from None
+
     def check_work(self, cfg: FundConfig, runs: int = 1) -> None:
         """422 when the run (``runs`` of them: an analysis's variants) is beyond --max-work."""
         work = estimate_work(cfg) * runs
@@ -340,7 +361,7 @@ class SimulationsHandler(BaseHandler):
     async def post(self) -> None:
         owner = self.current_owner()
         cfg, name = self.config_source(self.json_body(), {"config", "name", "preset", "overrides"})
-        self.check_work(cfg)
+        self.check_work(await self.engine_config(owner, cfg))
         await self.create(owner, cfg, name, SIMULATION, None)
 
     async def get(self) -> None:
@@ -494,15 +515,16 @@ class AnalysesHandler(AnalysisRoutes, SimulationsHandler):
         if len(json_text(params).encode()) > MAX_CONFIG_BYTES:
             msg = f"params: over {MAX_CONFIG_BYTES:,} bytes of JSON"
             raise ApiError(422, "invalid_params", msg, [{"loc": ["params"], "msg": msg}])
+        engine = await self.engine_config(owner, cfg)
         try:
             runs = await asyncio.to_thread(  # up to 200 plans: off the event loop
-                validate_request, {"kind": kind, "config": cfg.to_dict(), "params": params})
+                validate_request, {"kind": kind, "config": engine.to_dict(), "params": params})
         except ConfigError as exc:
             raise config_error(exc) from None
         except ValueError as exc:
             raise ApiError(422, "invalid_params", str(exc),
                            [{"loc": ["params"], "msg": str(exc)}]) from None
-        self.check_work(cfg, runs)
+        self.check_work(engine, runs)
         await self.create(owner, cfg, name, kind, params)
 
 

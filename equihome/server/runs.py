@@ -47,6 +47,7 @@ from equihome.run.engine import CancelToken, SimulationCancelled, SimulationErro
 from equihome.server.dbguard import ServerLock
 from equihome.server.lifecycle import ACTIVE, FINISHED, EventState, SimulationRecord, Status, transition
 from equihome.server.store import SIMULATION, Store, StoreError, utc_now
+from equihome.server.tapes import with_tapes
 
 log = logging.getLogger("equihome.server")
 
@@ -475,7 +476,8 @@ class RunManager:
                        default_seed=rec["seed"])
 
         def simulation() -> Any:  # on the run thread: the result goes on with its arrays
-            out = self.runner(rec["config"], **options)
+            # a config naming an uploaded loan tape (tape:<id>) gets its rows now (tapes)
+            out = with_tapes(self.runner, self.store)(rec["config"], **options)
             if held:
                 loop.call_soon_threadsafe(self._on_event, st, held[0],
                                           scenario_blob(sim_id, out, held[0]))
@@ -484,7 +486,8 @@ class RunManager:
         job: Callable[[], Any] = simulation
         if rec["kind"] != SIMULATION:
             request = {"kind": rec["kind"], "config": rec["config"], "params": rec["params"]}
-            job = functools.partial(self.analyst, request, **options)
+            job = functools.partial(with_tapes(self.analyst, self.store, analysis=True),
+                                    request, **options)
         log.info("%s %s running", rec["kind"], sim_id)
         try:
             await loop.run_in_executor(self.run_pool, job)

@@ -1,5 +1,6 @@
 """SQLite persistence for simulations: records, final results, per-scenario arrays (the
-compact binary of ``equihome.io.scenario_arrays``) and replayable event state.
+compact binary of ``equihome.io.scenario_arrays``), replayable event state, and uploaded
+loan tapes (their validated rows as JSON text).
 
 One connection guarded by an ``RLock``, every write an explicit ``BEGIN IMMEDIATE`` transaction, so it is
 safe from several threads. Times are ISO 8601 UTC strings with milliseconds and ``Z`` (``utc_now``)."""
@@ -18,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from equihome.server.lifecycle import (
     ACTIVE,
@@ -30,7 +31,8 @@ from equihome.server.lifecycle import (
     as_status,
 )
 
-__all__ = ["COMPRESS_OVER", "MIGRATIONS", "RECORD_FIELDS", "STATUSES", "Store", "StoreError", "utc_now"]
+__all__ = ["COMPRESS_OVER", "MIGRATIONS", "RECORD_FIELDS", "STATUSES", "Store", "StoreError", "TapeRecord",
+           "utc_now"]
 
 UPDATABLE = frozenset({"status", "progress", "started_at", "finished_at", "execution_time", "error", "seed"})
 COMPRESS_OVER = 64 * 1024  # bytes of UTF-8 JSON text above which a result is stored zlib-compressed
@@ -63,9 +65,29 @@ MIGRATIONS: list[str] = [
         simulation_id TEXT PRIMARY KEY REFERENCES simulations (id) ON DELETE CASCADE,
         body BLOB NOT NULL);
     """,
+    # uploaded loan tapes (POST /api/loan-tapes): the validated rows as compact JSON text,
+    # its size in UTF-8 bytes (counted in the owner's stored-bytes quota)
+    """
+    CREATE TABLE loan_tapes (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, created_at TEXT NOT NULL,
+        row_count INTEGER NOT NULL, bytes INTEGER NOT NULL, body TEXT NOT NULL,
+        seq INTEGER NOT NULL);
+    CREATE INDEX loan_tapes_owner_seq ON loan_tapes (owner, seq DESC);
+    """,
 ]
 SIMULATION = "simulation"  # the kind of a plain run; analyses are named by their kind
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class TapeRecord(TypedDict):
+    """A stored loan tape without its rows: id, owner, created_at, rows (loans), bytes (of
+    the rows' JSON text, UTF-8)."""
+
+    id: str
+    owner: str
+    created_at: str
+    rows: int
+    bytes: int
 
 
 class StoreError(RuntimeError):
@@ -286,12 +308,15 @@ class Store:
     def rekey_owners(self, renames: dict[str, str]) -> int:
         """Give the runs of each old owner id its new id (one transaction); returns the count."""
         with self._write() as db:
+            for old, new in renames.items():  # the loan tapes follow their owner
+                if old != new:
+                    db.execute("UPDATE loan_tapes SET owner = ? WHERE owner = ?", (new, old))
             return sum(db.execute("UPDATE simulations SET owner = ? WHERE owner = ?",
                                   (new, old)).rowcount for old, new in renames.items() if old != new)
 
     def usage(self, owner: str) -> tuple[int, int]:
         """(runs, bytes) ``owner`` keeps stored: records with their config, params, result,
-        per-scenario arrays and replay state."""
+        per-scenario arrays and replay state, plus the bytes of its loan tapes."""
         with self._read() as db:
             row = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(s.config) + COALESCE(LENGTH(s.params), 0) "
@@ -301,7 +326,9 @@ class Store:
                 "LEFT JOIN events e ON e.simulation_id = s.id "
                 "LEFT JOIN scenarios c ON c.simulation_id = s.id WHERE s.owner = ?",
                 (owner,)).fetchone()
-        return int(row[0]), int(row[1])
+            tapes = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM loan_tapes WHERE owner = ?",
+                               (owner,)).fetchone()
+        return int(row[0]), int(row[1]) + int(tapes[0])
 
     def oldest_finished(self, owner: str, limit: int) -> builtins.list[str]:
         """Ids of ``owner``'s oldest finished runs (for pruning), oldest first."""
@@ -387,3 +414,49 @@ class Store:
         with self._read() as db:
             rows = db.execute("SELECT status, COUNT(*) FROM simulations GROUP BY status").fetchall()
         return dict.fromkeys(STATUSES, 0) | dict(rows)
+
+    # ------------------------------------------------------------------ loan tapes
+    _TAPE = "SELECT id, owner, created_at, row_count, bytes FROM loan_tapes"
+
+    @staticmethod
+    def _tape(row: tuple) -> TapeRecord:
+        return {"id": row[0], "owner": row[1], "created_at": row[2], "rows": int(row[3]),
+                "bytes": int(row[4])}
+
+    def save_tape(self, tape_id: str, owner: str, body: str, rows: int) -> TapeRecord:
+        """Insert a validated loan tape (``body``: its rows as JSON text, ``rows`` of them) and
+        return its record; ``StoreError`` if ``tape_id`` exists."""
+        size = len(body.encode("utf-8"))
+        with self._write() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM loan_tapes").fetchone()[0]
+            try:
+                db.execute("INSERT INTO loan_tapes (id, owner, created_at, row_count, bytes, body, "
+                           "seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (tape_id, owner, utc_now(), rows, size, body, seq))
+            except sqlite3.IntegrityError:
+                raise StoreError(f"loan tape {tape_id!r} already exists") from None
+            return self._tape(db.execute(f"{self._TAPE} WHERE id = ?", (tape_id,)).fetchone())
+
+    def get_tape(self, tape_id: str) -> TapeRecord | None:
+        """A loan tape's record (no rows), or None."""
+        with self._read() as db:
+            row = db.execute(f"{self._TAPE} WHERE id = ?", (tape_id,)).fetchone()
+        return None if row is None else self._tape(row)
+
+    def tape_body(self, tape_id: str) -> str | None:
+        """A loan tape's rows as the JSON text given to ``save_tape``, or None."""
+        with self._read() as db:
+            row = db.execute("SELECT body FROM loan_tapes WHERE id = ?", (tape_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def list_tapes(self, owner: str) -> builtins.list[TapeRecord]:
+        """Every loan tape of ``owner``, newest first."""
+        with self._read() as db:
+            rows = db.execute(f"{self._TAPE} WHERE owner = ? ORDER BY seq DESC", (owner,)).fetchall()
+        return [self._tape(row) for row in rows]
+
+    def delete_tape(self, tape_id: str) -> bool:
+        """Delete a loan tape; True if it existed."""
+        with self._write() as db:
+            return db.execute("DELETE FROM loan_tapes WHERE id = ?", (tape_id,)).rowcount > 0
+

@@ -7,6 +7,9 @@ import type {
   AnalysisResult,
   Health,
   JsonSchema,
+  LoanTapeCreated,
+  LoanTapeList,
+  LoanTapeWithRows,
   OperationId,
   Preset,
   PresetList,
@@ -65,7 +68,10 @@ interface Call {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string | number | null | undefined>;
+  /** A JSON body. */
   body?: unknown;
+  /** A text body sent as is, with `Content-Type: text/csv` (a loan tape). */
+  csv?: string;
 }
 
 /**
@@ -208,6 +214,38 @@ export class SimulationApi implements Record<OperationId, (...args: never[]) => 
     await this.request<unknown>({ method: 'DELETE', path: `/analyses/${enc(id)}` }, options);
   }
 
+  /**
+   * POST /loan-tapes: upload a loan tape, CSV text (UTF-8; at most 16 MiB and 20,000 loans, one
+   * row a loan with the columns of DOMAIN.md "The fund's own book"). Resolves with
+   * `{id, rows, errors: []}` (201): name it in a config as `portfolio.loans: 'tape:<id>'`. A bad
+   * tape rejects with a 422 `ApiError` (`invalid_loan_tape`) whose `details` (also typed as
+   * `tapeProblems`) give every bad row, column and value; nothing is stored then.
+   */
+  uploadLoanTape(csv: string, options?: RequestOptions): Promise<LoanTapeCreated> {
+    if (typeof csv !== 'string') {
+      throw new TypeError(`equihome-sim-sdk: uploadLoanTape takes the CSV text, got ${typeof csv}`);
+    }
+    return this.request({ method: 'POST', path: '/loan-tapes', csv }, options);
+  }
+
+  /** GET /loan-tapes: this key's loan tapes, newest first (`{items: [{id, rows, created_at, bytes}]}`). */
+  listLoanTapes(options?: RequestOptions): Promise<LoanTapeList> {
+    return this.request({ method: 'GET', path: '/loan-tapes' }, options);
+  }
+
+  /** GET /loan-tapes/{id}: one loan tape with its validated rows (`loans`). */
+  getLoanTape(id: string, options?: RequestOptions): Promise<LoanTapeWithRows> {
+    return this.request({ method: 'GET', path: `/loan-tapes/${enc(id)}` }, options);
+  }
+
+  /**
+   * DELETE /loan-tapes/{id} (204): its bytes leave the key's quota. 409 `conflict` while a
+   * queued or running run names it.
+   */
+  async deleteLoanTape(id: string, options?: RequestOptions): Promise<void> {
+    await this.request<unknown>({ method: 'DELETE', path: `/loan-tapes/${enc(id)}` }, options);
+  }
+
   /** GET /presets: every bundled preset with its full config. */
   listPresets(options?: RequestOptions): Promise<PresetList> {
     return this.request({ method: 'GET', path: '/presets' }, options);
@@ -244,6 +282,9 @@ export class SimulationApi implements Record<OperationId, (...args: never[]) => 
     if (call.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(call.body);
+    } else if (call.csv !== undefined) {
+      headers['Content-Type'] = 'text/csv; charset=utf-8';
+      init.body = call.csv;
     }
     if (options.signal !== undefined) init.signal = options.signal;
     const url = cfg.apiBasePath + call.path + queryString(call.query);

@@ -1,4 +1,4 @@
-import type { LocMsg } from './models.js';
+import type { LocMsg, TapeProblem } from './models.js';
 import type { ErrorUpdate, ServerErrorCode } from './types.js';
 
 /**
@@ -29,6 +29,14 @@ export class ApiError extends Error {
     this.code = code;
     this.details = details;
     this.body = body;
+  }
+
+  /**
+   * The problems of a refused loan tape (`invalid_loan_tape`, 422): each names its `row` (from 1),
+   * `column`, `value` and, in `msg`, the rule. Empty for any other error.
+   */
+  get tapeProblems(): TapeProblem[] {
+    return this.code === 'invalid_loan_tape' ? (this.details ?? []) as TapeProblem[] : [];
   }
 
   /** `details` as `{"price_path.volatility.red": "message"}`, handy for form fields. */

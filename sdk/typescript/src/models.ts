@@ -17,6 +17,10 @@ export type OperationId =
   | "deleteAnalysis"
   | "getAnalysisResult"
   | "cancelAnalysis"
+  | "uploadLoanTape"
+  | "listLoanTapes"
+  | "getLoanTape"
+  | "deleteLoanTape"
   | "listPresets"
   | "getPreset"
   | "getConfigSchema"
@@ -97,7 +101,7 @@ export interface LocMsg {
 
 export interface ErrorResponse {
   error: {
-    code: "bad_json" | "bad_request" | "unauthorized" | "not_found" | "conflict" | "too_large" | "invalid_request" | "invalid_config" | "invalid_params" | "too_many_requests" | "http_error" | "internal" | "forbidden" | "too_much_work" | "quota_exceeded" | "unavailable";
+    code: "bad_json" | "bad_request" | "unauthorized" | "not_found" | "conflict" | "too_large" | "invalid_request" | "invalid_config" | "invalid_params" | "too_many_requests" | "http_error" | "internal" | "forbidden" | "too_much_work" | "quota_exceeded" | "unavailable" | "unsupported_media_type" | "invalid_loan_tape";
     message: string;
     details: LocMsg[] | null;
   };
@@ -741,6 +745,87 @@ export interface Scenarios {
   /** Metric name -> one value per scenario (null where the metric does not exist, e.g. payback_month of a run that never pays back). The contract metrics appear when the config names a contract. */
   metrics: {
     [key: string]: Array<number | null>;
+  };
+}
+
+export interface LoanTape {
+  id: string;
+  /** Loans on the tape. */
+  rows: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  created_at: string;
+  /** Stored size (the rows' JSON, UTF-8), counted in the key's stored-bytes quota. */
+  bytes: number;
+}
+
+/** This key's loan tapes, newest first. */
+export interface LoanTapeList {
+  items: LoanTape[];
+}
+
+/** One validated loan (DOMAIN.md, "The fund's own book"); empty optional cells are left out, status defaults to active. */
+export interface LoanTapeRow {
+  loan_id: string;
+  /** YYYY-MM-DD. */
+  origination_date: string;
+  advance: number;
+  origination_value: number;
+  zone: "green" | "orange" | "red";
+  suburb?: string;
+  appreciation_share?: number;
+  interest_rate?: number;
+  term_years?: number;
+  current_value?: number;
+  status: "active" | "defaulted" | "exited";
+  /** YYYY-MM-DD. */
+  default_date?: string;
+  contract_type?: "interest_plus_share" | "appreciation_share" | "value_share";
+  multiple?: number;
+  risk_adjustment?: number;
+  cap_rate?: number;
+  lien_position?: 1 | 2 | 3;
+  senior_balance?: number;
+}
+
+export interface LoanTapeWithRows {
+  id: string;
+  /** Loans on the tape. */
+  rows: number;
+  /** ISO 8601 UTC with Z, e.g. 2026-05-21T15:30:45.123Z */
+  created_at: string;
+  /** Stored size (the rows' JSON, UTF-8), counted in the key's stored-bytes quota. */
+  bytes: number;
+  /** The validated rows, in the tape's order. */
+  loans: LoanTapeRow[];
+}
+
+export interface LoanTapeCreated {
+  id: string;
+  /** Loans on the tape. */
+  rows: number;
+  /** Always empty: a tape with problems is refused (422). */
+  errors: never[];
+}
+
+export interface TapeProblem {
+  /** ["loans", row, column] for a cell, ["loans", row] for a row, ["loans", what] for the tape as a whole. */
+  loc: Array<string | number>;
+  /** Row, column, rule and value in words, e.g. `row 2, advance: must be a number > 0, got '-5'`; the last entry is `and N more` beyond 100. */
+  msg: string;
+  /** The tape's row (its loans counted from 1), null for the tape as a whole. */
+  row: number | null;
+  /** The offending cell's column. */
+  column: string | null;
+  /** The value as given. */
+  value: unknown;
+}
+
+/** 422 of an upload: every offending row, column and value. */
+export interface LoanTapeValidationError {
+  error: {
+    code: "invalid_loan_tape";
+    message: string;
+    details: TapeProblem[];
   };
 }
 
@@ -1486,6 +1571,11 @@ export interface FundConfig {
    * @default null
    */
   market_stress?: MarketStress | null;
+  /**
+   * The fund's own loan book and its position at as_of (DOMAIN.md, "The fund's own book"); null: a synthetic pool from month 0.
+   * @default null
+   */
+  portfolio?: PortfolioConfig | null;
 }
 
 /** Target capital share per zone; the three shares must sum to 1. */
@@ -1806,6 +1896,22 @@ export interface GuardrailConfig {
   subscription_line_irr_uplift?: number;
 }
 
+/** One dated flow since inception: equity called and distributed in that month, $. */
+export interface HistoryRow {
+  /** YYYY-MM (or YYYY-MM-DD), between inception and as_of. */
+  date: string;
+  /**
+   * Equity called that month, $.
+   * @default 0
+   */
+  calls?: number;
+  /**
+   * Equity distributed that month, $.
+   * @default 0
+   */
+  distributions?: number;
+}
+
 /** The fund's facilities: ``nav_facility`` and ``subscription_line``. */
 export interface LeverageConfig {
   /** A revolving loan secured on the book. */
@@ -1894,6 +2000,41 @@ export interface NavFacility {
    * @default 0.4
    */
   ltv_covenant?: number;
+}
+
+/** The fund's loans and its position at ``as_of``. */
+export interface PortfolioConfig {
+  /** The loan tape: rows (one object a loan, columns as DOMAIN.md), a .csv or .parquet path (local runs), or 'tape:<id>' of a tape uploaded to the server. */
+  loans: string | Array<{
+    [key: string]: unknown;
+  }>;
+  /** YYYY-MM: the month the simulation starts from (month E). */
+  as_of: string;
+  /**
+   * YYYY-MM: the fund's month 0; null: the first history date, else the tape's earliest origination.
+   * @default null
+   */
+  inception?: string | null;
+  /**
+   * Equity called up to as_of, $.
+   * @default 0
+   */
+  called_to_date?: number;
+  /**
+   * Equity distributed up to as_of, $.
+   * @default 0
+   */
+  distributed_to_date?: number;
+  /**
+   * Cash on hand at as_of, $.
+   * @default 0
+   */
+  cash?: number;
+  /**
+   * Dated calls and distributions since inception (rows or a .csv path with columns date, calls, distributions); given: LP IRR and TVPI since inception, else from as_of with the opening NAV as the LP's contribution.
+   * @default null
+   */
+  history?: string | HistoryRow[] | null;
 }
 
 /** House-price index model per zone, suburb and home. */

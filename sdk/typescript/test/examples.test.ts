@@ -317,7 +317,7 @@ describe('models and operations', () => {
     const ids = Object.values(openapi.paths).flatMap((p) => Object.values(p))
       .map((op) => op?.operationId).filter((id): id is string => !!id && !id.startsWith('compat_')
         && !id.startsWith('preflight')); // CORS preflights are the browser's, not the SDK's
-    assert.equal(ids.length, 18); // 7 simulations (scenarios too), 6 analyses, 2 presets, 2 schemas, health
+    assert.equal(ids.length, 22); // 7 simulations (scenarios too), 6 analyses, 4 loan tapes, 2 presets, 2 schemas, health
     const api = new SimulationApi() as unknown as Record<string, unknown>;
     for (const id of ids) assert.equal(typeof api[id], 'function', id);
   });
