@@ -45,6 +45,7 @@ cdef struct LedgerParams:
     int foreclosure_lag
     double liquidation_discount
     double home_sigma           # annual volatility of the per-home random walk
+    int hazard_scaled           # 1 if a market stress scales the hazards (hazard_mult not all 1)
     # Contracts (DOMAIN.md "Contracts"; equihome/model/contracts.py builds them)
     int contract_type           # 0 interest_plus_share, 1 appreciation_share, 2 value_share
     double risk_adj             # appreciation measured from (1 - risk_adj) * V0
