@@ -268,7 +268,9 @@ def test_readme_levered_run_is_what_it_prints():
                 "nav": {"leverage": {"nav_facility": {"enabled": True}}},
                 "both": {"leverage": {"nav_facility": {"enabled": True},
                                       "subscription_line": {"enabled": True}}}}.items()}
-    assert line in runs["both"].summary().splitlines()
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'if line.startswith("leverage:")' in code
+    assert line in runs["both"].summary().splitlines() and line.startswith("leverage:")
     text = " ".join(section.split())
     for name, quoted in (("none", "4.32 % unlevered"), ("line", "4.22 % with the default"),
                          ("line3", "4.34 % with a 3 % line"), ("nav", "5.11 % with the NAV")):
