@@ -7,10 +7,11 @@ Measured in one run, on the ``100m`` preset with seed 42:
 * wall time, per-stage time and scenarios/second with 1 and 2 threads (best of
   ``--repeats``), and the 1 -> 2 thread speed-up;
 * the same scenarios on the numpy reference kernels (once, 1 thread): cython vs reference;
-* the RNG floor: the time numpy alone needs to make exactly the random draws the run
-  makes (same seed sequences, generators, calls and shapes; no kernel), and how far the
-  engine is above it;
-* peak RSS and throughput of a ``--big`` run in a child process (so the RSS is that run's
+* the RNG floor: the time numpy's fastest generator (SFC64) needs to draw as many normals
+  as the run draws random numbers, in one bulk call, and how far the engine is above it;
+* the exit/ledger kernel's cost per loan-month (the months the loans of one 1-thread run
+  are followed, exit_simulator's stage time divided by them);
+* peak RSS and throughput of a ``--big`` run (100,000 scenarios) in a child process (so the RSS is that run's
   own), and an estimate of memory per scenario from the difference of two child runs
   (``--simulations`` and ``--big`` scenarios: fixed costs and the in-flight chunks cancel).
 
@@ -42,6 +43,7 @@ import equihome  # noqa: E402
 from equihome.io.config import FundConfig  # noqa: E402
 from equihome.model import loan_generator  # noqa: E402
 from equihome.model.layout import ZONES  # noqa: E402
+from equihome.run import engine  # noqa: E402
 
 PRESET = "100m"
 SEED = 42
@@ -86,136 +88,76 @@ def time_engine(n: int, threads: int, repeats: int, kernels: str = "cython") -> 
 # --------------------------------------------------------------------------- RNG floor
 
 
-class RecordingGenerator:
-    """Stands in for a numpy Generator and records every draw call made through it."""
-
-    def __init__(self, gen: np.random.Generator) -> None:
-        self._gen = gen
-        self.calls: list[tuple[str, tuple, dict]] = []
-        self.count = 0  # random numbers produced
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._gen, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            out = method(*args, **kwargs)
-            self.calls.append((name, args, kwargs))
-            self.count += int(np.size(out))
-            return out
-
-        return call
-
-
-def _generator(seed: int, key: tuple[int, int]) -> np.random.Generator:
-    """The engine's generator of scenario stream ``key`` ((i, 0) loans, (i, 1) prices)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
-
-
 def loan_pool_requests(n: int) -> list[tuple[int, int]]:
-    """(scenario, n_blocks) of every pool the engine draws, in order (one untimed run).
+    """(scenarios, n_blocks) of every pool request of a run, in order (one untimed run).
 
-    A chunk whose pool ran out is redrawn with twice the blocks, so a scenario can appear
-    more than once; this records what the run actually did.
+    A chunk whose pool ran out is redrawn with twice the blocks; this records what the run
+    actually did.
     """
     requests: list[tuple[int, int]] = []
     original = loan_generator.generate
 
-    def recording(cfg: FundConfig, seeds: list, n_blocks: int, kernels: Any,
-                  book: Any = None) -> Any:
-        requests.extend((int(s.spawn_key[0]), n_blocks) for s in seeds)
-        return original(cfg, seeds, n_blocks, kernels, book)
+    def recording(cfg: FundConfig, seed: int, start: int, stop: int, n_blocks: int,
+                  kernels: Any, book: Any = None) -> Any:
+        requests.append((stop - start, n_blocks))
+        return original(cfg, seed, start, stop, n_blocks, kernels, book)
 
-    loan_generator.generate = recording
+    loan_generator.generate = recording  # type: ignore[assignment]
     try:
         equihome.simulate(PRESET, num_simulations=n, seed=SEED, threads=1)
     finally:
-        loan_generator.generate = original
+        loan_generator.generate = original  # type: ignore[assignment]
     return requests
 
 
-@dataclass
-class DrawPlan:
-    """Every draw call of a run: loan-stream calls per pool request, price-call shapes."""
-
-    loans: list[tuple[int, list[tuple[str, tuple, dict]]]]  # (scenario, calls)
-    price_shapes: tuple[tuple[int, int], int, tuple[int, int]]
-    loan_numbers: int   # random numbers on the loan streams, whole run
-    price_numbers: int  # random numbers on the price streams, whole run
-    n: int
-
-
-def record_draw_plan(cfg: FundConfig, n: int, requests: list[tuple[int, int]]) -> DrawPlan:
-    """Record the exact loan-stream calls of ``loan_generator.draw_pool`` for each request.
-
-    draw_pool's rejection redraws depend on the values drawn, so its calls are recorded
-    by running it once (untimed) on a recording generator; the timed floor replays them.
-    """
+def numbers_drawn(cfg: FundConfig, n: int, requests: list[tuple[int, int]]) -> tuple[int, int]:
+    """(loan, price) random numbers of the run: 7 per pool loan drawn (advance, LTV, suburb,
+    exit race, cause, 2 home-walk normals; the rare rejection redraws not counted) and the
+    price stage's M Z + (M + 1) + M J per scenario."""
     B = loan_generator.block_size(cfg)
-    loans, loan_numbers = [], 0
-    for i, n_blocks in requests:
-        rec = RecordingGenerator(_generator(SEED, (i, 0)))
-        size, ltv, u_sub, e_exit, u_cause = np.empty((5, n_blocks * B))
-        z_home = np.empty((n_blocks * B, 2))
-        loan_generator.draw_pool(rec, cfg, B, size, ltv, u_sub, e_exit, u_cause, z_home)
-        loans.append((i, rec.calls))
-        loan_numbers += rec.count
-    M, Z = 12 * cfg.fund_term, len(ZONES)
+    loans = sum(7 * B * S * blocks for S, blocks in requests)
+    M, Z = cfg.months, len(ZONES)
     J = Z * cfg.price_path.suburbs_per_zone
-    shapes = ((M, Z), M + 1, (M, J))
-    return DrawPlan(loans, shapes, loan_numbers, n * (M * Z + (M + 1) + M * J), n)
+    return loans, n * (M * Z + (M + 1) + M * J)
 
 
-def replay_draws(plan: DrawPlan) -> None:
-    """Make the run's random draws and nothing else: the RNG floor's timed body."""
-    for i, calls in plan.loans:
-        gen = _generator(SEED, (i, 0))
-        for name, args, kwargs in calls:
-            getattr(gen, name)(*args, **kwargs)
-    eps_shape, u_size, sub_shape = plan.price_shapes
-    for i in range(plan.n):
-        gen = _generator(SEED, (i, 1))
-        gen.standard_normal(eps_shape)
-        gen.random(u_size)
-        gen.standard_normal(sub_shape)
-
-
-def check_replay(plan: DrawPlan, cfg: FundConfig, samples: int = 5) -> bool:
-    """The replay leaves a loan stream where draw_pool leaves it (first ``samples`` pools)."""
-    B = loan_generator.block_size(cfg)
-    for i, calls in plan.loans[:samples]:
-        replayed = _generator(SEED, (i, 0))
-        for name, args, kwargs in calls:
-            getattr(replayed, name)(*args, **kwargs)
-        engine_gen = _generator(SEED, (i, 0))
-        K = sum(1 for c in calls if c[0] == "standard_exponential") * B
-        size, ltv, u_sub, e_exit, u_cause = np.empty((5, K))
-        loan_generator.draw_pool(engine_gen, cfg, B, size, ltv, u_sub, e_exit, u_cause,
-                                 np.empty((K, 2)))
-        if replayed.bit_generator.state != engine_gen.bit_generator.state:
-            return False
-    return True
-
-
-def time_rng_floor(plan: DrawPlan, repeats: int) -> float:
-    """Best-of-N seconds for :func:`replay_draws` (single thread)."""
+def time_rng_floor(count: int, repeats: int) -> float:
+    """Best-of-N seconds for numpy's SFC64 to draw ``count`` standard normals in one call."""
+    gen = np.random.Generator(np.random.SFC64(SEED))
+    out = np.empty(count)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        replay_draws(plan)
+        gen.standard_normal(out=out)
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def time_generator_setup(n: int, repeats: int) -> float:
-    """Best-of-N seconds to create the run's 2n generators without drawing (part of the floor)."""
+def ledger_cost(n: int, repeats: int) -> tuple[float, int]:
+    """(best exit_simulator seconds, loan-months walked) of one 1-thread chunk of n scenarios.
+
+    A loan-month is one month a made loan is followed by the ledger kernel's walk (exit
+    month - origination month); the kernel's monthly fund steps are included in the time.
+    """
+    plan = engine.make_plan(PRESET, num_simulations=n, seed=SEED, threads=1, chunk_size=n)
     best = float("inf")
-    for _ in range(repeats):
+    state = None
+    times: dict[str, float] = {}
+
+    def stage(name: str, fn: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
-        for i in range(n):
-            _generator(SEED, (i, 0))
-            _generator(SEED, (i, 1))
-        best = min(best, time.perf_counter() - t0)
-    return best
+        out = fn()
+        times[name] = times.get(name, 0.0) + time.perf_counter() - t0
+        return out
+
+    for _ in range(repeats):
+        times.clear()
+        state = engine.compute_chunk(plan, 0, n, stage)
+        best = min(best, times["exit_simulator"])
+    assert state is not None
+    made = state.run.orig_month >= 0
+    walked = int((state.run.exit_month - state.run.orig_month)[made].sum())
+    return best, walked
 
 
 # --------------------------------------------------------------------------- memory
@@ -289,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the options, take every measurement and print the report."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--simulations", type=int, default=1000, help="scenarios per timed run")
-    ap.add_argument("--big", type=int, default=10_000, help="scenarios of the memory run")
+    ap.add_argument("--big", type=int, default=100_000, help="scenarios of the memory run")
     ap.add_argument("--repeats", type=int, default=3, help="repeats per timing (best kept)")
     ap.add_argument("--skip-reference", action="store_true", help="skip the numpy kernels run")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)    # internal: memory child
@@ -319,22 +261,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cython vs reference (1 thread each): {ref.wall / one.wall:.1f}x faster")
 
     requests = loan_pool_requests(n)
-    plan = record_draw_plan(cfg, n, requests)
-    floor = time_rng_floor(plan, args.repeats)
-    per_scenario = (plan.loan_numbers + plan.price_numbers) / n
-    extended = sum(1 for _, b in requests if b > 1)
-    print(f"\n-- RNG floor (numpy draws only, 1 thread, best of {args.repeats}) --")
-    print(f"loan block size {loan_generator.block_size(cfg)} loans; pools drawn "
-          f"{len(requests):,} ({extended} extended beyond one block)")
-    print(f"random numbers per scenario: {plan.loan_numbers / n:,.1f} loan stream + "
-          f"{plan.price_numbers / n:,.0f} price stream = {per_scenario:,.1f}")
-    print(f"replay matches draw_pool's stream state: {check_replay(plan, cfg)}")
-    print(f"floor: {_ms(floor)}  ({n / floor:,.0f} scenarios/s, "
-          f"{1e9 * floor / (per_scenario * n):.2f} ns per number incl. generator set-up)")
-    setup = time_generator_setup(n, args.repeats)
-    print(f"  of which generator set-up (SeedSequence + PCG64 + Generator, 2 per scenario): "
-          f"{_ms(setup).strip()} ({100 * setup / floor:.0f} %)")
+    loan_numbers, price_numbers = numbers_drawn(cfg, n, requests)
+    count = loan_numbers + price_numbers
+    floor = time_rng_floor(count, args.repeats)
+    extended = sum(S for S, b in requests if b > 1)
+    print(f"\n-- RNG floor (numpy SFC64, {count:,} normals in one call, best of {args.repeats}) --")
+    print(f"loan block size {loan_generator.block_size(cfg)} loans; {extended} scenarios' pools "
+          f"extended beyond one block")
+    print(f"random numbers per scenario: {loan_numbers / n:,.0f} loan streams + "
+          f"{price_numbers / n:,.0f} price streams = {count / n:,.0f}")
+    print(f"floor: {_ms(floor)}  ({1e9 * floor / count:.2f} ns per number)")
     print(f"ours / floor: 1 thread {one.wall / floor:.2f}x, 2 threads {two.wall / floor:.2f}x")
+    ledger_s, walked = ledger_cost(n, args.repeats)
+    print(f"\n-- exit/ledger kernel (1 thread, one chunk of {n:,}, best of {args.repeats}) --")
+    print(f"{walked:,} loan-months walked in {_ms(ledger_s).strip()}: "
+          f"{1e9 * ledger_s / walked:.2f} ns per loan-month")
 
     print(f"\n-- memory: child processes, default threads ({os.cpu_count()}) --")
     small, big = run_child(n), run_child(args.big)
@@ -350,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== summary ==")
     if ref is not None:
         print(f"cython vs reference: {ref.wall / one.wall:.1f}x faster")
-    print(f"ours / RNG floor: {one.wall / floor:.1f}x (1 thread), {two.wall / floor:.1f}x "
-          f"(2 threads)")
+    print(f"ours / RNG floor (SFC64): {one.wall / floor:.1f}x (1 thread), "
+          f"{two.wall / floor:.1f}x (2 threads)")
+    print(f"exit/ledger kernel: {1e9 * ledger_s / walked:.2f} ns per loan-month")
     print(f"1->2 thread speed-up: {one.wall / two.wall:.2f}x")
     print(f"throughput: {one.rate:,.0f} scenarios/s (1 thread), {two.rate:,.0f} (2 threads)")
     size = f"{big['n'] // 1000}k" if big["n"] % 1000 == 0 else f"{big['n']:,}"

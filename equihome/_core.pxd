@@ -3,6 +3,8 @@
 # LedgerInputs/LedgerRun are the same names on the Python side, built by
 # equihome/model/exit_simulator.py for production and tests alike).
 
+from libc.stdint cimport uint32_t, uint64_t
+
 ctypedef double f8
 ctypedef int i4
 ctypedef signed char i1
@@ -43,6 +45,7 @@ cdef struct LedgerParams:
     int foreclosure_lag
     double liquidation_discount
     double home_sigma           # annual volatility of the per-home random walk
+    int hazard_scaled           # 1 if a market stress scales the hazards (hazard_mult not all 1)
     # Contracts (DOMAIN.md "Contracts"; equihome/model/contracts.py builds them)
     int contract_type           # 0 interest_plus_share, 1 appreciation_share, 2 value_share
     double risk_adj             # appreciation measured from (1 - risk_adj) * V0
@@ -162,3 +165,13 @@ cdef struct Fund:
     Py_ssize_t sub_head         # the first month whose draw may still be outstanding
     i1 breach                   # 1 if the NAV covenant is breached this month
     f8 fac_fees                 # facilities' commitment fees due this month, $
+
+
+cdef struct PhiloxStream:
+    # one counter-based random stream (_random.pxi): numpy's philox_state, held by value
+    uint64_t ctr[4]             # counter, word 0 incremented before each block
+    uint64_t key[2]
+    uint64_t buffer[4]          # the last block's output words
+    int buffer_pos              # next word of buffer to hand out (4: encrypt a new block)
+    int has_uint32              # 1 if uinteger holds the high half of the last 64-bit word
+    uint32_t uinteger

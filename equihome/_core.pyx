@@ -15,6 +15,11 @@ Compiler directives (boundscheck, wraparound, cdivision, ...) are set once in se
 import numpy as np
 
 from libc.math cimport ceil, exp, sqrt, pow, isnan, INFINITY, NAN
+from libc.stdint cimport UINT64_MAX, int64_t
+from numpy.random cimport bitgen_t
+from numpy.random.c_distributions cimport (
+    random_standard_exponential_fill, random_standard_normal, random_standard_normal_fill,
+    random_standard_uniform, random_standard_uniform_fill)
 
 cdef inline f8 fmin(f8 a, f8 b) noexcept nogil:
     """Smaller of two finite numbers (inlined; libm's fmin is a call)."""
@@ -148,40 +153,94 @@ def assign_zones(const f8[:, ::1] size, const f8[:, ::1] u_suburb, const f8[::1]
     IN size: (S, K) advances, $; u_suburb: (S, K) uniforms; alloc: (Z,) target shares, Z <= 8;
     n_sub: suburbs per zone. OUT zone, suburb: (S, K) zone index and global suburb index.
     """
-    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = alloc.shape[0]
-    cdef Py_ssize_t s, k, z
-    cdef i4 best, sub
-    cdef f8 total, L, d, best_d
-    cdef f8 dep[8]
+    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = alloc.shape[0], s
     if Z > 8:
         raise ValueError(f"assign_zones: at most 8 zones fit its table, got {Z}")
+    if K == 0:
+        return
     with nogil:
         for s in range(S):
-            total = 0.0
-            for z in range(Z):
-                dep[z] = 0.0
-            for k in range(K):
-                L = size[s, k]
-                best = 0
-                best_d = -INFINITY
-                for z in range(Z):
-                    if alloc[z] <= 0.0:
-                        continue
-                    d = alloc[z] * (total + L) - dep[z]
-                    if d > best_d:
-                        best_d = d
-                        best = <i4>z
-                dep[best] += L
-                total += L
-                zone[s, k] = best
-                sub = <i4>(u_suburb[s, k] * n_sub)
-                if sub > n_sub - 1:
-                    sub = n_sub - 1
-                suburb[s, k] = best * n_sub + sub
+            assign_row(&size[s, 0], &u_suburb[s, 0], &alloc[0], Z, n_sub, K, &zone[s, 0],
+                       &suburb[s, 0])
 
+
+cdef void assign_row(const f8* size, const f8* u_suburb, const f8* alloc, Py_ssize_t Z,
+                     int n_sub, Py_ssize_t K, i4* zone, i4* suburb) noexcept nogil:
+    """assign_zones for one scenario's pool (K loans; Z <= 8 zones)."""
+    cdef Py_ssize_t k, z
+    cdef i4 best, sub
+    cdef f8 total = 0.0, L, d, best_d
+    cdef f8 dep[8]
+    for z in range(Z):
+        dep[z] = 0.0
+    for k in range(K):
+        L = size[k]
+        best = 0
+        best_d = -INFINITY
+        for z in range(Z):
+            if alloc[z] <= 0.0:
+                continue
+            d = alloc[z] * (total + L) - dep[z]
+            if d > best_d:
+                best_d = d
+                best = <i4>z
+        dep[best] += L
+        total += L
+        zone[k] = best
+        sub = <i4>(u_suburb[k] * n_sub)
+        if sub > n_sub - 1:
+            sub = n_sub - 1
+        suburb[k] = best * n_sub + sub
+
+
+def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] receipt,
+                 const i1[:, ::1] exit_type, const i1[:, ::1] reinvested,
+                 const f8[:, ::1] proceeds, f8[:, ::1] sums, int64_t[:, ::1] counts):
+    """Per-scenario reductions over the pool's loans made (orig >= 0), added in pool order.
+
+    IN size, proceeds: (S, K) $; orig, receipt: (S, K) int32 months (-1: never made);
+    exit_type, reinvested: (S, K) int8. OUT sums (S, 5): deployed $ (advances), lost $
+    (max(advance - proceeds, 0)), advance x life in $-years (life = (receipt - orig) / 12),
+    loans made, reinvested loans made; counts (S, n_kinds) int64: loans of each exit kind
+    (layout.ExitKind; NONE counts the loans never made too, kinds outside the table none).
+    """
+    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], NK = counts.shape[1], s, k
+    cdef f8 dep, lost, adv_life, made, reinv, L
+    cdef int e
+    if sums.shape[0] != S or sums.shape[1] != 5 or counts.shape[0] != S:
+        raise ValueError(f"pool_metrics: sums must be ({S}, 5) and counts ({S}, n_kinds)")
+    with nogil:
+        for s in range(S):
+            dep = 0.0
+            lost = 0.0
+            adv_life = 0.0
+            made = 0.0
+            reinv = 0.0
+            for k in range(NK):
+                counts[s, k] = 0
+            for k in range(K):
+                e = exit_type[s, k]
+                if 0 <= e < NK:
+                    counts[s, e] += 1
+                if orig[s, k] < 0:
+                    continue
+                L = size[s, k]
+                dep = dep + L
+                lost = lost + fmax(L - proceeds[s, k], 0.0)
+                adv_life = adv_life + L * ((receipt[s, k] - orig[s, k]) / 12.0)
+                made += 1.0
+                if reinvested[s, k] > 0:
+                    reinv += 1.0
+            sums[s, 0] = dep
+            sums[s, 1] = lost
+            sums[s, 2] = adv_life
+            sums[s, 3] = made
+            sums[s, 4] = reinv
 
 include "_leverage.pxi"
 include "_loans.pxi"
 include "_ledger.pxi"
 include "_waterfall.pxi"
 include "_irr.pxi"
+include "_random.pxi"
+include "_draws.pxi"

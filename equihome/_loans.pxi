@@ -215,44 +215,23 @@ cdef inline void tape_terms(const LedgerParams* p, const Tables* t, const Pool* 
         lt.junior = lt.senior > 0.0
 
 
-cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
-                    const LoanTerms* lt, Fund* f, LoanExit* out) noexcept nogil:
-    """Follow pool loan k from month lt.start to its exit; add its fair value to NAV while alive.
-
-    The exit is an exponential race: the loan leaves in the first month whose
-    cumulative annual hazard, summed monthly, reaches 12 x its Exp(1) draw ``e_exit`` (the
-    same law as a monthly exit probability 1 - exp(-h/12)); ``u_cause`` picks the cause in
-    proportion to the hazards. Each month's hazards are scaled by that month's row of
-    t.hazard_mult (sale, refinance, default; ones unless a market stress sets them). z_home:
-    normals of the home's own walk from lt.start to exit and over the foreclosure delay. Loan
-    ages (interest, windows, caps) count from lt.m0; the home is worth V0 lt.r0 at lt.start
-    and follows its suburb's level from there. OUT: ``out`` and the loan's part of
-    f.nav_loans and f.cost_at.
-    """
+cdef int months_general(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
+                        const LoanTerms* lt, Fund* f, int* month) noexcept nogil:
+    """walk_loan's months after lt.start, any terms: adds the loan's claim (fair value) and
+    cost to f.nav_loans and f.cost_at while it lives; returns the exit kind, its month in
+    ``month`` (the month of the sale, refinance or default, else maturity or fund end)."""
     cdef Py_ssize_t J = pool.J, j = pool.suburb[k]
     cdef const f8* lev = pool.lev
-    cdef f8* nav_loans = f.nav_loans
-    cdef f8* cost_at = f.cost_at
+    cdef const f8* hm = t.hazard_mult
     cdef f8 L = pool.size[k], ltv = pool.ltv[k]
-    cdef int z = pool.zone[k]
-    cdef f8 V0 = L / ltv
-    cdef int m0 = lt.m0, s0 = lt.start
-    cdef f8 inv0 = lt.r0 / lev[s0 * J + j]
+    cdef f8 V0 = L / ltv, inv0 = lt.r0 / lev[lt.start * J + j]
+    cdef int z = pool.zone[k], m0 = lt.m0, mat = lt.mat, M = p.months, junior = lt.junior
+    cdef int last = mat if mat < M else M, m = lt.start, tau
     cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
     cdef f8 hsa = p.sale_hazard * p.sale_mult, hrb = p.refi_hazard * p.refi_mult
-    cdef f8 target = 12.0 * pool.e_exit[k]
-    cdef int M = p.months
-    cdef int mat = lt.mat
-    cdef int last = mat if mat < M else M
-    cdef int m = s0, tau, r, kind = EXIT_NONE
-    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv, hh, proceeds, walk
-    cdef f8 s2 = p.home_sigma * p.home_sigma
-    cdef const f8* hm = t.hazard_mult
-    cdef int junior = lt.junior
-    cdef f8 cltv0 = senior_at(t, lt, 0) + ltv
-    nav_loans[s0] += claim_value(p, t, lt, L, V0, lt.r0, s0 - m0) if lt.seasoned else L
-    cost_at[s0] += L
-    for m in range(s0 + 1, last + 1):
+    cdef f8 target = 12.0 * pool.e_exit[k], cltv0 = senior_at(t, lt, 0) + ltv
+    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv
+    for m in range(lt.start + 1, last + 1):
         tau = m - m0
         ratio = lev[m * J + j] * inv0
         claim = claim_value(p, t, lt, L, V0, ratio, tau)
@@ -274,19 +253,96 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         ht = hs + hr + hd
         H = H + ht
         if ht > 0.0 and H >= target:
+            month[0] = m
             x = pool.u_cause[k] * ht
-            if x < hs:
-                kind = EXIT_SALE
-            elif x < hs + hr:
-                kind = EXIT_REFI
-            else:
-                kind = EXIT_DEFAULT
-            break
+            return EXIT_SALE if x < hs else (EXIT_REFI if x < hs + hr else EXIT_DEFAULT)
         if m == last:
-            kind = EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
+            break
+        f.nav_loans[m] += claim
+        f.cost_at[m] += L
+    month[0] = m
+    return EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
+
+
+cdef int months_plain(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
+                      const LoanTerms* lt, Fund* f, int* month) noexcept nogil:
+    """months_general for the common case, the same operations without the branches it does
+    not need: an interest_plus_share first lien with a plain share (no tiers, depreciation
+    share, windows, caps or floor) and hazards no market stress scales."""
+    cdef Py_ssize_t J = pool.J, j = pool.suburb[k]
+    cdef const f8* lev = pool.lev
+    cdef f8* nav_loans = f.nav_loans
+    cdef f8* cost_at = f.cost_at
+    cdef f8 L = pool.size[k], ltv = pool.ltv[k]
+    cdef f8 V0 = L / ltv, inv0 = lt.r0 / lev[lt.start * J + j]
+    cdef f8 accrual = lt.accrual, share_v0 = lt.share_v0
+    cdef int z = pool.zone[k], m0 = lt.m0, mat = lt.mat, M = p.months
+    cdef int last = mat if mat < M else M, m = lt.start, tau, hold = p.min_hold_months
+    cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
+    cdef f8 hs0 = p.sale_hazard, hr0 = p.refi_hazard, thr = p.refi_threshold
+    cdef f8 hsa = p.sale_hazard * p.sale_mult, hrb = p.refi_hazard * p.refi_mult
+    cdef f8 target = 12.0 * pool.e_exit[k]
+    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv
+    for m in range(lt.start + 1, last + 1):
+        tau = m - m0
+        ratio = lev[m * J + j] * inv0
+        gain = ratio - 1.0
+        claim = L + accrual * tau
+        if gain > 0.0:
+            claim = claim + share_v0 * gain
+        claim = fmax(fmin(claim, V0 * ratio), 0.0)
+        hd = hd0 - hdc * gain if gain < 0.0 else hd0
+        if tau >= hold:
+            hs = hs0 + hsa * gain if gain > 0.0 else hs0
+            lv = claim / (V0 * ratio)
+            hr = hr0 + hrb * (thr - lv) if lv < thr else hr0
+        else:
+            hs = 0.0
+            hr = 0.0
+        ht = hs + hr + hd
+        H = H + ht
+        if ht > 0.0 and H >= target:
+            month[0] = m
+            x = pool.u_cause[k] * ht
+            return EXIT_SALE if x < hs else (EXIT_REFI if x < hs + hr else EXIT_DEFAULT)
+        if m == last:
             break
         nav_loans[m] += claim
         cost_at[m] += L
+    month[0] = m
+    return EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
+
+
+cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
+                    const LoanTerms* lt, Fund* f, LoanExit* out) noexcept nogil:
+    """Follow pool loan k from month lt.start to its exit; add its fair value to NAV while alive.
+
+    The exit is an exponential race: the loan leaves in the first month whose
+    cumulative annual hazard, summed monthly, reaches 12 x its Exp(1) draw ``e_exit`` (the
+    same law as a monthly exit probability 1 - exp(-h/12)); ``u_cause`` picks the cause in
+    proportion to the hazards. Each month's hazards are scaled by that month's row of
+    t.hazard_mult (sale, refinance, default; ones unless a market stress sets them). z_home:
+    normals of the home's own walk from lt.start to exit and over the foreclosure delay. Loan
+    ages (interest, windows, caps) count from lt.m0; the home is worth V0 lt.r0 at lt.start
+    and follows its suburb's level from there. OUT: ``out`` and the loan's part of
+    f.nav_loans and f.cost_at.
+    """
+    cdef Py_ssize_t J = pool.J, j = pool.suburb[k]
+    cdef const f8* lev = pool.lev
+    cdef f8 L = pool.size[k], V0 = L / pool.ltv[k]
+    cdef int m0 = lt.m0, s0 = lt.start, M = p.months, m = s0, tau, r, kind, junior = lt.junior
+    cdef f8 inv0 = lt.r0 / lev[s0 * J + j]
+    cdef f8 claim, hh, proceeds, walk, s2 = p.home_sigma * p.home_sigma
+    cdef int plain = (lt.ctype == 0 and not lt.tiered and not p.share_depreciation
+                      and p.loss_share_months <= 0 and not lt.own and not p.has_cap
+                      and p.claim_floor <= 0.0 and not junior and p.buyout_months <= 0
+                      and not p.hazard_scaled)
+    f.nav_loans[s0] += claim_value(p, t, lt, L, V0, lt.r0, s0 - m0) if lt.seasoned else L
+    f.cost_at[s0] += L
+    if plain:
+        kind = months_plain(p, t, pool, k, lt, f, &m)
+    else:
+        kind = months_general(p, t, pool, k, lt, f, &m)
     tau = m - m0
     walk = (m - s0) / 12.0
     hh = exp(p.home_sigma * sqrt(walk) * pool.z_home[2 * k] - 0.5 * s2 * walk)

@@ -61,11 +61,10 @@ def test_engine_levels_carry_the_overlay_exactly():
         "start_month": 6, "immediate": -0.05, "decline": -0.2, "decline_months": 12,
         "recovery_months": 30, "zone_severity": {"green": 0.5, "red": 2.0}}}})
     base = load_config("100m")
-    seeds = [np.random.SeedSequence(3, spawn_key=(i, 1)) for i in range(4)]
     for name in ("cython", "reference"):
         k = get_kernels(name)
-        b = price_path_simulator.simulate(base, seeds, k)
-        s = price_path_simulator.simulate(stressed, seeds, k)
+        b = price_path_simulator.simulate(base, 3, 0, 4, k)
+        s = price_path_simulator.simulate(stressed, 3, 0, 4, k)
         S = overlay(stressed)
         zone_of = price_path_simulator.zone_of_suburb(base)
         np.testing.assert_allclose(s.levels / b.levels, np.broadcast_to(
@@ -98,10 +97,8 @@ def default_hazards(window: dict | None, scenarios: int = 120) -> tuple[np.ndarr
     cfg = load_config("100m", over)
     k = get_kernels("cython")
     params, tables = exit_simulator.static_inputs(cfg)
-    pool = loan_generator.generate(
-        cfg, [np.random.SeedSequence(9, spawn_key=(i, 0)) for i in range(scenarios)], 1, k)
-    paths = price_path_simulator.simulate(
-        cfg, [np.random.SeedSequence(9, spawn_key=(i, 1)) for i in range(scenarios)], k)
+    pool = loan_generator.generate(cfg, 9, 0, scenarios, 1, k)
+    paths = price_path_simulator.simulate(cfg, 9, 0, scenarios, k)
     out = exit_simulator.LedgerRun.empty(*pool.size.shape, 0, cfg.months + 1)
     k.run_ledger(params, exit_simulator.LedgerInputs.build(tables, pool, paths.levels), out)
     made = out.orig_month >= 0

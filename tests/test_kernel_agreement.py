@@ -286,16 +286,14 @@ LEDGER_VARIANTS: dict[str, dict] = {
 def engine_inputs(overrides: dict, seed: int, n_scen: int = LEDGER_SCENARIOS):
     """Config, static inputs, loan pool and price paths built the way the engine builds them.
 
-    Scenario i draws its loans from SeedSequence(seed, spawn_key=(i, 0)) and its prices
-    from (i, 1), as ``engine.run_chunk`` does; pools and paths come from the Cython
-    kernels (both ledgers then read the very same arrays).
+    Scenarios 0 .. n_scen - 1 draw from the run seed's counter-based streams, as
+    ``engine.compute_chunk`` does; pools and paths come from the Cython kernels (both
+    ledgers then read the very same arrays).
     """
     cfg = load_config("100m", overrides)
     static = exit_simulator.static_inputs(cfg)
-    loan_seeds = [np.random.SeedSequence(seed, spawn_key=(i, 0)) for i in range(n_scen)]
-    price_seeds = [np.random.SeedSequence(seed, spawn_key=(i, 1)) for i in range(n_scen)]
-    pool = loan_generator.generate(cfg, loan_seeds, 1, _core)
-    paths = price_path_simulator.simulate(cfg, price_seeds, _core)
+    pool = loan_generator.generate(cfg, seed, 0, n_scen, 1, _core)
+    paths = price_path_simulator.simulate(cfg, seed, 0, n_scen, _core)
     return cfg, static, pool, paths
 
 

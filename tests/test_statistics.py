@@ -19,7 +19,7 @@ import pytest
 
 from equihome import _core
 from equihome.io.config import load_config
-from equihome.model import exit_simulator, loan_generator, price_path_simulator
+from equihome.model import exit_simulator, loan_generator, price_path_simulator, reference_pools
 from equihome.model.layout import ExitKind
 
 Z_CRIT = 6.0
@@ -169,8 +169,7 @@ def test_zone_return_correlation(corr: dict) -> None:
     cfg = load_config("100m", {"price_path": {
         "model_type": "gbm", "correlation_matrix": corr,
         "volatility": {"green": 0.12, "orange": 0.2, "red": 0.3}}})
-    seeds = [np.random.SeedSequence(4, spawn_key=(i, 1)) for i in range(2_000)]
-    paths = price_path_simulator.simulate(cfg, seeds, _core)
+    paths = price_path_simulator.simulate(cfg, 4, 0, 2_000, _core)
     returns = np.diff(paths.zone_log, axis=1).reshape(-1, 3)
     empirical = np.corrcoef(returns, rowvar=False)
     target = cfg.price_path.correlation_matrix.matrix()
@@ -225,10 +224,8 @@ def flat_world_ledger(exit_overrides: dict, default_rates: dict, seed: int):
         "price_path": {"volatility": ZERO, "suburb_variation": 0.0, "property_variation": 0.0},
         "exit_simulator": {"min_hold_period": 0.0, **exit_overrides},
     })
-    loan_seeds = [np.random.SeedSequence(seed, spawn_key=(i, 0)) for i in range(EXIT_SCENARIOS)]
-    price_seeds = [np.random.SeedSequence(seed, spawn_key=(i, 1)) for i in range(EXIT_SCENARIOS)]
-    pool = loan_generator.generate(cfg, loan_seeds, 1, _core)
-    paths = price_path_simulator.simulate(cfg, price_seeds, _core)
+    pool = loan_generator.generate(cfg, seed, 0, EXIT_SCENARIOS, 1, _core)
+    paths = price_path_simulator.simulate(cfg, seed, 0, EXIT_SCENARIOS, _core)
     assert np.all(paths.levels == 1.0), "the flat world is not flat"
     run = exit_simulator.simulate(cfg, pool, paths, exit_simulator.static_inputs(cfg), _core)
     at0 = run.orig_month == 0
@@ -318,7 +315,7 @@ def test_truncated_normal(case: str) -> None:
     """
     mean, sd, lo, hi = TRUNCATIONS[case]
     assert (hi - lo < 0.4 * sd) == case.startswith("narrow"), "case does not take its branch"
-    x = loan_generator.truncated_normal(rng(8), mean, sd, lo, hi, 1_000_000)
+    x = reference_pools.truncated_normal(rng(8), mean, sd, lo, hi, 1_000_000)
     assert x.shape == (1_000_000,)
     assert np.all((x >= lo) & (x <= hi))
     expected, sd_trunc = truncated_normal_moments(mean, sd, lo, hi)

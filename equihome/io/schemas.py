@@ -39,8 +39,8 @@ RESULT_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Equihome simulation result",
     "type": "object",
-    "required": ["metrics", "loans", "fund_size", "num_simulations", "seed", "statistics", "risk",
-                 "fans", "histograms", "exit_mix", "tranches", "guardrails", "irr_diagnostics",
+    "required": ["metrics", "loans", "fund_size", "num_simulations", "seed", "rng", "statistics",
+                 "risk", "fans", "histograms", "exit_mix", "tranches", "guardrails", "irr_diagnostics",
                  "sample_paths", "config"],
     "additionalProperties": False,
     "properties": {
@@ -51,6 +51,11 @@ RESULT_SCHEMA: dict = {
         "fund_size": {"type": "number"},
         "num_simulations": {"type": "integer", "minimum": 1},
         "seed": {"type": "integer"},
+        "rng": {"type": "string", "examples": ["philox4x64-10-v1"],
+                "description": "the random-stream scheme the scenarios were drawn with "
+                               "(equihome.model.streams.SCHEME): the same config, seed and rng "
+                               "give the same numbers; results of another scheme differ in the "
+                               "sampled numbers, not in their distribution"},
         "statistics": {"type": "object", "required": list(METRICS),
                        "additionalProperties": False,
                        "properties": {m: _STAT for m in METRICS}},

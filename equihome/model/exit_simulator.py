@@ -161,6 +161,8 @@ def ledger_params(cfg: FundConfig, book: Book | None = None) -> dict:
         foreclosure_lag=int(ex.foreclosure_time),
         liquidation_discount=float(ex.liquidation_discount),
         home_sigma=float(cfg.price_path.property_variation),
+        hazard_scaled=int(cfg.market_stress is not None
+                          and cfg.market_stress.hazard_multipliers is not None),
         **contracts.kernel_params(cfg),
         **leverage.kernel_params(cfg),
         start=book.start if book else 0, n_tape=book.n if book else 0,

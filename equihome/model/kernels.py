@@ -22,6 +22,7 @@ else:
     _IMPORT_ERROR = None
 
 KERNEL_NAMES = (
+    "fill_normals", "fill_uniforms", "draw_pools", "draw_tape", "pool_metrics",
     "price_paths", "index_levels", "assign_zones", "run_ledger",
     "waterfall_european", "waterfall_american", "irr_batch",
 )
@@ -32,6 +33,20 @@ class Kernels(Protocol):
     """The kernel set's functions (outputs are preallocated arrays, filled in place)."""
 
     IRR_CONSTANTS: dict[str, Any]
+
+    def fill_normals(self, seed: int, purpose: int, scenario_start: int, out: Array) -> None: ...
+
+    def fill_uniforms(self, seed: int, purpose: int, scenario_start: int, out: Array) -> None: ...
+
+    def draw_pools(self, seed: int, scenario_start: int, block: int, laws: Array, alloc: Array,
+                   n_sub: int, size: Array, ltv: Array, zone: Array, suburb: Array,
+                   e_exit: Array, u_cause: Array, z_home: Array) -> None: ...
+
+    def draw_tape(self, seed: int, scenario_start: int, e_exit: Array, u_cause: Array,
+                  z_home: Array) -> None: ...
+
+    def pool_metrics(self, size: Array, orig: Array, receipt: Array, exit_type: Array,
+                     reinvested: Array, proceeds: Array, sums: Array, counts: Array) -> None: ...
 
     def price_paths(self, eps: Array, u_regime: Array, mu: Array, sigma: Array, model: int,
                     kappa: float, regime: Array, out: Array) -> None: ...

@@ -4,9 +4,11 @@ A scenario's pool lists, in origination order, every loan the fund could make: a
 ($, truncated normal), LTV (truncated normal), zone (so capital by zone tracks the
 allocation), suburb, and the loan's own random numbers for its exit. The ledger takes
 loans from the front of the pool as the schedule and recycled principal allow. Pools are
-drawn in blocks of ``block_size(cfg)`` loans from the scenario's own stream; when a
+drawn in blocks of ``block_size(cfg)`` loans, block b from the scenario's own counter-based
+streams with b in the counter (``streams.Purpose``, one purpose per draw kind); when a
 scenario needs more loans, more blocks follow the first, so a longer pool extends a
 shorter one without changing it (results do not depend on how often it was extended).
+The drawing and the zone assignment run in one kernel (``draw_pools``), without the GIL.
 """
 
 from __future__ import annotations
@@ -34,30 +36,6 @@ class LoanPool:
     e_exit: np.ndarray     # Exp(1) draw of the exit race
     u_cause: np.ndarray    # uniform picking the exit cause
     z_home: np.ndarray     # (S, K, 2) normals of the home walk: to exit, over foreclosure
-
-
-def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float, hi: float,
-                     n: int) -> np.ndarray:
-    """n draws of Normal(mean, sd) conditioned on [lo, hi] (exact, by rejection).
-
-    Wide intervals propose from the normal; narrow ones (under 0.4 sd) propose uniformly
-    and accept with the normal density's ratio, so acceptance stays high either way.
-    """
-    if sd == 0.0 or lo == hi:
-        return np.full(n, min(max(mean, lo), hi))
-    out = np.empty(n)
-    todo = np.arange(n)
-    wide = hi - lo >= 0.4 * sd
-    while todo.size:
-        if wide:
-            x = mean + sd * gen.standard_normal(todo.size)
-            ok = (x >= lo) & (x <= hi)
-        else:
-            x = gen.uniform(lo, hi, todo.size)
-            ok = gen.random(todo.size) < np.exp(-0.5 * ((x - mean) / sd) ** 2)
-        out[todo[ok]] = x[ok]
-        todo = todo[~ok]
-    return out
 
 
 def deployable_capital(cfg: FundConfig, called: float = 0.0) -> float:
@@ -102,67 +80,42 @@ def block_size(cfg: FundConfig) -> int:
     return BLOCK_ROUNDING * max(1, ceil(1.2 * n0 * (1.0 + recycle) / BLOCK_ROUNDING))
 
 
-def _truncate(gen: np.random.Generator, x: np.ndarray, mean: float, sd: float, lo: float,
-              hi: float) -> np.ndarray:
-    """Keep the in-range normal proposals x; redraw the rest from the truncated law."""
-    if sd == 0.0 or lo == hi:
-        return np.full(x.size, min(max(mean, lo), hi))
-    bad = (x < lo) | (x > hi)
-    if bad.any():
-        x[bad] = truncated_normal(gen, mean, sd, lo, hi, int(bad.sum()))
-    return x
+def laws(cfg: FundConfig) -> np.ndarray:
+    """(2, 4) [mean, sd, lo, hi] of the advance ($) and of the LTV: the truncated normals."""
+    return np.array([
+        [cfg.avg_loan_size, cfg.loan_size_std_dev, cfg.min_loan_size, cfg.max_loan_size],
+        [cfg.avg_loan_ltv, cfg.ltv_std_dev, cfg.min_ltv, cfg.max_ltv]], dtype=float)
 
 
-def draw_pool(gen: np.random.Generator, cfg: FundConfig, B: int, size: np.ndarray,
-              ltv: np.ndarray, u_sub: np.ndarray, e_exit: np.ndarray, u_cause: np.ndarray,
-              z_home: np.ndarray) -> None:
-    """Fill one scenario's pool rows (blocks of B loans) from its loan stream.
-
-    Each block draws 4B normals (advance, LTV, two home-walk shocks), 2B uniforms
-    (suburb, exit cause) and B exponentials (exit race), then redraws the rare
-    out-of-range advances/LTVs.
-    """
-    for b in range(size.size // B):
-        sl = slice(b * B, (b + 1) * B)
-        z = gen.standard_normal(4 * B)
-        u = gen.random(2 * B)
-        gen.standard_exponential(out=e_exit[sl])
-        size[sl] = _truncate(gen, cfg.avg_loan_size + cfg.loan_size_std_dev * z[:B],
-                             cfg.avg_loan_size, cfg.loan_size_std_dev, cfg.min_loan_size,
-                             cfg.max_loan_size)
-        ltv[sl] = _truncate(gen, cfg.avg_loan_ltv + cfg.ltv_std_dev * z[B:2 * B], cfg.avg_loan_ltv,
-                            cfg.ltv_std_dev, cfg.min_ltv, cfg.max_ltv)
-        z_home[sl] = z[2 * B:].reshape(B, 2)
-        u_sub[sl] = u[:B]
-        u_cause[sl] = u[B:]
-
-
-def generate(cfg: FundConfig, seeds: list[np.random.SeedSequence], n_blocks: int,
+def generate(cfg: FundConfig, seed: int, start: int, stop: int, n_blocks: int,
              kernels, book: Book | None = None) -> LoanPool:
-    """Draw n_blocks pool blocks per scenario (one seed each); assign zones and suburbs. With
-    the fund's own ``book``, its T seasoned loans come first in every pool (their sizes,
-    LTVs, zones and suburbs from the tape; their exit draws and home walks drawn first from
-    the scenario's stream), then the synthetic blocks."""
+    """Draw n_blocks pool blocks for each of the run's scenarios [start, stop) (their
+    run-wide indices) under the run ``seed``, with zones and suburbs assigned. With the fund's
+    own ``book``, its T seasoned loans come first in every pool (sizes, LTVs, zones and
+    suburbs from the tape; exit draws and home walks from the scenario's tape streams,
+    ``draw_tape``), then the synthetic blocks (the synthetic loans follow the zone
+    allocation among themselves)."""
     B = block_size(cfg)
-    T = book.n if book else 0
-    S, K = len(seeds), T + n_blocks * B
-    size, ltv, u_sub, e_exit, u_cause = np.empty((5, S, K))
+    S, K = stop - start, n_blocks * B
+    size, ltv, e_exit, u_cause = np.empty((4, S, K))
     z_home = np.empty((S, K, 2))
-    for s, seed in enumerate(seeds):
-        gen = np.random.Generator(np.random.PCG64(seed))
-        if T:
-            gen.standard_exponential(out=e_exit[s, :T])
-            gen.random(out=u_cause[s, :T])
-            gen.standard_normal(out=z_home[s, :T])
-        draw_pool(gen, cfg, B, size[s, T:], ltv[s, T:], u_sub[s, T:], e_exit[s, T:],
-                  u_cause[s, T:], z_home[s, T:])
-    zone = np.empty((S, K - T), dtype=np.intc)
-    suburb = np.empty((S, K - T), dtype=np.intc)
-    kernels.assign_zones(np.ascontiguousarray(size[:, T:]), np.ascontiguousarray(u_sub[:, T:]),
-                         zone_array(cfg.zone_allocations), cfg.price_path.suburbs_per_zone, zone,
-                         suburb)
-    if book is not None:  # the synthetic loans follow the allocation among themselves
-        zone = np.concatenate([np.broadcast_to(book.zone, (S, T)), zone], axis=1)
-        suburb = np.concatenate([np.broadcast_to(book.suburb, (S, T)), suburb], axis=1)
-        size[:, :T], ltv[:, :T] = book.size, book.size / book.value0
+    zone = np.empty((S, K), dtype=np.intc)
+    suburb = np.empty((S, K), dtype=np.intc)
+    kernels.draw_pools(seed, start, B, laws(cfg), zone_array(cfg.zone_allocations),
+                       cfg.price_path.suburbs_per_zone, size, ltv, zone, suburb, e_exit,
+                       u_cause, z_home)
+    if book is None:
+        return LoanPool(size, ltv, zone, suburb, e_exit, u_cause, z_home)
+    T = book.n
+    t_exit, t_cause = np.empty((2, S, T))
+    t_home = np.empty((S, T, 2))
+    kernels.draw_tape(seed, start, t_exit, t_cause, t_home)
+
+    def front(tape: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        rows = np.broadcast_to(tape, (S, *tape.shape)) if tape.ndim < pool.ndim else tape
+        return np.concatenate([rows, pool], axis=1)
+
+    return LoanPool(front(book.size, size), front(book.size / book.value0, ltv),
+                    front(book.zone, zone), front(book.suburb, suburb), front(t_exit, e_exit),
+                    front(t_cause, u_cause), front(t_home, z_home))
     return LoanPool(size, ltv, zone, suburb, e_exit, u_cause, z_home)

@@ -51,14 +51,6 @@ def irr_annual(flows: np.ndarray, kernels) -> tuple[np.ndarray, np.ndarray]:
     return (1.0 + rate) ** MONTHS_PER_YEAR - 1.0, flag
 
 
-def pool_sum(x: np.ndarray) -> np.ndarray:
-    """Sum over the last (pool) axis in order, so trailing unused loans (zeros) change no bit.
-
-    ``ndarray.sum`` adds pairwise, and its rounding would depend on the pool's length.
-    """
-    return np.cumsum(x, axis=-1)[..., -1]
-
-
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den where den > 0 (inf when a tiny den overflows it), else NaN."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -92,18 +84,12 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
     dpi = _ratio(wf.lp_dist.sum(axis=1), paid_in)
     rvpi = _ratio(lp_share * nav[:, -1], paid_in)  # negative when fees are still owed
     tvpi = dpi + rvpi
-    made = run.orig_month >= 0
-    adv = np.where(made, pool_size, 0.0)
-    deployed = pool_sum(adv)
-    life = np.where(made, run.receipt_month - run.orig_month, 0) / 12.0
-    lost = pool_sum(np.where(made, np.maximum(pool_size - run.proceeds, 0.0), 0.0))
+    deployed, lost, adv_life, n_loans, n_reinv, counts = pool_metrics(pool_size, run, kernels)
     cum_lp = np.cumsum(lp_net, axis=1)
     cum_yearly = year_ends(cum_lp)
     calls_y = year_ends(np.cumsum(wf.lp_calls, axis=1))
     dpi_y = _ratio(year_ends(np.cumsum(wf.lp_dist, axis=1)), calls_y)
     rvpi_y = _ratio(lp_share * year_ends(nav), calls_y)
-    n_loans = made.sum(axis=1)
-    n_reinv = (made & (run.reinvested > 0)).sum(axis=1)
     metrics = {
         "lp_irr": lp_irr,
         "gross_irr": irr_annual(cash.gross, kernels)[0],
@@ -117,12 +103,12 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
         "gp_carry": wf.gp_carry.sum(axis=1),
         "gp_total_income": wf.gp_carry.sum(axis=1) + fees["gp_fee_income"],
         "payback_month": payback_month(cum_lp),
-        "num_loans": n_loans.astype(float),
-        "num_initial_loans": (n_loans - n_reinv).astype(float),
-        "num_reinvested_loans": n_reinv.astype(float),
+        "num_loans": n_loans,
+        "num_initial_loans": n_loans - n_reinv,
+        "num_reinvested_loans": n_reinv,
         "deployed_capital": deployed,
         "loss_rate": _ratio(lost, deployed),
-        "wal_years": _ratio(pool_sum(adv * life), deployed),
+        "wal_years": _ratio(adv_life, deployed),
         "nav_drawdown": nav_drawdown(led, cfg.fund_size),
         "management_fees": fees["management_fees"],
         "fund_expenses": fees["fund_expenses"],
@@ -132,11 +118,11 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
     }
     yearly = {"nav": cash.nav_yearly, "j_curve": cum_yearly, "lp_tvpi": dpi_y + rvpi_y,
               "lp_dpi": dpi_y, "lp_rvpi": rvpi_y}
-    counts = np.stack([(run.exit_type == k).sum(axis=1) for k in ExitKind], axis=1)
     out = ChunkMetrics(metrics, yearly, counts, tranche_returns(run.debt_flows, kernels), flags,
                        {"nav": nav, "lp_cumulative_cash": cum_lp},
                        contracts.scenario_metrics(pool_size, run.orig_month, run.exit_month,
-                                                  run.exit_type, run.proceeds, run.cap_bound))
+                                                  run.exit_type, run.proceeds, run.cap_bound)
+                       if contracts.stated(cfg) else {})
     if leverage.active(cfg):
         out.leverage, out.leverage_yearly = leverage_metrics(cfg, pool_size, run, lp_irr, kernels)
     return out
@@ -151,6 +137,18 @@ def leverage_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, lp_
                                 pool_size, kernels)
     unlevered = irr_annual(wf.lp_dist - wf.lp_calls, kernels)[0]
     return leverage.scenario_metrics(run.ledger, run.lever, lp_irr, unlevered)
+
+
+def pool_metrics(pool_size: np.ndarray, run: LedgerRun, kernels) -> tuple[np.ndarray, ...]:
+    """Per scenario, over the loans made, by the kernel (one pass, without the GIL):
+    deployed $, lost $ (advance - proceeds where positive), advance x life ($-years), loans
+    made, reinvested loans made (floats, (S,) each), and the (S, len(ExitKind)) exit counts."""
+    S = pool_size.shape[0]
+    sums = np.empty((S, 5))
+    counts = np.empty((S, len(ExitKind)), dtype=np.int64)
+    kernels.pool_metrics(pool_size, run.orig_month, run.receipt_month, run.exit_type,
+                         run.reinvested, run.proceeds, sums, counts)
+    return (*np.ascontiguousarray(sums.T), counts)
 
 
 def payback_month(cum: np.ndarray) -> np.ndarray:

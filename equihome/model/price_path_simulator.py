@@ -30,6 +30,7 @@ import numpy as np
 from equihome.io.config import FundConfig
 from equihome.io.stress import PriceShock
 from equihome.model.layout import ZONES, zone_array
+from equihome.model.streams import Purpose
 
 MODELS = {"gbm": 0, "mean_reversion": 1, "regime_switching": 2}
 
@@ -94,22 +95,22 @@ def overlay(cfg: FundConfig, offset: int = 0) -> np.ndarray:
     return np.stack([shock_curve(shifted, cfg.months, getattr(sev, z)) for z in ZONES], axis=1)
 
 
-def simulate(cfg: FundConfig, seeds: list[np.random.SeedSequence], kernels,
+def simulate(cfg: FundConfig, seed: int, start: int, stop: int, kernels,
              offset: int = 0) -> PricePaths:
-    """Draw and build the price paths of a chunk of scenarios (one seed each); a market
+    """Draw and build the price paths of the run's scenarios [start, stop) under ``seed``:
+    zone normals (Purpose.PRICES), regime uniforms (REGIME) and suburb normals (SUBURBS),
+    each from the scenario's own counter-based stream (drawn without the GIL); a market
     stress's months count from month ``offset`` (a portfolio's as_of)."""
     pp = cfg.price_path
     M, Z = cfg.months, len(ZONES)
     J = Z * pp.suburbs_per_zone
-    S = len(seeds)
+    S = stop - start
     eps = np.empty((S, M, Z))
     u_regime = np.empty((S, M + 1))
     sub_eps = np.empty((S, M, J))
-    for s, seed in enumerate(seeds):
-        gen = np.random.Generator(np.random.PCG64(seed))
-        gen.standard_normal(out=eps[s])
-        gen.random(out=u_regime[s])
-        gen.standard_normal(out=sub_eps[s])
+    kernels.fill_normals(seed, Purpose.PRICES, start, eps.reshape(S, M * Z))
+    kernels.fill_uniforms(seed, Purpose.REGIME, start, u_regime)
+    kernels.fill_normals(seed, Purpose.SUBURBS, start, sub_eps.reshape(S, M * J))
     eps = np.ascontiguousarray(eps @ correlation_factor(cfg).T)
     zone_log = np.empty((S, M + 1, Z))
     kernels.price_paths(eps, u_regime, zone_array(cfg.appreciation_rates),

@@ -19,6 +19,7 @@ from equihome.model import reference_portfolio as rp
 from equihome.model.layout import COL, LEV, ExitKind, check_ledger_shapes
 from equihome.model.reference_irr import IRR_CONSTANTS, irr_batch, irr_one  # noqa: F401
 from equihome.model.reference_leverage import _Fund, fund_need
+from equihome.model.reference_pools import *  # noqa: F403  (the loan-pool kernels' twins)
 
 DT = 1.0 / 12.0
 CENT_SLACK = 1e-6  # of a cent; see ``_core`` (_ledger.pxi)
@@ -59,26 +60,6 @@ def index_levels(zone_log, sub_eps, zone_of, sigma_sub, shock, out):
     zl, sh = np.asarray(zone_log)[:, :, zone_of], np.asarray(shock)[:, zone_of]
     out[:, 0, :] = np.exp(zl[:, 0, :]) * sh[0]
     out[:, 1:, :] = np.exp(zl[:, 1:, :] + walk) * sh[1:]
-
-
-def assign_zones(size, u_suburb, alloc, n_sub, zone, suburb):
-    """Zone with the largest shortfall per pool loan; see ``_core.assign_zones``."""
-    size = np.asarray(size)
-    alloc = np.asarray(alloc)
-    S, K = size.shape
-    dep = np.zeros((S, alloc.size))
-    total = np.zeros(S)
-    rows = np.arange(S)
-    for k in range(K):
-        L = size[:, k]
-        d = alloc[None, :] * (total + L)[:, None] - dep
-        d[:, alloc <= 0.0] = -np.inf
-        best = np.argmax(d, axis=1)
-        dep[rows, best] += L
-        total += L
-        zone[:, k] = best
-    sub = np.minimum((np.asarray(u_suburb) * n_sub).astype(np.intc), n_sub - 1)
-    suburb[:, :] = np.asarray(zone) * n_sub + sub
 
 
 # --------------------------------------------------------------------------- ledger

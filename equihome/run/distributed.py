@@ -10,7 +10,7 @@ sample paths) plus its per-stage seconds; raw paths never leave the worker.
 What travels to a worker is a :class:`TaskSpec`: the validated config as JSON, the run's
 seed, the kernels' *name* (the module itself does not pickle) and the sub-chunk size; the
 worker rebuilds the plan once per spec. Scenario ``i`` draws from the same
-``SeedSequence(seed, spawn_key=(i, purpose))`` as locally and summaries are merged by
+counter-based streams (seed, i, purpose) as locally and summaries are merged by
 scenario index, so the result is bit-identical to the local backend.
 
 Finished tasks come back through ``distributed.as_completed`` and feed the engine's

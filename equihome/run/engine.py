@@ -1,7 +1,8 @@
 """Monte Carlo orchestration: chunks of scenarios through the stages, events, the result.
 
-A run is a pure function of (config, seed). Scenario ``i`` draws its loans from
-``SeedSequence(seed, spawn_key=(i, 0))`` and its prices from ``(i, 1)``, so the numbers
+A run is a pure function of (config, seed). Scenario ``i`` draws every random number from
+the counter-based streams (seed, i, purpose) of ``equihome.model.streams`` (Philox4x64-10,
+no generator object per scenario; the kernels draw them without the GIL), so the numbers
 do not depend on chunk size, thread count or backend. Chunks run on a thread pool (the
 kernels release the GIL) or, with ``backend="dask"``, as tasks on a Dask cluster
 (``equihome.run.distributed``, found through ``equihome.run.backends``: the engine imports no
@@ -216,16 +217,14 @@ def compute_chunk(plan: Plan, start: int, stop: int,
                   stage: Callable[[str, Callable[[], Any]], Any] = _direct) -> ChunkState:
     """Run scenarios [start, stop) through the chunk stages, each via ``stage(name, fn)``."""
     cfg, k = plan.cfg, plan.kernels
-    loan_seeds = [np.random.SeedSequence(plan.seed, spawn_key=(i, 0)) for i in range(start, stop)]
-    price_seeds = [np.random.SeedSequence(plan.seed, spawn_key=(i, 1)) for i in range(start, stop)]
-    blocks = plan.n_blocks
+    seed, blocks = plan.seed, plan.n_blocks
 
     book = plan.book
     offset = book.start if book else 0
 
     def draw_pool(b: int) -> loan_generator.LoanPool:
         return stage("loan_generator",
-                     lambda: loan_generator.generate(cfg, loan_seeds, b, k, book))
+                     lambda: loan_generator.generate(cfg, seed, start, stop, b, k, book))
 
     def ledger(p: loan_generator.LoanPool) -> exit_simulator.LedgerRun:
         return stage("exit_simulator",
@@ -233,7 +232,7 @@ def compute_chunk(plan: Plan, start: int, stop: int,
 
     pool = draw_pool(blocks)
     paths = stage("price_path_simulator",
-                  lambda: price_path_simulator.simulate(cfg, price_seeds, k, offset))
+                  lambda: price_path_simulator.simulate(cfg, seed, start, stop, k, offset))
     run = ledger(pool)
     while run.pool_exhausted.any():
         blocks *= 2  # prefix-stable pools: a longer pool changes nothing already drawn

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from equihome.io.config import FundConfig
-from equihome.model import contracts, exit_simulator, leverage, metrics
+from equihome.model import contracts, exit_simulator, leverage, metrics, streams
 from equihome.model.layout import ZONES
 
 SAMPLE_STEP = 3               # months between the points kept of each sample path
@@ -74,6 +74,7 @@ def summarise(plan: Any, acc: Any) -> dict:
         "fund_size": cfg.fund_size,
         "num_simulations": plan.n,
         "seed": plan.seed,
+        "rng": streams.SCHEME,
         "statistics": stats,
         "risk": risk,
         "fans": fans,

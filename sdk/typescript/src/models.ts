@@ -140,6 +140,8 @@ export interface Result {
   fund_size: number;
   num_simulations: number;
   seed: number;
+  /** the random-stream scheme the scenarios were drawn with (equihome.model.streams.SCHEME): the same config, seed and rng give the same numbers; results of another scheme differ in the sampled numbers, not in their distribution */
+  rng: string;
   statistics: {
     lp_irr: {
       mean: number | null;

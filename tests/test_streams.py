@@ -1,0 +1,293 @@
+"""Counter-based random streams: the Cython core's Philox4x64-10 (``equihome/_random.pxi``)
+against the published known answers, against numpy's Philox bit for bit, and its numbers'
+statistics.
+
+Statistical checks allow Z = 5 standard errors (the brief's bound; P(|N(0,1)| > 5) = 5.7e-7
+per check) and a Kolmogorov-Smirnov distance below KS_CRIT / sqrt(n) with KS_CRIT = 1.95
+(P(K > 1.95) = 0.001 under the null). The seeds are fixed, so the runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from equihome import _core
+from equihome.model import streams
+from equihome.model.streams import Purpose
+
+Z = 5.0
+KS_CRIT = 1.95
+N_STAT = 1_000_000
+U64 = np.uint64
+
+# (counter, key, output) of Philox4x64-10 from Random123's kat_vectors.
+KAT = [
+    ([0, 0, 0, 0], [0, 0],
+     [0x16554D9ECA36314C, 0xDB20FE9D672D0FDC, 0xD7E772CEE186176B, 0x7E68B68AEC7BA23B]),
+    ([2**64 - 1] * 4, [2**64 - 1] * 2,
+     [0x87B092C3013FE90B, 0x438C3C67BE8D0224, 0x9CC7D7C69CD777B6, 0xA09CAEBF594F0BA0]),
+    ([0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89],
+     [0x452821E638D01377, 0xBE5466CF34E90C6C],
+     [0xA528F45403E61D95, 0x38C72DBD566E9788, 0xA5A1610E72FD18B5, 0x57BD43B5E52B7FE6]),
+]
+# (seed, scenario, purpose) triples, from the smallest to the largest words.
+STREAMS = [(0, 0, 0), (42, 0, Purpose.PRICES), (42, 7, Purpose.LOAN_SIZE), (42, 999, Purpose.SUBURBS),
+           (2**63 - 1, 123_456, Purpose.REGIME), (2**64 - 1, 2**64 - 1, 2**64 - 1)]
+# draw counts around the 4-word block boundary, and long enough to meet ziggurat rejections
+LENGTHS = [1, 3, 4, 5, 7, 8, 9, 1000, 4099]
+
+
+def a64(words: list[int]) -> np.ndarray:
+    return np.array(words, dtype=U64)
+
+
+def core_raw(key: np.ndarray, counter: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=U64)
+    _core.fill_raw(key, counter, out)
+    return out
+
+
+def core_fill(kind: str, seed: int, purpose: int, start: int, shape: tuple[int, int]) -> np.ndarray:
+    out = np.full(shape, np.nan)
+    getattr(_core, f"fill_{kind}")(seed, purpose, start, out)
+    return out
+
+
+def twin_fill(kind: str, seed: int, purpose: int, start: int, shape: tuple[int, int]) -> np.ndarray:
+    out = np.full(shape, np.nan)
+    getattr(streams, f"fill_{kind}")(seed, purpose, start, out)
+    return out
+
+
+# --------------------------------------------------------------------------- Philox itself
+
+
+@pytest.mark.parametrize("ctr, key, expected", KAT)
+def test_philox_block_matches_the_random123_known_answers(ctr, key, expected):
+    out = np.zeros(4, dtype=U64)
+    _core.philox_block(a64(ctr), a64(key), out)
+    assert [hex(int(w)) for w in out] == [hex(w) for w in expected]
+
+
+@pytest.mark.parametrize("name", ["philox-testset-1.csv", "philox-testset-2.csv"])
+def test_raw_stream_matches_numpys_published_philox_outputs(name):
+    """numpy's test data: the first 1000 words of Philox(seed), key from SeedSequence(seed)."""
+    path = Path(np.random.__file__).parent / "tests" / "data" / name
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    seed = int(rows[0][1], 16)
+    expected = a64([int(v, 16) for _, v in rows[1:]])
+    key = np.random.SeedSequence(seed).generate_state(2, U64)
+    assert np.array_equal(core_raw(key, a64([0, 0, 0, 0]), expected.size), expected)
+
+
+def test_counter_increments_before_each_block_and_carries():
+    """Block j of the stream from counter c encrypts c + j + 1, carrying across words."""
+    key = a64([5, 6])
+    block = np.zeros(4, dtype=U64)
+    _core.philox_block(a64([0, 0, 1, 0]), key, block)
+    # from counter (2**64 - 1, 2**64 - 1, 0, 0) the first increment carries twice
+    assert np.array_equal(core_raw(key, a64([2**64 - 1, 2**64 - 1, 0, 0]), 4), block)
+    _core.philox_block(a64([3, 9, 8, 7]), key, block)
+    assert np.array_equal(core_raw(key, a64([0, 9, 8, 7]), 12)[8:], block)
+
+
+@pytest.mark.parametrize("seed, scenario, purpose", STREAMS)
+def test_raw_words_equal_numpys_philox(seed, scenario, purpose):
+    key, ctr = a64(list(_core.philox_key(seed))), streams.stream_counter(scenario, purpose)
+    expected = streams.bit_generator(seed, scenario, purpose).random_raw(1001)
+    assert np.array_equal(core_raw(key, ctr, 1001), expected)
+
+
+def test_raw32_hands_out_low_then_high_halves_as_numpy_does():
+    key, ctr = a64([11, 12]), a64([1, 2, 3, 4])
+    out = np.zeros(9, dtype=np.uint32)
+    _core.fill_raw32(key, ctr, out)
+    words = core_raw(key, ctr, 5)
+    halves = np.stack([words & U64(0xFFFFFFFF), words >> U64(32)], axis=1).ravel()[:9]
+    assert np.array_equal(out, halves.astype(np.uint32))
+    bg = np.random.Philox(key=key, counter=ctr)
+    assert [bg.ctypes.next_uint32(bg.ctypes.state) for _ in range(9)] == out.tolist()
+
+
+# --------------------------------------------------------------------------- keying
+
+
+def test_key_is_splitmix64s_published_outputs():
+    """Vigna's splitmix64.c from state 0 and from 1234567 (its first two outputs)."""
+    assert streams.stream_key(0) == (0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4)
+    assert streams.stream_key(1234567) == (0x599ED017FB08FC85, 0x2C73F08458540FA5)
+    for seed in (0, 1, 42, 1234567, 2**63 - 1, 2**64 - 1):
+        assert _core.philox_key(seed) == streams.stream_key(seed)
+
+
+def test_stream_counter_layout():
+    assert streams.stream_counter(7, Purpose.SUBURBS).tolist() == [0, 7, 3, 0]
+    state = streams.bit_generator(42, 7, Purpose.SUBURBS).state["state"]
+    assert state["counter"].tolist() == [0, 7, 3, 0]
+    assert tuple(state["key"].tolist()) == streams.stream_key(42)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, 1.5])
+def test_out_of_range_words_are_refused_naming_the_field(bad):
+    with pytest.raises(ValueError, match=r"seed: must be an integer in \[0, 2\*\*64\)"):
+        _core.fill_normals(bad, 0, 0, np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="seed: must be an integer"):
+        streams.stream_key(bad)
+    with pytest.raises(ValueError, match="purpose: must be an integer"):
+        _core.fill_uniforms(1, bad, 0, np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="scenario: must be an integer"):
+        streams.stream_counter(bad, 0)
+
+
+def test_the_last_scenario_index_is_the_limit():
+    out = np.zeros((2, 3))
+    _core.fill_normals(1, 0, 2**64 - 2, out)  # scenarios 2**64 - 2 and 2**64 - 1
+    assert np.array_equal(out, twin_fill("normals", 1, 0, 2**64 - 2, (2, 3)))
+    with pytest.raises(ValueError, match=r"scenario_start: 18446744073709551615 \+ 2 rows"):
+        _core.fill_normals(1, 0, 2**64 - 1, out)
+
+
+# --------------------------------------------------------------------------- Cython vs numpy
+
+
+@pytest.mark.parametrize("kind", ["normals", "uniforms"])
+@pytest.mark.parametrize("seed, scenario, purpose", STREAMS[:-1])
+def test_fill_equals_the_numpy_twin_bit_for_bit(kind, seed, scenario, purpose):
+    for n in LENGTHS:
+        core = core_fill(kind, seed, purpose, scenario, (3, n))
+        twin = twin_fill(kind, seed, purpose, scenario, (3, n))
+        assert np.array_equal(core, twin), f"{kind} n={n}"
+    method = "standard_normal" if kind == "normals" else "random"
+    first = getattr(streams.generator(seed, scenario, purpose), method)(LENGTHS[-1])
+    assert np.array_equal(core[0], first)
+
+
+def test_normals_cross_block_boundaries_as_numpy_does():
+    """A row's n-th normal is numpy's n-th draw whatever the row length: growing n only
+    appends (the buffer's leftover words are not lost between blocks)."""
+    long = core_fill("normals", 42, 1, 5, (1, 64))[0]
+    for n in range(1, 64):
+        assert np.array_equal(core_fill("normals", 42, 1, 5, (1, n))[0], long[:n])
+    assert np.array_equal(long, streams.generator(42, 5, 1).standard_normal(64))
+
+
+def test_uniforms_are_the_top_53_bits_of_the_raw_words():
+    key, ctr = a64(list(streams.stream_key(9))), streams.stream_counter(3, 2)
+    u = core_fill("uniforms", 9, 2, 3, (1, 10))[0]
+    words = core_raw(key, ctr, 10)
+    assert u.tolist() == [int(w >> U64(11)) / 2.0**53 for w in words]
+
+
+def test_the_twin_reads_row_r_from_scenario_start_plus_r():
+    """streams.fill_normals writes with (out=) into rows; a fresh Generator's (size) agrees."""
+    out = twin_fill("normals", 3, 0, 10, (2, 9))
+    assert np.array_equal(out[1], streams.generator(3, 11, 0).standard_normal(9))
+
+
+# --------------------------------------------------------------------------- independence of chunking
+
+
+@pytest.mark.parametrize("kind", ["normals", "uniforms"])
+def test_any_scenario_regenerated_alone_equals_its_row_in_a_batch(kind):
+    batch = core_fill(kind, 42, 1, 0, (50, 37))
+    for s in (0, 1, 17, 49):
+        assert np.array_equal(core_fill(kind, 42, 1, s, (1, 37))[0], batch[s])
+    chunks = [core_fill(kind, 42, 1, a, (b - a, 37)) for a, b in [(0, 7), (7, 8), (8, 50)]]
+    assert np.array_equal(np.vstack(chunks), batch)
+
+
+def test_two_threads_filling_halves_equal_one_fill():
+    one = core_fill("normals", 7, 3, 100, (400, 360))
+    two = np.full_like(one, np.nan)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda a: _core.fill_normals(7, 3, 100 + a, two[a:a + 200]), (0, 200)))
+    assert np.array_equal(one, two)
+
+
+def test_the_fill_writes_only_its_rows_and_accepts_empty_arrays():
+    out = np.full((4, 5), -1.0)
+    _core.fill_normals(1, 0, 0, out[1:3])
+    assert (out[[0, 3]] == -1.0).all() and np.isfinite(out[1:3]).all()
+    _core.fill_uniforms(1, 0, 0, np.zeros((0, 5)))
+    _core.fill_uniforms(1, 0, 0, np.zeros((3, 0)))
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Standard normal CDF by math.erf (scipy is not a dependency)."""
+    erf = np.frompyfunc(math.erf, 1, 1)
+    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)).astype(float))
+
+
+def ks_distance(x: np.ndarray, cdf) -> float:
+    """Kolmogorov-Smirnov distance sup |F_n - F| of the sample x against ``cdf``."""
+    f = cdf(np.sort(x))
+    n = x.size
+    i = np.arange(1, n + 1)
+    return float(max((i / n - f).max(), (f - (i - 1) / n).max()))
+
+
+def assert_within(value: float, expected: float, se: float, what: str) -> None:
+    assert abs(value - expected) <= Z * se, (
+        f"{what}: {value:.6g} vs {expected:.6g} ({(value - expected) / se:+.2f} standard errors)")
+
+
+@pytest.fixture(scope="module")
+def normals() -> np.ndarray:
+    """10^6 normals: 1000 scenarios x 1000 draws of one purpose."""
+    return core_fill("normals", 20240601, Purpose.PRICES, 0, (1000, N_STAT // 1000))
+
+
+def test_normals_have_mean_0_variance_1_and_normal_tails(normals):
+    x = normals.ravel()
+    assert_within(x.mean(), 0.0, 1.0 / math.sqrt(x.size), "mean")
+    assert_within(x.var(ddof=1), 1.0, math.sqrt(2.0 / (x.size - 1)), "variance")
+    # fourth moment 3, Var(x^4) = 105 - 9 = 96
+    assert_within(float((x**4).mean()), 3.0, math.sqrt(96.0 / x.size), "E[x^4]")
+    p = 2.0 * (1.0 - 0.5 * (1.0 + math.erf(3.0 / math.sqrt(2.0))))  # P(|x| > 3) = 0.0027
+    assert_within(float((np.abs(x) > 3.0).mean()), p, math.sqrt(p * (1 - p) / x.size), "|x| > 3")
+
+
+def test_normals_pass_kolmogorov_smirnov(normals):
+    x = normals.ravel()
+    assert ks_distance(x, normal_cdf) * math.sqrt(x.size) < KS_CRIT
+
+
+def test_uniforms_have_the_moments_and_ks_of_uniform_0_1():
+    u = core_fill("uniforms", 20240601, Purpose.REGIME, 0, (1000, N_STAT // 1000)).ravel()
+    assert 0.0 <= u.min() and u.max() < 1.0
+    assert_within(u.mean(), 0.5, math.sqrt(1.0 / 12.0 / u.size), "mean")
+    # Var((U - 1/2)^2) = 1/80 - 1/144 = 1/180
+    assert_within(u.var(ddof=1), 1.0 / 12.0, math.sqrt(1.0 / 180.0 / u.size), "variance")
+    assert ks_distance(u, lambda v: v) * math.sqrt(u.size) < KS_CRIT
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def test_purposes_of_one_scenario_are_uncorrelated(normals):
+    """Same seed and scenarios, another purpose: the pairs (x, y) have correlation ~ 0,
+    standard error 1/sqrt(n)."""
+    other = core_fill("normals", 20240601, Purpose.SUBURBS, 0, normals.shape)
+    se = 1.0 / math.sqrt(normals.size)
+    assert_within(correlation(normals, other), 0.0, se, "PRICES vs SUBURBS")
+    u = core_fill("uniforms", 20240601, Purpose.EXIT_CAUSE, 0, normals.shape)
+    assert_within(correlation(normals, u), 0.0, se, "PRICES vs EXIT_CAUSE uniforms")
+
+
+def test_neighbouring_scenarios_and_draws_are_uncorrelated(normals):
+    se_rows = 1.0 / math.sqrt(normals.size // 2)
+    assert_within(correlation(normals[0::2], normals[1::2]), 0.0, se_rows, "scenario 2k vs 2k+1")
+    se_lag = 1.0 / math.sqrt(normals[:, :-1].size)
+    assert_within(correlation(normals[:, :-1], normals[:, 1:]), 0.0, se_lag, "draw t vs t+1")
+    seed_next = core_fill("normals", 20240602, Purpose.PRICES, 0, normals.shape)
+    assert_within(correlation(normals, seed_next), 0.0, 1.0 / math.sqrt(normals.size),
+                  "seed vs seed + 1")
