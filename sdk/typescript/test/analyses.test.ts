@@ -27,7 +27,7 @@ import {
   type TornadoRow,
   type WebSocketClientOptions,
 } from '../src/index.js';
-import { nextEvent, startServer, type TestServer } from './helpers.js';
+import { nextEvent, pollUntil, startServer, type TestServer } from './helpers.js';
 
 const KEY = 'analyses-test-key';
 const OTHER = 'analyses-other-key';
@@ -55,14 +55,8 @@ function ran(row: StressResult['rows'][number]): StressRow {
 }
 
 /** Polls the record until `done`; bounded by `ms`. */
-async function until(api: SimulationApi, id: string, done: (r: AnalysisRecord) => boolean, ms = 120_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const rec = await api.getAnalysis(id);
-    if (done(rec)) return rec;
-    if (Date.now() > deadline) throw new Error(`analysis ${id} still ${rec.status} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function until(api: SimulationApi, id: string, done: (r: AnalysisRecord) => boolean, ms = 120_000) {
+  return pollUntil(() => api.getAnalysis(id), done, `analysis ${id}`, ms);
 }
 
 describe('analyses against the server', () => {

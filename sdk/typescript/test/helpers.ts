@@ -191,3 +191,16 @@ export function recordingLogger() {
     error: (...args: unknown[]) => lines.push({ level: 'error', args }),
   };
 }
+
+/** Reads `read()` every 100 ms until `done` holds for what it returns; throws after `ms`,
+ * naming `what` and its last status. */
+export async function pollUntil<T extends { status?: string }>(
+  read: () => Promise<T>, done: (r: T) => boolean, what: string, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const rec = await read();
+    if (done(rec)) return rec;
+    if (Date.now() > deadline) throw new Error(`${what} still ${rec.status} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

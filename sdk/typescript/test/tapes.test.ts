@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ApiError, Configuration, SimulationApi, type SimulationRecord } from '../src/index.js';
-import { python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
+import { pollUntil, python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
 
 const KEY = 'tapes-test-key';
 const OTHER = 'tapes-other-key';
@@ -30,14 +30,9 @@ function isApiError(status: number, code: string) {
 }
 
 /** Polls the record until it has finished; bounded by `ms`. */
-async function finished(api: SimulationApi, id: string, ms = 60_000): Promise<SimulationRecord> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const rec = await api.getSimulation(id);
-    if (rec.status !== 'queued' && rec.status !== 'running') return rec;
-    if (Date.now() > deadline) throw new Error(`simulation ${id} still ${rec.status} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function finished(api: SimulationApi, id: string, ms = 60_000): Promise<SimulationRecord> {
+  return pollUntil(() => api.getSimulation(id),
+    (rec) => rec.status !== 'queued' && rec.status !== 'running', `simulation ${id}`, ms);
 }
 
 describe('loan tapes through SimulationApi', () => {
