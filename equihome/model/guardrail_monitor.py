@@ -130,21 +130,27 @@ def real_suburbs(book: Book | None) -> list[str]:
     return sorted({n for n in book.suburb_name if n is not None}) if book is not None else []
 
 
+def suburb_group_count(cfg: FundConfig, book: Book | None = None) -> int:
+    """G, the suburb groups concentration is measured over: the model's J suburbs, then one
+    per real suburb named on the book's tape (:func:`suburb_groups`)."""
+    return len(ZONES) * cfg.price_path.suburbs_per_zone + len(real_suburbs(book))
+
+
 def suburb_groups(cfg: FundConfig, suburb: np.ndarray,
                   book: Book | None = None) -> tuple[np.ndarray, int]:
     """(S, K) suburb group of each pool loan and the number of groups G: the model's J suburbs,
     then, with a ``book``, one group per real suburb named on the tape (its loans without a
     name stay in their model suburb), so concentration is per real suburb."""
-    J = len(ZONES) * cfg.price_path.suburbs_per_zone
-    names = real_suburbs(book)
+    G = suburb_group_count(cfg, book)
     if book is None:
-        return suburb, J
-    index = {n: J + i for i, n in enumerate(names)}
+        return suburb, G
+    J = len(ZONES) * cfg.price_path.suburbs_per_zone
+    index = {n: J + i for i, n in enumerate(real_suburbs(book))}
     tape = np.array([index.get(n, -1) for n in book.suburb_name], dtype=np.intc)
     groups = suburb.copy()
     T = book.n
     groups[:, :T] = np.where(tape >= 0, tape, suburb[:, :T])
-    return groups, J + len(names)
+    return groups, G
 
 
 def _group_sums(group: np.ndarray, values: np.ndarray, S: int, G: int) -> np.ndarray:

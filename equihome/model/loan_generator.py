@@ -118,4 +118,3 @@ def generate(cfg: FundConfig, seed: int, start: int, stop: int, n_blocks: int,
     return LoanPool(front(book.size, size), front(book.size / book.value0, ltv),
                     front(book.zone, zone), front(book.suburb, suburb), front(t_exit, e_exit),
                     front(t_cause, u_cause), front(t_home, z_home))
-    return LoanPool(size, ltv, zone, suburb, e_exit, u_cause, z_home)

@@ -92,9 +92,9 @@ def load_book(cfg: FundConfig) -> Book | None:
     tape = _read_tape(pf)
     terms, errors = contract_terms(cfg, tape)
     history = _history(pf)
-    inception = _inception(pf, tape, history)
+    first = int(months_of(tape.columns["origination_date"]).min())
+    inception = _inception(pf, first, history)
     E = _month(pf.as_of) - inception
-    first = int(_month(str(min(tape.columns["origination_date"]))[:7]))
     if first < inception:
         errors.append(_error(["inception"], pf.inception, "must not be after the tape's earliest "
                              f"origination ({_ym(first)})"))
@@ -122,6 +122,11 @@ def _month(text: str) -> int:
     if month is None:
         raise ValueError(f"not a month: {text!r}")
     return month
+
+
+def months_of(dates: np.ndarray) -> np.ndarray:
+    """Months since year 0 (as month_index counts them) of datetime64 dates."""
+    return dates.astype("datetime64[M]").astype(np.int64) + 12 * 1970
 
 
 def _error(loc: list, value: object, rule: str) -> dict:
@@ -178,14 +183,14 @@ def _history(pf: PortfolioConfig) -> list[tuple[int, float, float]]:
     return out
 
 
-def _inception(pf: PortfolioConfig, tape: LoanTape, history: list) -> int:
-    """Month index of fund month 0: given, else the first history date, else the earliest
-    origination on the tape."""
+def _inception(pf: PortfolioConfig, first: int, history: list) -> int:
+    """Month index of fund month 0: given, else the first history date, else ``first``, the
+    earliest origination on the tape."""
     if pf.inception is not None:
-        return int(_month(pf.inception))
+        return _month(pf.inception)
     if history:
         return min(h[0] for h in history)
-    return int(_month(str(min(tape.columns["origination_date"]))[:7]))
+    return first
 
 
 def suburb_of(name: str, zone: int, per_zone: int) -> int:
@@ -201,8 +206,7 @@ def _build(cfg: FundConfig, pf: PortfolioConfig, tape: LoanTape,
     col = tape.columns
     keep = tape.active
     n = int(keep.sum())
-    months = np.array([_month(str(d)[:7]) for d in col["origination_date"][keep]],
-                      dtype=np.intc) - inception
+    months = (months_of(col["origination_date"][keep]) - inception).astype(np.intc)
     zone = np.array([ZONES.index(z) for z in col["zone"][keep]], dtype=np.intc)
     per_zone = cfg.price_path.suburbs_per_zone
     names = [s if s is not None else lid for s, lid in zip(col["suburb"][keep],
@@ -219,7 +223,7 @@ def _build(cfg: FundConfig, pf: PortfolioConfig, tape: LoanTape,
     maturity = np.maximum(months + 12 * term.astype(np.intc), E + 1).astype(np.intc)
     default = np.full(n, -1, dtype=np.intc)
     bad = col["status"][keep] == "defaulted"
-    default[bad] = [_month(str(d)[:7]) - inception for d in col["default_date"][keep][bad]]
+    default[bad] = months_of(col["default_date"][keep][bad]) - inception
     calls, dists = np.zeros(E + 1), np.zeros(E + 1)
     for when, c, d in history:
         calls[when - inception] += c

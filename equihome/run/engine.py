@@ -297,8 +297,7 @@ class Accumulator:
     def __init__(self, plan: Plan):
         n, cfg = plan.n, plan.cfg
         T = cfg.fund_term + 1
-        J = (len(ZONES) * cfg.price_path.suburbs_per_zone
-             + len(guardrail_monitor.real_suburbs(plan.book)))
+        J = guardrail_monitor.suburb_group_count(cfg, plan.book)
         self.metrics = {m: np.full(n, np.nan) for m in metrics.METRICS}
         self.yearly = {y: np.full((n, T), np.nan) for y in metrics.YEARLY}
         self.exit_counts = np.zeros((n, len(EXIT_NAMES)), dtype=np.int64)
