@@ -27,7 +27,7 @@ import {
   type TornadoRow,
   type WebSocketClientOptions,
 } from '../src/index.js';
-import { nextEvent, pollUntil, startServer, type TestServer } from './helpers.js';
+import { isApiError, nextEvent, pollUntil, startServer, type TestServer } from './helpers.js';
 
 const KEY = 'analyses-test-key';
 const OTHER = 'analyses-other-key';
@@ -38,15 +38,6 @@ const CUSTOM: StressScenario = {
   hazard_multipliers: { start_month: 6, months: 12, refinance: 0.3 },
   overrides: { recovery_rates: { red: 0.6 } },
 };
-
-function isApiError(status: number, code: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ApiError, `not an ApiError: ${String(err)}`);
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    return true;
-  };
-}
 
 /** A stress row that ran (not a failed scenario's `{scenario, error}`). */
 function ran(row: StressResult['rows'][number]): StressRow {

@@ -1,11 +1,13 @@
 // Test helpers: start the real Python server, wait for client events with timeouts.
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { ApiError } from '../src/index.js';
 import type { WebSocketClient, WebSocketClientEvent, WebSocketClientEventMap } from '../src/index.js';
 
 /** The SDK package directory (tests run from dist-test/test/). */
@@ -203,4 +205,15 @@ export async function pollUntil<T extends { status?: string }>(
     if (Date.now() > deadline) throw new Error(`${what} still ${rec.status} after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** An `assert.rejects` check: an ApiError with this HTTP status and code, and a message. */
+export function isApiError(status: number, code: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApiError, `not an ApiError: ${String(err)}`);
+    assert.equal(err.status, status, err.message);
+    assert.equal(err.code, code, err.message);
+    assert.equal(typeof err.message, 'string');
+    return true;
+  };
 }

@@ -5,31 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { ApiError, Configuration, SimulationApi, type SimulationRecord } from '../src/index.js';
-import { python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
+import { isApiError, pollUntil, python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
 
 const KEY = 'rest-test-key';
 const SMALL = { fund_size: 100000000, fund_term: 10, vintage_year: 2023, num_simulations: 50, monte_carlo_seed: 7 };
 const BIG = { ...SMALL, num_simulations: 20000 };
 
-function isApiError(status: number, code: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ApiError, `not an ApiError: ${String(err)}`);
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code);
-    assert.equal(typeof err.message, 'string');
-    return true;
-  };
-}
-
 /** Polls the record until `done` (REST only has no push); bounded by `ms`. */
-async function until(api: SimulationApi, id: string, done: (r: SimulationRecord) => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const rec = await api.getSimulation(id);
-    if (done(rec)) return rec;
-    if (Date.now() > deadline) throw new Error(`simulation ${id} still ${rec.status} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function until(api: SimulationApi, id: string, done: (r: SimulationRecord) => boolean, ms = 60_000) {
+  return pollUntil(() => api.getSimulation(id), done, `simulation ${id}`, ms);
 }
 
 describe('SimulationApi against the server', () => {

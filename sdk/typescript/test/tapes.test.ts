@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ApiError, Configuration, SimulationApi, type SimulationRecord } from '../src/index.js';
-import { pollUntil, python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
+import { isApiError, pollUntil, python, REPO_ROOT, startServer, type TestServer } from './helpers.js';
 
 const KEY = 'tapes-test-key';
 const OTHER = 'tapes-other-key';
@@ -19,15 +19,6 @@ const BAD = 'loan_id,origination_date,advance,origination_value,zone\n'
   + 'L1,2024-01-15,-5,500000,green\n'
   + 'L2,2024-01-15,200000,500000,purple\n'
   + 'L1,2024-03-01,100000,400000,red\n';
-
-function isApiError(status: number, code: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ApiError, `not an ApiError: ${String(err)}`);
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    return true;
-  };
-}
 
 /** Polls the record until it has finished; bounded by `ms`. */
 function finished(api: SimulationApi, id: string, ms = 60_000): Promise<SimulationRecord> {
