@@ -167,11 +167,17 @@ cdef struct Fund:
     f8 fac_fees                 # facilities' commitment fees due this month, $
 
 
+cdef enum:
+    PHILOX_LANES = 2            # blocks encrypted together, their rounds interleaved
+    PHILOX_BUF = 8              # words they give: PHILOX_LANES x 4
+
+
 cdef struct PhiloxStream:
-    # one counter-based random stream (_random.pxi): numpy's philox_state, held by value
-    uint64_t ctr[4]             # counter, word 0 incremented before each block
+    # one counter-based random stream (_random.pxi): numpy's philox_state, held by value, with
+    # PHILOX_LANES blocks buffered instead of one (the same words in the same order)
+    uint64_t ctr[4]             # counter of the last block encrypted (incremented before each)
     uint64_t key[2]
-    uint64_t buffer[4]          # the last block's output words
-    int buffer_pos              # next word of buffer to hand out (4: encrypt a new block)
+    uint64_t buffer[8]          # the last PHILOX_LANES blocks' output words, block by block
+    int buffer_pos              # next word of buffer to hand out (PHILOX_BUF: encrypt more)
     int has_uint32              # 1 if uinteger holds the high half of the last 64-bit word
     uint32_t uinteger

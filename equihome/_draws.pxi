@@ -11,14 +11,16 @@ cdef uint64_t P_EXIT_CAUSE = _Purpose.EXIT_CAUSE, P_HOME_WALK = _Purpose.HOME_WA
 cdef uint64_t TAPE_BLOCK = _TAPE_BLOCK  # counter word 3 of the tape's streams (pool blocks: 0, 1..)
 
 
-cdef void truncated_normal_fill(bitgen_t* bg, f8 mean, f8 sd, f8 lo, f8 hi, Py_ssize_t n,
-                                f8* out, Py_ssize_t* todo, f8* x, f8* v) noexcept nogil:
+cdef void truncated_normal_fill(PhiloxStream* st, bitgen_t* bg, f8 mean, f8 sd, f8 lo, f8 hi,
+                                Py_ssize_t n, f8* out, Py_ssize_t* todo, f8* x,
+                                f8* v) noexcept nogil:
     """out[0:n] = Normal(mean, sd) conditioned on [lo, hi] (exact, by rejection in passes).
 
     Each pass proposes for the loans still to fill, in index order: wide intervals (at
     least 0.4 sd) from the normal, mean + sd z; narrow ones uniformly, lo + (hi - lo) u,
     accepted when a second batch of uniforms v < exp(-(x - mean)^2 / (2 sd^2)). The draws
-    and their order are numpy's loan_generator.truncated_normal on the same stream.
+    and their order are numpy's loan_generator.truncated_normal on the same stream (``st``,
+    which ``bg`` wraps).
     Scratch todo, x, v: n each. sd == 0 or lo == hi: mean clipped to [lo, hi], no draw.
     """
     cdef Py_ssize_t i, a, nt = n, keep
@@ -35,7 +37,7 @@ cdef void truncated_normal_fill(bitgen_t* bg, f8 mean, f8 sd, f8 lo, f8 hi, Py_s
         keep = 0
         if wide:
             for a in range(nt):
-                y = mean + sd * random_standard_normal(bg)
+                y = mean + sd * stream_normal(st, bg)
                 if y >= lo and y <= hi:
                     out[todo[a]] = y
                 else:
@@ -43,9 +45,9 @@ cdef void truncated_normal_fill(bitgen_t* bg, f8 mean, f8 sd, f8 lo, f8 hi, Py_s
                     keep += 1
         else:
             for a in range(nt):
-                x[a] = lo + (hi - lo) * random_standard_uniform(bg)
+                x[a] = lo + (hi - lo) * stream_uniform(st)
             for a in range(nt):
-                v[a] = random_standard_uniform(bg)
+                v[a] = stream_uniform(st)
             for a in range(nt):
                 y = (x[a] - mean) / sd
                 if v[a] < exp(-0.5 * (y * y)):
@@ -101,19 +103,19 @@ def draw_pools(seed, scenario_start, Py_ssize_t block, const f8[:, ::1] laws,
             for b in range(K // block):
                 o = b * block
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_SIZE, <uint64_t>b)
-                truncated_normal_fill(&bg, laws[0, 0], laws[0, 1], laws[0, 2], laws[0, 3], block,
+                truncated_normal_fill(&st, &bg, laws[0, 0], laws[0, 1], laws[0, 2], laws[0, 3], block,
                                       &size[r, o], &todo[0], &scratch[0, 0], &scratch[1, 0])
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_LTV, <uint64_t>b)
-                truncated_normal_fill(&bg, laws[1, 0], laws[1, 1], laws[1, 2], laws[1, 3], block,
+                truncated_normal_fill(&st, &bg, laws[1, 0], laws[1, 1], laws[1, 2], laws[1, 3], block,
                                       &ltv[r, o], &todo[0], &scratch[0, 0], &scratch[1, 0])
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_SUBURB, <uint64_t>b)
-                random_standard_uniform_fill(&bg, block, &u_sub[o])
+                stream_uniforms(&st, block, &u_sub[o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_RACE, <uint64_t>b)
                 random_standard_exponential_fill(&bg, block, &e_exit[r, o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_CAUSE, <uint64_t>b)
-                random_standard_uniform_fill(&bg, block, &u_cause[r, o])
+                stream_uniforms(&st, block, &u_cause[r, o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_HOME_WALK, <uint64_t>b)
-                random_standard_normal_fill(&bg, 2 * block, &z_home[r, o, 0])
+                stream_normals(&st, &bg, 2 * block, &z_home[r, o, 0])
             assign_row(&size[r, 0], &u_sub[0], &alloc[0], Z, n_sub, K, &zone[r, 0],
                        &suburb[r, 0])
 
@@ -144,6 +146,6 @@ def draw_tape(seed, scenario_start, f8[:, ::1] e_exit, f8[:, ::1] u_cause, f8[:,
             stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_RACE, TAPE_BLOCK)
             random_standard_exponential_fill(&bg, T, &e_exit[r, 0])
             stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_CAUSE, TAPE_BLOCK)
-            random_standard_uniform_fill(&bg, T, &u_cause[r, 0])
+            stream_uniforms(&st, T, &u_cause[r, 0])
             stream_init(&st, key, s0 + <uint64_t>r, P_HOME_WALK, TAPE_BLOCK)
-            random_standard_normal_fill(&bg, 2 * T, &z_home[r, 0, 0])
+            stream_normals(&st, &bg, 2 * T, &z_home[r, 0, 0])

@@ -5,10 +5,14 @@
 # Philox4x64-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC11; the
 # Random123 library), exactly as numpy.random.Philox implements it: a 2-word key, a 4-word
 # counter that is incremented (word 0 first, carrying into words 1, 2, 3) *before* each
-# block is encrypted, and the block's 4 output words handed out in order 0, 1, 2, 3. The
-# stream is wrapped as numpy's bitgen_t, so numpy's own C samplers (c_distributions:
-# ziggurat normals, 53-bit uniforms) turn its bits into the same numbers as
-# numpy.random.Generator(numpy.random.Philox(key=..., counter=...)).
+# block is encrypted, and the block's 4 output words handed out in order 0, 1, 2, 3. Blocks
+# are encrypted PHILOX_LANES at a time with their rounds interleaved (philox_lanes), which
+# changes the speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own
+# C samplers (c_distributions: ziggurat normals, 53-bit uniforms) turn its bits into the same
+# numbers as numpy.random.Generator(numpy.random.Philox(key=..., counter=...)). The hot
+# samplers, stream_normal and stream_uniform, run numpy's ziggurat fast path and 53-bit
+# uniform inline (no call through a function pointer) and hand the rare rejected normal to
+# numpy's own sampler on the same word, so every number stays numpy's.
 #
 # Stream of (seed, scenario s, purpose p), the scheme equihome/model/streams.py documents
 # and mirrors in numpy:
@@ -55,7 +59,6 @@ cdef extern from *:
 
 cdef enum:  # compile-time constants, so the C compiler unrolls the rounds
     PHILOX_ROUNDS = 10
-    PHILOX_WORDS = 4            # output words per block (the buffer)
 cdef double TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53: a 53-bit integer to [0, 1)
 
 
@@ -76,6 +79,43 @@ cdef inline void philox4x64_10(const uint64_t* ctr, const uint64_t* key,
     out[1] = c1
     out[2] = c2
     out[3] = c3
+
+
+cdef void philox_lanes(PhiloxStream* st) noexcept nogil:
+    """Encrypt the stream's next PHILOX_LANES (2) blocks into st.buffer (block b's words at 4b ..
+    4b + 3), the counter incremented (with carries) before each block as numpy does one block
+    at a time; the two blocks' rounds are interleaved so their multiplies overlap."""
+    cdef uint64_t a0, a1, a2, a3, b0, b1, b2, b3
+    cdef uint64_t k0 = st.key[0], k1 = st.key[1], lo0, lo1, hi0, hi1, lo2, lo3, hi2, hi3
+    cdef int r
+    counter_next(st.ctr)
+    a0, a1, a2, a3 = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
+    counter_next(st.ctr)
+    b0, b1, b2, b3 = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
+    for r in range(PHILOX_ROUNDS):
+        if r > 0:
+            k0 = k0 + PHILOX_W0
+            k1 = k1 + PHILOX_W1
+        lo0 = mulhilo64(PHILOX_M0, a0, &hi0)
+        lo1 = mulhilo64(PHILOX_M1, a2, &hi1)
+        lo2 = mulhilo64(PHILOX_M0, b0, &hi2)
+        lo3 = mulhilo64(PHILOX_M1, b2, &hi3)
+        a0, a1, a2, a3 = hi1 ^ a1 ^ k0, lo1, hi0 ^ a3 ^ k1, lo0
+        b0, b1, b2, b3 = hi3 ^ b1 ^ k0, lo3, hi2 ^ b3 ^ k1, lo2
+    st.buffer[0], st.buffer[1], st.buffer[2], st.buffer[3] = a0, a1, a2, a3
+    st.buffer[4], st.buffer[5], st.buffer[6], st.buffer[7] = b0, b1, b2, b3
+    st.buffer_pos = 0
+
+
+cdef inline void counter_next(uint64_t* ctr) noexcept nogil:
+    """Increment a 4-word Philox counter: word 0, carrying into words 1, 2, 3."""
+    ctr[0] += 1
+    if ctr[0] == 0:
+        ctr[1] += 1
+        if ctr[1] == 0:
+            ctr[2] += 1
+            if ctr[2] == 0:
+                ctr[3] += 1
 
 
 cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
@@ -104,27 +144,18 @@ cdef inline void stream_init(PhiloxStream* st, const uint64_t* key, uint64_t sce
     st.ctr[1] = scenario
     st.ctr[2] = purpose
     st.ctr[3] = block
-    st.buffer_pos = PHILOX_WORDS
+    st.buffer_pos = PHILOX_BUF
     st.has_uint32 = 0
     st.uinteger = 0
 
 
-cdef uint64_t stream_next64(void* p) noexcept nogil:
-    """Next 64-bit word: from the buffer, else increment the counter and encrypt a block."""
+cdef inline uint64_t stream_next64(void* p) noexcept nogil:
+    """Next 64-bit word: from the buffer, else encrypt the next PHILOX_LANES blocks."""
     cdef PhiloxStream* st = <PhiloxStream*>p
-    if st.buffer_pos < PHILOX_WORDS:
-        st.buffer_pos += 1
-        return st.buffer[st.buffer_pos - 1]
-    st.ctr[0] += 1
-    if st.ctr[0] == 0:
-        st.ctr[1] += 1
-        if st.ctr[1] == 0:
-            st.ctr[2] += 1
-            if st.ctr[2] == 0:
-                st.ctr[3] += 1
-    philox4x64_10(st.ctr, st.key, st.buffer)
-    st.buffer_pos = 1
-    return st.buffer[0]
+    if st.buffer_pos == PHILOX_BUF:
+        philox_lanes(st)
+    st.buffer_pos += 1
+    return st.buffer[st.buffer_pos - 1]
 
 
 cdef uint32_t stream_next32(void* p) noexcept nogil:
@@ -143,6 +174,131 @@ cdef uint32_t stream_next32(void* p) noexcept nogil:
 cdef double stream_next_double(void* p) noexcept nogil:
     """Next double in [0, 1): the top 53 bits of a 64-bit word times 2**-53."""
     return <double>(stream_next64(p) >> 11) * TWO_POW_M53
+
+
+# numpy's ziggurat for the standard normal, as its sampler reads one 64-bit word r: idx = the
+# low 8 bits, then a sign bit, then rabs = the next 52 bits; x = rabs * ZIG_W[idx], negated
+# when the sign bit is set, is accepted when rabs < ZIG_K[idx] (about 99 % of words). The two
+# tables are numpy's own, read off its sampler once at import (ziggurat_tables).
+cdef f8 ZIG_W[256]
+cdef uint64_t ZIG_K[256]
+cdef uint64_t RABS_END = 1 << 52   # rabs < 2**52
+cdef uint64_t RABS_MASK = RABS_END - 1
+cdef f8[2] SIGN = [1.0, -1.0]
+
+
+cdef inline f8 stream_normal(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
+    """Next standard normal of the stream, numpy's random_standard_normal bit for bit: its
+    ziggurat's fast path inline; a rejected word is left unread for numpy's own sampler (on
+    ``bg``, which wraps ``st``), which reads it again and goes on exactly as it always does."""
+    cdef uint64_t r, rabs
+    cdef int idx
+    cdef f8 x
+    if st.buffer_pos == PHILOX_BUF:
+        philox_lanes(st)
+    r = st.buffer[st.buffer_pos]
+    idx = <int>(r & 0xFF)
+    rabs = (r >> 9) & RABS_MASK
+    x = <f8>rabs * ZIG_W[idx] * SIGN[(r >> 8) & 1]  # x * -1.0 is -x: no branch to mispredict
+    if rabs < ZIG_K[idx]:
+        st.buffer_pos += 1
+        return x
+    return random_standard_normal(bg)
+
+
+cdef inline f8 stream_uniform(PhiloxStream* st) noexcept nogil:
+    """Next uniform in [0, 1) of the stream: numpy's next_double (top 53 bits x 2**-53)."""
+    return <f8>(stream_next64(st) >> 11) * TWO_POW_M53
+
+
+cdef void stream_normals(PhiloxStream* st, bitgen_t* bg, Py_ssize_t n, f8* out) noexcept nogil:
+    """out[0:n] = the stream's next n standard normals (numpy's random_standard_normal_fill)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = stream_normal(st, bg)
+
+
+cdef void stream_uniforms(PhiloxStream* st, Py_ssize_t n, f8* out) noexcept nogil:
+    """out[0:n] = the stream's next n uniforms in [0, 1) (numpy's random_standard_uniform_fill)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = stream_uniform(st)
+
+
+cdef struct ZigProbe:
+    # a bit generator that hands out ``first``, then the words of ``tail``, counting them
+    uint64_t first
+    int used
+    PhiloxStream tail
+
+
+cdef uint64_t probe_next64(void* p) noexcept nogil:
+    """ZigProbe's next word: ``first`` once, then its tail stream's."""
+    cdef ZigProbe* pr = <ZigProbe*>p
+    pr.used += 1
+    return pr.first if pr.used == 1 else stream_next64(&pr.tail)
+
+
+cdef uint32_t probe_next32(void* p) noexcept nogil:
+    """ZigProbe's next 32-bit word (the low half of its next word; numpy's normal reads none)."""
+    return <uint32_t>probe_next64(p)
+
+
+cdef double probe_next_double(void* p) noexcept nogil:
+    """ZigProbe's next double in [0, 1)."""
+    return <double>(probe_next64(p) >> 11) * TWO_POW_M53
+
+
+cdef bint probe_accepts(bitgen_t* bg, ZigProbe* pr, int idx, uint64_t rabs, f8* x) noexcept nogil:
+    """1 if numpy's normal sampler returns ``x`` from the single word (idx, sign +, rabs)."""
+    pr.first = <uint64_t>idx | (rabs << 9)
+    pr.used = 0
+    x[0] = random_standard_normal(bg)
+    return pr.used == 1
+
+
+cdef int ziggurat_tables() except -1:
+    """Read numpy's ziggurat tables off its own sampler: ZIG_W[idx] is the normal it returns for
+    rabs = 1; ZIG_K[idx] the least rabs it rejects (binary search, acceptance being rabs <
+    ki[idx]; 2**52 if it rejects none; numpy's layer 1 rejects every word). test_streams holds
+    stream_normal to numpy bit for bit."""
+    cdef ZigProbe pr
+    cdef bitgen_t bg
+    cdef uint64_t key[2]
+    cdef uint64_t lo, hi, mid
+    cdef f8 x
+    cdef int idx
+    stream_key(20261204, key)
+    stream_init(&pr.tail, key, 0, 0, 0)
+    bg.state = <void*>&pr
+    bg.next_uint64 = &probe_next64
+    bg.next_uint32 = &probe_next32
+    bg.next_double = &probe_next_double
+    bg.next_raw = &probe_next64
+    for idx in range(256):
+        if not probe_accepts(&bg, &pr, idx, 1, &x):  # a layer that rejects (almost) every word
+            ZIG_W[idx] = 0.0  # only ever times rabs = 0
+            ZIG_K[idx] = 1 if probe_accepts(&bg, &pr, idx, 0, &x) else 0
+            continue
+        ZIG_W[idx] = x
+        lo, hi = 1, RABS_END
+        while hi - lo > 1:  # accepted at lo, rejected at hi (or hi = 2**52, past every rabs)
+            mid = lo + (hi - lo) // 2
+            if probe_accepts(&bg, &pr, idx, mid, &x):
+                lo = mid
+            else:
+                hi = mid
+        ZIG_K[idx] = hi
+    return 0
+
+
+ziggurat_tables()
+
+
+def ziggurat_table():
+    """(W, K): copies of the ziggurat tables stream_normal read off numpy's sampler, (256,)
+    float64 and uint64; a word's normal takes the inline fast path when rabs < K[idx]."""
+    return (np.array(<f8[:256]>ZIG_W), np.array(<uint64_t[:256]>ZIG_K))
 
 
 cdef inline void stream_bitgen(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
@@ -238,9 +394,9 @@ cdef int fill_rows(uint64_t seed, uint64_t purpose, uint64_t scenario_start, f8[
         for r in range(S):
             stream_init(&st, key, scenario_start + <uint64_t>r, purpose, 0)
             if normal:
-                random_standard_normal_fill(&bg, n, &out[r, 0])
+                stream_normals(&st, &bg, n, &out[r, 0])
             else:
-                random_standard_uniform_fill(&bg, n, &out[r, 0])
+                stream_uniforms(&st, n, &out[r, 0])
     return 0
 
 
