@@ -251,17 +251,22 @@ def risk(lp_loss: np.ndarray, lp_irr: np.ndarray, hurdle: float) -> dict[str, fl
     return out
 
 
+FAN_QUANTILES = (5, 50, 95)
+
+
 def fan(yearly: np.ndarray) -> dict[str, list]:
-    """P5/P50/P95 by year of a (S, T+1) series (None where no scenario has a value)."""
-    out = {}
-    ok = np.isfinite(yearly).any(axis=0)
+    """P5/P50/P95 by year of a (S, T+1) series, over the scenarios with a value (None where
+    no scenario has one). Years where every scenario has a value take numpy's vectorised
+    percentile; the others nanpercentile (column by column, the same numbers)."""
+    finite = np.isfinite(yearly)
+    whole, some = finite.all(axis=0), finite.any(axis=0) & ~finite.all(axis=0)
+    cols = np.full((len(FAN_QUANTILES), yearly.shape[1]), np.nan)
     with np.errstate(all="ignore"):
-        for q in (5, 50, 95):
-            col = np.full(yearly.shape[1], np.nan)
-            if ok.any():
-                col[ok] = np.nanpercentile(yearly[:, ok], q, axis=0)
-            out[f"p{q}"] = col.tolist()
-    return out
+        if whole.any():
+            cols[:, whole] = np.percentile(yearly[:, whole], FAN_QUANTILES, axis=0)
+        if some.any():
+            cols[:, some] = np.nanpercentile(yearly[:, some], FAN_QUANTILES, axis=0)
+    return {f"p{q}": col.tolist() for q, col in zip(FAN_QUANTILES, cols, strict=True)}
 
 
 def exit_mix(counts: np.ndarray) -> dict[str, dict[str, float]]:
