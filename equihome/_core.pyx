@@ -235,6 +235,57 @@ def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] 
             sums[s, 3] = made
             sums[s, 4] = reinv
 
+def loan_stats(const f8[:, ::1] size, const f8[:, ::1] ltv, const f8[:, ::1] stress,
+               const f8[::1] senior, f8 cltv_div, const i4[:, ::1] zone, const i4[:, ::1] group,
+               const i4[:, ::1] orig, const i1[:, ::1] exit_type, f8[:, ::1] peaks,
+               f8[:, ::1] zone_max, f8[:, ::1] zone_sum, f8[:, ::1] group_sum):
+    """Per-scenario facts of the loans made (orig >= 0) for the portfolio guardrails; a loan
+    never made counts as 0 in every maximum and is left out of every sum.
+
+    IN size (S, K) $; ltv, stress (S, K): LTV and claim/value after the stress fall; senior
+    (K,): senior balance / value at origination; cltv_div: 1 - start_value_haircut; zone,
+    group (S, K) int32 (group: the concentration group, < G); orig (S, K) int32 months;
+    exit_type (S, K) int8. OUT peaks (S, 5): largest LTV, stress LTV, advance ($), combined
+    LTV (senior + ltv) / cltv_div, and $ advanced on loans force-liquidated; zone_max,
+    zone_sum (S, Z): largest advance and $ advanced by zone; group_sum (S, G): $ by group.
+    Sums are added in pool order.
+    """
+    cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = zone_max.shape[1]
+    cdef Py_ssize_t G = group_sum.shape[1], s, k, z
+    cdef f8 L, top_ltv, top_stress, top_size, top_cltv, liquidated
+    cdef bint made
+    if peaks.shape[0] != S or peaks.shape[1] != 5 or zone_sum.shape[1] != Z or senior.shape[0] != K:
+        raise ValueError(f"loan_stats: peaks must be ({S}, 5), zone_max and zone_sum (S, Z) "
+                         f"and senior ({K},)")
+    with nogil:
+        for s in range(S):
+            top_ltv = top_stress = top_size = top_cltv = -INFINITY
+            liquidated = 0.0
+            zone_max[s, :] = 0.0
+            zone_sum[s, :] = 0.0
+            group_sum[s, :] = 0.0
+            for k in range(K):
+                made = orig[s, k] >= 0
+                L = size[s, k] if made else 0.0
+                top_size = fmax(L, top_size)
+                top_ltv = fmax(ltv[s, k] if made else 0.0, top_ltv)
+                top_stress = fmax(stress[s, k] if made else 0.0, top_stress)
+                top_cltv = fmax((senior[k] + ltv[s, k]) / cltv_div if made else 0.0, top_cltv)
+                if not made:
+                    continue
+                z = zone[s, k]
+                zone_max[s, z] = fmax(L, zone_max[s, z])
+                zone_sum[s, z] += L
+                group_sum[s, group[s, k]] += L
+                if exit_type[s, k] == EXIT_LIQUIDATION:
+                    liquidated = liquidated + L
+            peaks[s, 0] = top_ltv
+            peaks[s, 1] = top_stress
+            peaks[s, 2] = top_size
+            peaks[s, 3] = top_cltv
+            peaks[s, 4] = liquidated
+
+
 include "_leverage.pxi"
 include "_loans.pxi"
 include "_ledger.pxi"

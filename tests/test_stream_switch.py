@@ -19,7 +19,7 @@ import pytest
 import equihome
 from equihome import _core
 from equihome.io.config import load_config
-from equihome.model import loan_generator, price_path_simulator, reference, streams
+from equihome.model import guardrail_monitor, loan_generator, price_path_simulator, reference, streams
 from equihome.model.layout import zone_array
 from equihome.model.streams import Purpose
 from equihome.run import engine
@@ -212,6 +212,46 @@ def test_pool_metrics_agree_on_an_engine_chunk():
         outs.append((sums, counts))
     assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])
     assert (outs[0][1].sum(axis=1) == st.pool.size.shape[1]).all()
+
+
+def test_loan_stats_cython_equals_reference_and_the_hand_count():
+    """The guardrails' per-scenario loan facts (metrics stage) on a hand-made pool, both
+    kernels: loan 1 (the largest, the highest LTV) was never made and counts nowhere; loan 2 is
+    a junior lien (senior 0.3 of value) and was force-liquidated."""
+    args = (np.array([[300_000.0, 900_000.0, 200_000.0, 100_000.0]]),
+            np.array([[0.5, 0.9, 0.6, 0.7]]), np.array([[0.55, 2.0, -0.1, 0.4]]),
+            np.array([0.0, 0.0, 0.3, 0.0]), 0.95, np.array([[0, 2, 1, 0]], np.intc),
+            np.array([[2, 1, 2, 0]], np.intc), np.array([[0, -1, 3, 7]], np.intc),
+            np.array([[1, 0, 5, 2]], np.int8))
+    for kernels in (_core, reference):
+        peaks, zmax, zsum, gsum = (np.full((1, n), -1.0) for n in (5, 3, 3, 3))
+        kernels.loan_stats(*args, peaks, zmax, zsum, gsum)
+        assert peaks[0].tolist() == [0.7, 0.55, 300_000.0, (0.3 + 0.6) / 0.95, 200_000.0]
+        assert zmax[0].tolist() == [300_000.0, 200_000.0, 0.0]
+        assert zsum[0].tolist() == [400_000.0, 200_000.0, 0.0]
+        assert gsum[0].tolist() == [100_000.0, 0.0, 500_000.0]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"contract": {"type": "interest_plus_share", "lien_position": 2, "senior_balance_ratio": 0.4,
+                  "junior_lien_share": 0.5}, "share_depreciation": True},
+    {"fund_size": 250_000_000, "deployment_period": 5,
+     "portfolio": {"loans": "examples/loan_tape.csv", "as_of": "2025-06",
+                   "called_to_date": 205_000_000, "cash": 3_000_000}},
+])
+def test_loan_stats_agree_on_an_engine_chunk(overrides):
+    """A junior-lien fund with depreciation sharing, and the sample book (its loans grouped by
+    their real suburbs, after the model's): the engine's inputs give the same facts, bit for bit."""
+    plan = engine.make_plan(load_config("100m", overrides), num_simulations=6, seed=SEED)
+    st = engine.compute_chunk(plan, 0, 6)
+    got = [guardrail_monitor.loan_stats(plan.cfg, st.pool, st.run.orig_month, st.run.exit_type,
+                                        kernels, plan.book) for kernels in (_core, reference)]
+    assert got[0].keys() == got[1].keys()
+    for name in got[0]:
+        assert np.array_equal(got[0][name], got[1][name]), name
+    assert (got[0]["deployed_by_zone"].sum(axis=1) == pytest.approx(
+        got[0]["deployed_by_suburb"].sum(axis=1), rel=1e-12))
+    assert (got[0]["combined_ltv"] >= got[0]["max_ltv"]).all()
 
 
 def test_irr_finds_two_roots_inside_one_scan_interval():

@@ -19,7 +19,7 @@ import numpy as np
 
 from equihome.io.config import FundConfig
 from equihome.model import contracts
-from equihome.model.layout import SHARE_METHODS, ZONES, ExitKind, base_share, zone_array
+from equihome.model.layout import SHARE_METHODS, ZONES, base_share, zone_array
 from equihome.model.loan_generator import LoanPool
 from equihome.model.portfolio import Book
 
@@ -85,16 +85,15 @@ def config_checks(cfg: FundConfig, num_simulations: int, seed_given: bool, seed:
 
 
 def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
-               exit_type: np.ndarray, book: Book | None = None) -> dict[str, np.ndarray]:
-    """Per-scenario loan facts the portfolio checks need (loans actually made only), $ or shares.
+               exit_type: np.ndarray, kernels, book: Book | None = None) -> dict[str, np.ndarray]:
+    """Per-scenario loan facts the portfolio checks need (loans actually made only), $ or shares,
+    reduced by the kernels' ``loan_stats``.
 
     With the fund's own ``book`` (its T loans first in the pool): its loans count by their real
     suburb names (groups after the model's J suburbs, :func:`suburb_groups`), their liens and
     senior balances by their own terms; the synthetic loans' junior pattern starts after them.
     """
-    made = orig_month >= 0
-    size = np.where(made, pool.size, 0.0)
-    ltv = np.where(made, pool.ltv, 0.0)
+    ltv = pool.ltv
     share = base_share(SHARE_METHODS[cfg.appreciation_share_method], ltv,
                        cfg.appreciation_share, cfg.tiered_appreciation_shares[0]) \
         if cfg.share_depreciation else 0.0
@@ -103,25 +102,27 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
         stress = contracts.stress_claim_ratio(cfg, ltv, STRESS_FALL)
     T = book.n if book else 0
     c = cfg.contract
-    senior = np.where(contracts.junior_mask(cfg, size.shape[1] - T),
+    S, K = ltv.shape
+    senior = np.where(contracts.junior_mask(cfg, K - T),
                       c.senior_balance_ratio if c.lien_position > 1 else 0.0, 0.0)
     if book is not None:
         senior = np.concatenate([book.terms["tape_senior"], senior])
-    cltv = (senior + ltv) / (1.0 - c.start_value_haircut)
-    S, Z = size.shape[0], len(ZONES)
     groups, G = suburb_groups(cfg, pool.suburb, book)
-    rows = np.arange(S)[:, None]
+    peaks, zone_max, zone_sum = np.empty((S, 5)), np.empty((S, len(ZONES))), np.empty((S, len(ZONES)))
+    group_sum = np.empty((S, G))
+    kernels.loan_stats(pool.size, ltv, np.ascontiguousarray(np.broadcast_to(stress, ltv.shape)),
+                       np.ascontiguousarray(senior, dtype=float), 1.0 - c.start_value_haircut,
+                       pool.zone, np.ascontiguousarray(groups, dtype=np.intc), orig_month,
+                       exit_type, peaks, zone_max, zone_sum, group_sum)
     return {
-        "max_ltv": ltv.max(axis=1),
-        "stress_ltv": np.where(made, stress, 0.0).max(axis=1),
-        "largest_loan": size.max(axis=1),
-        "max_loan_by_zone": np.stack([np.where(pool.zone == z, size, 0.0).max(axis=1)
-                                      for z in range(Z)], axis=1),
-        "deployed_by_zone": _group_sums(rows * Z + pool.zone, size, S, Z),
-        "deployed_by_suburb": _group_sums(rows * G + groups, size, S, G),
-        "combined_ltv": np.where(made, cltv, 0.0).max(axis=1),
-        "liquidated": np.cumsum(np.where(exit_type == ExitKind.LIQUIDATION, size, 0.0),
-                                axis=1)[:, -1],
+        "max_ltv": peaks[:, 0],
+        "stress_ltv": peaks[:, 1],
+        "largest_loan": peaks[:, 2],
+        "max_loan_by_zone": zone_max,
+        "deployed_by_zone": zone_sum,
+        "deployed_by_suburb": group_sum,
+        "combined_ltv": peaks[:, 3],
+        "liquidated": peaks[:, 4],
     }
 
 
@@ -151,11 +152,6 @@ def suburb_groups(cfg: FundConfig, suburb: np.ndarray,
     T = book.n
     groups[:, :T] = np.where(tape >= 0, tape, suburb[:, :T])
     return groups, G
-
-
-def _group_sums(group: np.ndarray, values: np.ndarray, S: int, G: int) -> np.ndarray:
-    """(S, G) sums of values by group id (row * G + g), added in pool order."""
-    return np.bincount(group.ravel(), weights=values.ravel(), minlength=S * G).reshape(S, G)
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:

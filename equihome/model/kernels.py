@@ -22,7 +22,7 @@ else:
     _IMPORT_ERROR = None
 
 KERNEL_NAMES = (
-    "fill_normals", "fill_uniforms", "draw_pools", "draw_tape", "pool_metrics",
+    "fill_normals", "fill_uniforms", "draw_pools", "draw_tape", "pool_metrics", "loan_stats",
     "price_paths", "index_levels", "assign_zones", "run_ledger",
     "waterfall_european", "waterfall_american", "irr_batch",
 )
@@ -47,6 +47,10 @@ class Kernels(Protocol):
 
     def pool_metrics(self, size: Array, orig: Array, receipt: Array, exit_type: Array,
                      reinvested: Array, proceeds: Array, sums: Array, counts: Array) -> None: ...
+
+    def loan_stats(self, size: Array, ltv: Array, stress: Array, senior: Array, cltv_div: float,
+                   zone: Array, group: Array, orig: Array, exit_type: Array, peaks: Array,
+                   zone_max: Array, zone_sum: Array, group_sum: Array) -> None: ...
 
     def price_paths(self, eps: Array, u_regime: Array, mu: Array, sigma: Array, model: int,
                     kappa: float, regime: Array, out: Array) -> None: ...

@@ -1,7 +1,7 @@
 """Numpy reference twins of the loan-pool kernels: the draws, ``_core.draw_pools``
 (``_draws.pxi``) and ``fill_normals``/``fill_uniforms`` (``_random.pxi``); the zone
-assignment and the per-scenario pool reductions, ``assign_zones`` and ``pool_metrics``
-(``_core.pyx``).
+assignment and the per-scenario pool reductions, ``assign_zones``, ``pool_metrics`` and
+``loan_stats`` (``_core.pyx``).
 
 The same numbers as the Cython kernels, drawn through ``equihome/model/streams.py`` (numpy's
 Philox and samplers on the same counters); ``equihome.model.reference`` re-exports them.
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from equihome.model.layout import ExitKind
 from equihome.model.streams import TAPE_BLOCK, Purpose, fill_normals, fill_uniforms, generator
 
 __all__ = ["assign_zones", "draw_pools", "draw_tape", "fill_normals", "fill_uniforms",
-           "pool_metrics", "truncated_normal"]
+           "loan_stats", "pool_metrics", "truncated_normal"]
 
 
 def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float, hi: float,
@@ -110,3 +111,23 @@ def pool_metrics(size, orig, receipt, exit_type, reinvested, proceeds, sums, cou
         sums[:, col] = np.cumsum(v, axis=1)[:, -1]  # in pool order, as the kernel adds
     for k in range(counts.shape[1]):
         counts[:, k] = (exit_type == k).sum(axis=1)
+
+
+def loan_stats(size, ltv, stress, senior, cltv_div, zone, group, orig, exit_type, peaks,
+               zone_max, zone_sum, group_sum):
+    """Per-scenario facts of the loans made for the guardrails; see ``_core.loan_stats``."""
+    made = orig >= 0
+    S, K = size.shape
+    Z, G = zone_max.shape[1], group_sum.shape[1]
+    L = np.where(made, size, 0.0)
+    rows = np.arange(S)[:, None]
+    peaks[:, 0] = np.where(made, ltv, 0.0).max(axis=1)
+    peaks[:, 1] = np.where(made, stress, 0.0).max(axis=1)
+    peaks[:, 2] = L.max(axis=1)
+    peaks[:, 3] = np.where(made, (senior + ltv) / cltv_div, 0.0).max(axis=1)
+    peaks[:, 4] = np.cumsum(np.where(exit_type == ExitKind.LIQUIDATION, L, 0.0), axis=1)[:, -1]
+    zone_max[:] = np.stack([np.where(zone == z, L, 0.0).max(axis=1) for z in range(Z)], axis=1)
+    zone_sum[:] = np.bincount((rows * Z + zone).ravel(), weights=L.ravel(),
+                              minlength=S * Z).reshape(S, Z)
+    group_sum[:] = np.bincount((rows * G + group).ravel(), weights=L.ravel(),
+                               minlength=S * G).reshape(S, G)

@@ -251,7 +251,7 @@ def compute_chunk(plan: Plan, start: int, stop: int,
     wf = stage("waterfall_engine", lambda: waterfall_engine.run(cfg, run, pool.size, k))
     cm, loans = stage("metrics", lambda: (
         metrics.scenario_metrics(cfg, pool.size, run, cash, fees, wf, k),
-        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type, book)))
+        guardrail_monitor.loan_stats(cfg, pool, run.orig_month, run.exit_type, k, book)))
     if book is not None:
         loans["opening_nav"] = run.opening
     return ChunkState(pool, paths, run, cash, fees, wf, cm, loans)
