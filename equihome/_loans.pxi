@@ -264,51 +264,83 @@ cdef int months_general(const LedgerParams* p, const Tables* t, const Pool* pool
     return EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
 
 
+cdef enum:
+    WALK_BLOCK = 8  # months months_plain computes at once (a loop the compiler vectorises)
+
+
+cdef inline void plain_block(const f8* lev, Py_ssize_t J, int tau1, int n, f8 L, f8 V0, f8 inv0,
+                             f8 accrual, f8 share_v0, f8 hd0, f8 hdc, f8 hs0, f8 hsa, f8 hr0,
+                             f8 hrb, f8 thr, int hold, f8* claim, f8* hs, f8* hr,
+                             f8* ht) noexcept nogil:
+    """months_plain's claim ($) and sale, refinance and total hazards (annual) for n <=
+    WALK_BLOCK consecutive months, the first at loan age tau1 on level lev[0] (the next ones
+    J apart). Each month is independent, and every branch is a select between values
+    already computed, so the compiler turns the loop into vector instructions; each number
+    is the one months_general computes, operation for operation."""
+    cdef int i, tau
+    cdef f8 ratio, gain, value, c, up, lv, s, r, d
+    for i in range(n):
+        tau = tau1 + i
+        ratio = lev[i * J] * inv0
+        gain = ratio - 1.0
+        value = V0 * ratio
+        c = L + accrual * tau
+        up = c + share_v0 * gain
+        c = up if gain > 0.0 else c
+        c = c if c < value else value
+        c = c if c > 0.0 else 0.0
+        d = hd0 - hdc * gain
+        d = d if gain < 0.0 else hd0
+        s = hs0 + hsa * gain
+        s = s if gain > 0.0 else hs0
+        lv = c / value
+        r = hr0 + hrb * (thr - lv)
+        r = r if lv < thr else hr0
+        s = s if tau >= hold else 0.0
+        r = r if tau >= hold else 0.0
+        claim[i] = c
+        hs[i] = s
+        hr[i] = r
+        ht[i] = s + r + d
+
+
 cdef int months_plain(const LedgerParams* p, const Tables* t, const Pool* pool, Py_ssize_t k,
                       const LoanTerms* lt, Fund* f, int* month) noexcept nogil:
-    """months_general for the common case, the same operations without the branches it does
-    not need: an interest_plus_share first lien with a plain share (no tiers, depreciation
-    share, windows, caps or floor) and hazards no market stress scales."""
+    """months_general for the common case, the same numbers: an interest_plus_share first
+    lien with a plain share (no tiers, depreciation share, windows, caps or floor) and
+    hazards no market stress scales. Months are computed WALK_BLOCK at a time (plain_block),
+    then scanned in order for the exit."""
     cdef Py_ssize_t J = pool.J, j = pool.suburb[k]
     cdef const f8* lev = pool.lev
-    cdef f8* nav_loans = f.nav_loans
-    cdef f8* cost_at = f.cost_at
     cdef f8 L = pool.size[k], ltv = pool.ltv[k]
     cdef f8 V0 = L / ltv, inv0 = lt.r0 / lev[lt.start * J + j]
-    cdef f8 accrual = lt.accrual, share_v0 = lt.share_v0
     cdef int z = pool.zone[k], m0 = lt.m0, mat = lt.mat, M = p.months
-    cdef int last = mat if mat < M else M, m = lt.start, tau, hold = p.min_hold_months
+    cdef int last = mat if mat < M else M, m = lt.start, m1 = lt.start + 1, n, i
     cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
-    cdef f8 hs0 = p.sale_hazard, hr0 = p.refi_hazard, thr = p.refi_threshold
-    cdef f8 hsa = p.sale_hazard * p.sale_mult, hrb = p.refi_hazard * p.refi_mult
-    cdef f8 target = 12.0 * pool.e_exit[k]
-    cdef f8 H = 0.0, ratio, claim, gain, hs, hr, hd, ht, x, lv
-    for m in range(lt.start + 1, last + 1):
-        tau = m - m0
-        ratio = lev[m * J + j] * inv0
-        gain = ratio - 1.0
-        claim = L + accrual * tau
-        if gain > 0.0:
-            claim = claim + share_v0 * gain
-        claim = fmax(fmin(claim, V0 * ratio), 0.0)
-        hd = hd0 - hdc * gain if gain < 0.0 else hd0
-        if tau >= hold:
-            hs = hs0 + hsa * gain if gain > 0.0 else hs0
-            lv = claim / (V0 * ratio)
-            hr = hr0 + hrb * (thr - lv) if lv < thr else hr0
-        else:
-            hs = 0.0
-            hr = 0.0
-        ht = hs + hr + hd
-        H = H + ht
-        if ht > 0.0 and H >= target:
-            month[0] = m
-            x = pool.u_cause[k] * ht
-            return EXIT_SALE if x < hs else (EXIT_REFI if x < hs + hr else EXIT_DEFAULT)
-        if m == last:
-            break
-        nav_loans[m] += claim
-        cost_at[m] += L
+    cdef f8 target = 12.0 * pool.e_exit[k], H = 0.0, ht
+    cdef f8 claim[WALK_BLOCK]
+    cdef f8 hs[WALK_BLOCK]
+    cdef f8 hr[WALK_BLOCK]
+    cdef f8 hz[WALK_BLOCK]
+    while m1 <= last:
+        n = last - m1 + 1 if last - m1 + 1 < WALK_BLOCK else WALK_BLOCK
+        plain_block(lev + m1 * J + j, J, m1 - m0, n, L, V0, inv0, lt.accrual, lt.share_v0, hd0,
+                    hdc, p.sale_hazard, p.sale_hazard * p.sale_mult, p.refi_hazard,
+                    p.refi_hazard * p.refi_mult, p.refi_threshold, p.min_hold_months, claim, hs,
+                    hr, hz)
+        for i in range(n):
+            m = m1 + i
+            ht = hz[i]
+            H = H + ht
+            if H >= target and ht > 0.0:
+                month[0] = m
+                ht = pool.u_cause[k] * ht
+                return EXIT_SALE if ht < hs[i] else (EXIT_REFI if ht < hs[i] + hr[i] else EXIT_DEFAULT)
+            if m == last:
+                break
+            f.nav_loans[m] += claim[i]
+            f.cost_at[m] += L
+        m1 += n
     month[0] = m
     return EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
 
