@@ -177,7 +177,9 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
 
     One sign change in the flows (Descartes) means one root in x = 1 / (1 + rate) > 0. One
     sign change in their running sum (Norstrom) means one root with a positive rate
-    (x < 1); roots with negative rates are then looked for on a grid of x in (1, x_max].
+    (x < 1); roots with negative rates are then looked for on a grid of x in (1, x_max],
+    and when none is there, beyond x_max (such a rate, below -99.9 % a year, is still the
+    nearer to zero when the positive root's monthly rate is larger still).
     Otherwise x in [x_min, x_max] is scanned (x_min: +1000 % a year, x_max: -99.9 % a
     year, with ``periods_per_year`` periods a year), and only when that finds nothing, the
     rates beyond both ends. Flag 1 when several roots were found.
@@ -217,6 +219,12 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
         best = 1.0 / x - 1.0
         roots = 1
         scan_roots(c, n, 1.0, x_max, &best, &roots)
+        if roots == 1:  # no negative rate down to x_max: one beyond it, if nearer zero
+            x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
+            if found:
+                roots += 1
+                if fabs_(1.0 / x - 1.0) < fabs_(best):
+                    best = 1.0 / x - 1.0
     else:
         scan_roots(c, n, x_min, x_max, &best, &roots)
         if roots == 0:  # none in the plausible range: rates beyond it, above then below

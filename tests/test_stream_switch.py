@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 
+import fund_irr
 import numpy as np
 import pytest
 
@@ -252,6 +253,20 @@ def test_loan_stats_agree_on_an_engine_chunk(overrides):
     assert (got[0]["deployed_by_zone"].sum(axis=1) == pytest.approx(
         got[0]["deployed_by_suburb"].sum(axis=1), rel=1e-12))
     assert (got[0]["combined_ltv"] >= got[0]["max_ltv"]).all()
+
+
+def test_irr_finds_a_negative_root_beyond_the_scan_when_it_is_nearer_zero():
+    """NPV = -(x - 0.127)(x - 9.44): one sign change in the running sums (-1.19888, 8.36812,
+    7.36812), so one positive rate, 1/0.127 - 1 = +687 % a month; the other root, 1/9.44 - 1
+    = -89.4 % a month (below -99.9 % a year, past the scan), is nearer zero. The engine used
+    to stop at the scan's end and report the positive one; the oracle finds this one."""
+    flows = np.array([[-0.127 * 9.44, 0.127 + 9.44, -1.0]])
+    want = 1.0 / 9.44 - 1.0
+    assert fund_irr.irr_monthly(flows[0].tolist()) == pytest.approx(want, rel=1e-12)
+    for kernels in (_core, reference):
+        rate, flag = np.empty(1), np.empty(1, np.int8)
+        kernels.irr_batch(flows, 12.0, rate, flag)
+        assert flag[0] == 1 and rate[0] == pytest.approx(want, rel=1e-12)
 
 
 def test_irr_finds_two_roots_inside_one_scan_interval():

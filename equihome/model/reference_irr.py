@@ -135,6 +135,12 @@ def irr_one(c, periods_per_year=12.0):
         if _sign_changes(arr) == 1 or x >= 1.0:
             return 1.0 / x - 1.0, 0
         best, roots = _scan_roots(c, 1.0, x_max, 1.0 / x - 1.0, 1)
+        if roots == 1:  # no negative rate down to x_max: one beyond it, if nearer zero
+            x = _grow_bracket(c, x_max, 2.0 * x_max)
+            if x is not None:
+                roots += 1
+                if abs(1.0 / x - 1.0) < abs(best):
+                    best = 1.0 / x - 1.0
     else:
         best, roots = _scan_roots(c, x_min, x_max, best, roots)
         if roots == 0:
