@@ -153,11 +153,11 @@ cdef void scan_roots(const f8* c, Py_ssize_t n, f8 lo, f8 hi, f8* best, int* roo
 
 cdef f8 grow_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, int* found) noexcept nogil:
     """The first root in x beyond ``a``, doubling ``b`` until the NPV changes sign (at most
-    IRR_MAX_DOUBLINGS times; an NPV that overflows to NaN ends the search); ``found`` is 0
-    when there is none."""
+    IRR_MAX_DOUBLINGS times; an NPV that overflows to NaN ends the search at once); ``found``
+    is 0 when there is none."""
     cdef f8 d, fa = npv_x(c, n, a, &d), fb = npv_x(c, n, b, &d)
     cdef int i = 0
-    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
+    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and fb == fb and i < IRR_MAX_DOUBLINGS:
         a = b
         fa = fb
         b = b * 2.0
@@ -170,6 +170,15 @@ cdef f8 grow_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, int* found) noexcept
         found[0] = 0
         return NAN
     return solve_bracket(c, n, a, b, fa)
+
+
+cdef bint root_beyond(const f8* c, Py_ssize_t n, f8 x) noexcept nogil:
+    """1 if the NPV crosses zero beyond x: its sign at x differs from the last nonzero flow's,
+    its sign as x grows without bound."""
+    cdef f8 d, fx = npv_x(c, n, x, &d)
+    while n > 1 and c[n - 1] == 0.0:
+        n -= 1
+    return fx != 0.0 and (fx < 0.0) != (c[n - 1] < 0.0)
 
 
 cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexcept nogil:
@@ -219,7 +228,7 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
         best = 1.0 / x - 1.0
         roots = 1
         scan_roots(c, n, 1.0, x_max, &best, &roots)
-        if roots == 1:  # no negative rate down to x_max: one beyond it, if nearer zero
+        if roots == 1 and root_beyond(c, n, x_max):  # none down to x_max: one beyond, if nearer zero
             x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
             if found:
                 roots += 1

@@ -490,10 +490,13 @@ def real_roots(flows: list[float]) -> list[float]:
 
 @settings(max_examples=200, **SETTINGS)
 @given(flows=st.lists(st.integers(-100, 100).map(float), min_size=2, max_size=8))
+@example(flows=[51.0, -51.0, -51.0, 51.0])  # a double root at rate 0: numpy puts it 5e-9 off
 def test_model_irr_is_the_real_root_closest_to_zero(flows):
     """The model's IRR against numpy's polynomial roots on short integer flows: NaN when there
     is no root; else the root closest to zero (when roots are at least 0.005 apart in x, the
-    model's scan step, and inside its scan, 1e-12 < x < 1e12), at least some root."""
+    model's scan step, and inside its scan, 1e-12 < x < 1e12), at least some root. numpy finds
+    a root of multiplicity m only to about eps^(1/m) (1.5e-8 for a double root), so clustered
+    roots are compared to 1e-6."""
     roots = real_roots(flows)
     got = fund_model.irr_monthly(flows)
     if not roots:
@@ -502,7 +505,7 @@ def test_model_irr_is_the_real_root_closest_to_zero(flows):
     xs = sorted(1.0 / (1.0 + r) for r in roots)
     resolved = min(np.diff(xs), default=1.0) >= 0.005 and 1e-12 < xs[0] and xs[-1] < 1e12
     want = min(roots, key=abs) if resolved else min(roots, key=lambda r: abs(r - got))
-    assert close(got, want, 1e-7, 1e-9)
+    assert close(got, want, 1e-7, 1e-9 if resolved else 1e-6)
 
 
 IRR_CASES = {  # monthly flows whose IRR the spec fixes (the root closest to zero, or none)

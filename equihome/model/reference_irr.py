@@ -108,7 +108,7 @@ def _grow_bracket(c, a, b):
     fa, _ = _npv_x(c, a)
     fb, _ = _npv_x(c, b)
     i = 0
-    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and i < IRR_MAX_DOUBLINGS:
+    while (fb < 0.0) == (fa < 0.0) and fb != 0.0 and fb == fb and i < IRR_MAX_DOUBLINGS:
         a, fa, b = b, fb, b * 2.0
         fb, _ = _npv_x(c, b)
         i += 1
@@ -117,6 +117,14 @@ def _grow_bracket(c, a, b):
     if (fb < 0.0) == (fa < 0.0) or fb != fb:
         return None
     return _solve_bracket(c, a, b, fa)
+
+
+def _root_beyond(c, x):
+    """True if the NPV crosses zero beyond x: its sign at x differs from the last flow's, its
+    sign as x grows without bound; see ``_core.root_beyond``."""
+    fx, _ = _npv_x(c, x)
+    last = next(v for v in reversed(c) if v != 0.0)
+    return fx != 0.0 and (fx < 0.0) != (last < 0.0)
 
 
 def irr_one(c, periods_per_year=12.0):
@@ -135,7 +143,7 @@ def irr_one(c, periods_per_year=12.0):
         if _sign_changes(arr) == 1 or x >= 1.0:
             return 1.0 / x - 1.0, 0
         best, roots = _scan_roots(c, 1.0, x_max, 1.0 / x - 1.0, 1)
-        if roots == 1:  # no negative rate down to x_max: one beyond it, if nearer zero
+        if roots == 1 and _root_beyond(c, x_max):  # none down to x_max: one beyond, if nearer zero
             x = _grow_bracket(c, x_max, 2.0 * x_max)
             if x is not None:
                 roots += 1
