@@ -318,6 +318,8 @@ cdef int months_plain(const LedgerParams* p, const Tables* t, const Pool* pool, 
     cdef int last = mat if mat < M else M, m = lt.start, m1 = lt.start + 1, n, i
     cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
     cdef f8 target = 12.0 * pool.e_exit[k], H = 0.0, ht
+    cdef f8* nav_loans = f.nav_loans  # locals: a store through them cannot move them
+    cdef f8* cost_at = f.cost_at
     cdef f8 claim[WALK_BLOCK]
     cdef f8 hs[WALK_BLOCK]
     cdef f8 hr[WALK_BLOCK]
@@ -338,8 +340,8 @@ cdef int months_plain(const LedgerParams* p, const Tables* t, const Pool* pool, 
                 return EXIT_SALE if ht < hs[i] else (EXIT_REFI if ht < hs[i] + hr[i] else EXIT_DEFAULT)
             if m == last:
                 break
-            f.nav_loans[m] += claim[i]
-            f.cost_at[m] += L
+            nav_loans[m] += claim[i]
+            cost_at[m] += L
         m1 += n
     month[0] = m
     return EXIT_MATURITY if m == mat else EXIT_LIQUIDATION
