@@ -47,6 +47,10 @@ def vector_flags() -> list[str]:
     return flags
 
 
+FLAGS = ["-O3", *vector_flags()]
+SIMD = "avx2" if "-mavx2" in FLAGS else "baseline"  # _core.SIMD: what this build targets
+
+
 extensions = [
     Extension(
         "equihome._core",
@@ -54,8 +58,9 @@ extensions = [
         include_dirs=[np.get_include()],
         library_dirs=[NPYRANDOM_DIR],
         libraries=["npyrandom", *LIBM],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3", *vector_flags()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("EQUIHOME_SIMD", f'"{SIMD}"')],
+        extra_compile_args=FLAGS,
     )
 ]
 

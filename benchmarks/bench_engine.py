@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import equihome  # noqa: E402
+from equihome import _core  # noqa: E402
 from equihome.io.config import FundConfig  # noqa: E402
 from equihome.model import loan_generator  # noqa: E402
 from equihome.model.layout import ZONES  # noqa: E402
@@ -246,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"equihome {equihome.__version__} engine benchmark: preset {PRESET!r}, seed {SEED}, "
           f"{n:,} scenarios")
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})")
+          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+          f"core built for {_core.SIMD} (EQUIHOME_PORTABLE=1 at build: baseline)")
 
     equihome.simulate(PRESET, num_simulations=64, seed=SEED, threads=1)  # warm-up
     timings = [time_engine(n, threads, args.repeats) for threads in (1, 2)]

@@ -11,6 +11,7 @@ import numpy as np
 Array = np.ndarray
 
 IRR_CONSTANTS: dict[str, float | int]
+SIMD: str  # "avx2" or "baseline": the vector instructions this build of the core uses
 
 def price_paths(eps: Array, u_regime: Array, mu: Array, sigma: Array, model: int, kappa: float,
                 regime: Array, out: Array) -> None: ...

@@ -28,6 +28,16 @@ cdef inline f8 fmax(f8 a, f8 b) noexcept nogil:
     """Larger of two finite numbers (inlined; libm's fmax is a call)."""
     return a if a > b else b
 
+cdef extern from *:
+    """
+    #ifndef EQUIHOME_SIMD
+    #define EQUIHOME_SIMD "baseline"
+    #endif
+    """
+    const char* EQUIHOME_SIMD
+
+SIMD = EQUIHOME_SIMD.decode()  # "avx2" when setup.py built the core for AVX2, else "baseline"
+
 # The ledger's rows and the exit kinds come from one source, equihome/model/layout.py.
 from equihome.model.layout import COL as _COL, ExitKind as _ExitKind, check_ledger_shapes
 from equihome.model.layout import LEV as _LEV
