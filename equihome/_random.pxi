@@ -62,6 +62,11 @@ cdef enum:  # compile-time constants, so the C compiler unrolls the rounds
 cdef double TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53: a 53-bit integer to [0, 1)
 
 
+cdef inline double unit_double(uint64_t w) noexcept nogil:
+    """A 64-bit word as a double in [0, 1): its top 53 bits x 2**-53 (numpy's next_double)."""
+    return <double>(w >> 11) * TWO_POW_M53
+
+
 cdef inline void philox4x64_10(const uint64_t* ctr, const uint64_t* key,
                                uint64_t* out) noexcept nogil:
     """out = Philox4x64-10(ctr, key): 10 rounds, the key bumped by the Weyl words after each."""
@@ -173,7 +178,7 @@ cdef uint32_t stream_next32(void* p) noexcept nogil:
 
 cdef double stream_next_double(void* p) noexcept nogil:
     """Next double in [0, 1): the top 53 bits of a 64-bit word times 2**-53."""
-    return <double>(stream_next64(p) >> 11) * TWO_POW_M53
+    return unit_double(stream_next64(p))
 
 
 # numpy's ziggurat for the standard normal, as its sampler reads one 64-bit word r: idx = the
@@ -208,7 +213,7 @@ cdef inline f8 stream_normal(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
 
 cdef inline f8 stream_uniform(PhiloxStream* st) noexcept nogil:
     """Next uniform in [0, 1) of the stream: numpy's next_double (top 53 bits x 2**-53)."""
-    return <f8>(stream_next64(st) >> 11) * TWO_POW_M53
+    return unit_double(stream_next64(st))
 
 
 cdef void stream_normals(PhiloxStream* st, bitgen_t* bg, Py_ssize_t n, f8* out) noexcept nogil:
@@ -246,7 +251,7 @@ cdef uint32_t probe_next32(void* p) noexcept nogil:
 
 cdef double probe_next_double(void* p) noexcept nogil:
     """ZigProbe's next double in [0, 1)."""
-    return <double>(probe_next64(p) >> 11) * TWO_POW_M53
+    return unit_double(probe_next64(p))
 
 
 cdef bint probe_accepts(bitgen_t* bg, ZigProbe* pr, int idx, uint64_t rabs, f8* x) noexcept nogil:
@@ -268,7 +273,7 @@ cdef int ziggurat_tables() except -1:
     cdef uint64_t lo, hi, mid
     cdef f8 x
     cdef int idx
-    stream_key(20261204, key)
+    stream_key(20261204, key)  # any stream: its words only feed the rejection paths probed
     stream_init(&pr.tail, key, 0, 0, 0)
     bg.state = <void*>&pr
     bg.next_uint64 = &probe_next64
