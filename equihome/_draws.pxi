@@ -103,11 +103,13 @@ def draw_pools(seed, scenario_start, Py_ssize_t block, const f8[:, ::1] laws,
             for b in range(K // block):
                 o = b * block
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_SIZE, <uint64_t>b)
-                truncated_normal_fill(&st, &bg, laws[0, 0], laws[0, 1], laws[0, 2], laws[0, 3], block,
-                                      &size[r, o], &todo[0], &scratch[0, 0], &scratch[1, 0])
+                truncated_normal_fill(&st, &bg, laws[0, 0], laws[0, 1], laws[0, 2],
+                                      laws[0, 3], block, &size[r, o], &todo[0], &scratch[0, 0],
+                                      &scratch[1, 0])
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_LTV, <uint64_t>b)
-                truncated_normal_fill(&st, &bg, laws[1, 0], laws[1, 1], laws[1, 2], laws[1, 3], block,
-                                      &ltv[r, o], &todo[0], &scratch[0, 0], &scratch[1, 0])
+                truncated_normal_fill(&st, &bg, laws[1, 0], laws[1, 1], laws[1, 2],
+                                      laws[1, 3], block, &ltv[r, o], &todo[0], &scratch[0, 0],
+                                      &scratch[1, 0])
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_SUBURB, <uint64_t>b)
                 stream_uniforms(&st, block, &u_sub[o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_RACE, <uint64_t>b)

@@ -228,7 +228,7 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
         best = 1.0 / x - 1.0
         roots = 1
         scan_roots(c, n, 1.0, x_max, &best, &roots)
-        if roots == 1 and root_beyond(c, n, x_max):  # none down to x_max: one beyond, if nearer zero
+        if roots == 1 and root_beyond(c, n, x_max):  # none down to x_max: one beyond it?
             x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
             if found:
                 roots += 1

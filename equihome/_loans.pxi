@@ -317,7 +317,7 @@ cdef int months_plain(const LedgerParams* p, const Tables* t, const Pool* pool, 
     cdef int z = pool.zone[k], m0 = lt.m0, mat = lt.mat, M = p.months
     cdef int last = mat if mat < M else M, m = lt.start, m1 = lt.start + 1, n, i
     cdef f8 hd0 = t.default_rate[z], hdc = t.default_rate[z] * p.default_mult
-    cdef f8 target = 12.0 * pool.e_exit[k], H = 0.0, ht
+    cdef f8 target = 12.0 * pool.e_exit[k], H = 0.0, ht, x
     cdef f8* nav_loans = f.nav_loans  # locals: a store through them cannot move them
     cdef f8* cost_at = f.cost_at
     cdef f8 claim[WALK_BLOCK]
@@ -336,8 +336,9 @@ cdef int months_plain(const LedgerParams* p, const Tables* t, const Pool* pool, 
             H = H + ht
             if H >= target and ht > 0.0:
                 month[0] = m
-                ht = pool.u_cause[k] * ht
-                return EXIT_SALE if ht < hs[i] else (EXIT_REFI if ht < hs[i] + hr[i] else EXIT_DEFAULT)
+                x = pool.u_cause[k] * ht
+                return EXIT_SALE if x < hs[i] else (EXIT_REFI if x < hs[i] + hr[i]
+                                                    else EXIT_DEFAULT)
             if m == last:
                 break
             nav_loans[m] += claim[i]

@@ -143,7 +143,7 @@ def irr_one(c, periods_per_year=12.0):
         if _sign_changes(arr) == 1 or x >= 1.0:
             return 1.0 / x - 1.0, 0
         best, roots = _scan_roots(c, 1.0, x_max, 1.0 / x - 1.0, 1)
-        if roots == 1 and _root_beyond(c, x_max):  # none down to x_max: one beyond, if nearer zero
+        if roots == 1 and _root_beyond(c, x_max):  # none down to x_max: one beyond it?
             x = _grow_bracket(c, x_max, 2.0 * x_max)
             if x is not None:
                 roots += 1
