@@ -67,48 +67,47 @@ cdef inline double unit_double(uint64_t w) noexcept nogil:
     return <double>(w >> 11) * TWO_POW_M53
 
 
+cdef inline void philox_round(uint64_t* c, uint64_t k0, uint64_t k1) noexcept nogil:
+    """One Philox4x64 round on the 4-word block c under round key (k0, k1)."""
+    cdef uint64_t lo0, lo1, hi0, hi1
+    lo0 = mulhilo64(PHILOX_M0, c[0], &hi0)
+    lo1 = mulhilo64(PHILOX_M1, c[2], &hi1)
+    c[0], c[1], c[2], c[3] = hi1 ^ c[1] ^ k0, lo1, hi0 ^ c[3] ^ k1, lo0
+
+
 cdef inline void philox4x64_10(const uint64_t* ctr, const uint64_t* key,
                                uint64_t* out) noexcept nogil:
     """out = Philox4x64-10(ctr, key): 10 rounds, the key bumped by the Weyl words after each."""
-    cdef uint64_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3]
-    cdef uint64_t k0 = key[0], k1 = key[1], lo0, lo1, hi0, hi1
+    cdef uint64_t k0 = key[0], k1 = key[1]
     cdef int r
+    out[0], out[1], out[2], out[3] = ctr[0], ctr[1], ctr[2], ctr[3]
     for r in range(PHILOX_ROUNDS):
         if r > 0:
             k0 = k0 + PHILOX_W0
             k1 = k1 + PHILOX_W1
-        lo0 = mulhilo64(PHILOX_M0, c0, &hi0)
-        lo1 = mulhilo64(PHILOX_M1, c2, &hi1)
-        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
-    out[0] = c0
-    out[1] = c1
-    out[2] = c2
-    out[3] = c3
+        philox_round(out, k0, k1)
 
 
 cdef void philox_lanes(PhiloxStream* st) noexcept nogil:
     """Encrypt the stream's next PHILOX_LANES (2) blocks into st.buffer (block b's words at 4b ..
     4b + 3), the counter incremented (with carries) before each block as numpy does one block
     at a time; the two blocks' rounds are interleaved so their multiplies overlap."""
-    cdef uint64_t a0, a1, a2, a3, b0, b1, b2, b3
-    cdef uint64_t k0 = st.key[0], k1 = st.key[1], lo0, lo1, hi0, hi1, lo2, lo3, hi2, hi3
+    cdef uint64_t a[4]
+    cdef uint64_t b[4]
+    cdef uint64_t k0 = st.key[0], k1 = st.key[1]
     cdef int r
     counter_next(st.ctr)
-    a0, a1, a2, a3 = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
+    a[0], a[1], a[2], a[3] = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
     counter_next(st.ctr)
-    b0, b1, b2, b3 = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
+    b[0], b[1], b[2], b[3] = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
     for r in range(PHILOX_ROUNDS):
         if r > 0:
             k0 = k0 + PHILOX_W0
             k1 = k1 + PHILOX_W1
-        lo0 = mulhilo64(PHILOX_M0, a0, &hi0)
-        lo1 = mulhilo64(PHILOX_M1, a2, &hi1)
-        lo2 = mulhilo64(PHILOX_M0, b0, &hi2)
-        lo3 = mulhilo64(PHILOX_M1, b2, &hi3)
-        a0, a1, a2, a3 = hi1 ^ a1 ^ k0, lo1, hi0 ^ a3 ^ k1, lo0
-        b0, b1, b2, b3 = hi3 ^ b1 ^ k0, lo3, hi2 ^ b3 ^ k1, lo2
-    st.buffer[0], st.buffer[1], st.buffer[2], st.buffer[3] = a0, a1, a2, a3
-    st.buffer[4], st.buffer[5], st.buffer[6], st.buffer[7] = b0, b1, b2, b3
+        philox_round(a, k0, k1)
+        philox_round(b, k0, k1)
+    st.buffer[0], st.buffer[1], st.buffer[2], st.buffer[3] = a[0], a[1], a[2], a[3]
+    st.buffer[4], st.buffer[5], st.buffer[6], st.buffer[7] = b[0], b[1], b[2], b[3]
     st.buffer_pos = 0
 
 
