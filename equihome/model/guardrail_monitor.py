@@ -110,7 +110,7 @@ def loan_stats(cfg: FundConfig, pool: LoanPool, orig_month: np.ndarray,
     groups, G = suburb_groups(cfg, pool.suburb, book)
     peaks, zone_max, zone_sum = np.empty((S, 5)), np.empty((S, len(ZONES))), np.empty((S, len(ZONES)))
     group_sum = np.empty((S, G))
-    kernels.loan_stats(pool.size, ltv, np.ascontiguousarray(np.broadcast_to(stress, ltv.shape)),
+    kernels.loan_stats(pool.size, ltv, np.ascontiguousarray(stress),
                        np.ascontiguousarray(senior, dtype=float), 1.0 - c.start_value_haircut,
                        pool.zone, np.ascontiguousarray(groups, dtype=np.intc), orig_month,
                        exit_type, peaks, zone_max, zone_sum, group_sum)

@@ -127,7 +127,10 @@ def loan_stats(size, ltv, stress, senior, cltv_div, zone, group, orig, exit_type
     peaks[:, 3] = np.where(made, (senior + ltv) / cltv_div, 0.0).max(axis=1)
     peaks[:, 4] = np.cumsum(np.where(exit_type == ExitKind.LIQUIDATION, L, 0.0), axis=1)[:, -1]
     zone_max[:] = np.stack([np.where(zone == z, L, 0.0).max(axis=1) for z in range(Z)], axis=1)
-    zone_sum[:] = np.bincount((rows * Z + zone).ravel(), weights=L.ravel(),
-                              minlength=S * Z).reshape(S, Z)
-    group_sum[:] = np.bincount((rows * G + group).ravel(), weights=L.ravel(),
-                               minlength=S * G).reshape(S, G)
+    zone_sum[:] = _group_sums(rows * Z + zone, L, S, Z)
+    group_sum[:] = _group_sums(rows * G + group, L, S, G)
+
+
+def _group_sums(group: np.ndarray, values: np.ndarray, S: int, G: int) -> np.ndarray:
+    """(S, G) sums of values by group id (row * G + g), added in pool order."""
+    return np.bincount(group.ravel(), weights=values.ravel(), minlength=S * G).reshape(S, G)
