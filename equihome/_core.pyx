@@ -63,6 +63,8 @@ cdef int EXIT_LIQUIDATION = _ExitKind.LIQUIDATION
 
 cdef double DT = 1.0 / 12.0  # one month, in years
 
+include "_exp.pxi"
+
 # --------------------------------------------------------------------------- price paths
 
 
@@ -117,11 +119,32 @@ def price_paths(const f8[:, :, ::1] eps, const f8[:, ::1] u_regime, const f8[::1
                         bear = 1
 
 
+def correlate(const f8[:, :, ::1] eps, const f8[:, ::1] A, f8[:, :, ::1] out):
+    """Correlated zone shocks ``out[s, m, z] = sum_k A[z, k] eps[s, m, k]``, summed in order
+    k = 0, 1, ... (the same bits on every machine, unlike a BLAS product).
+
+    IN eps: (S, M, Z) independent standard normals; A: (Z, Z) with A A^T the correlation
+    matrix (price_path_simulator.correlation_factor). OUT out: (S, M, Z), not eps itself.
+    """
+    cdef Py_ssize_t S = eps.shape[0], M = eps.shape[1], Z = eps.shape[2], s, m, z, k
+    cdef f8 acc
+    if A.shape[0] != Z or A.shape[1] != Z:
+        raise ValueError(f"correlate: A must be ({Z}, {Z}), got ({A.shape[0]}, {A.shape[1]})")
+    with nogil:
+        for s in range(S):
+            for m in range(M):
+                for z in range(Z):
+                    acc = eps[s, m, 0] * A[z, 0]
+                    for k in range(1, Z):
+                        acc = acc + eps[s, m, k] * A[z, k]
+                    out[s, m, z] = acc
+
+
 def index_levels(const f8[:, :, ::1] zone_log, const f8[:, :, ::1] sub_eps,
                  const i4[::1] zone_of, f8 sigma_sub, const f8[:, ::1] shock,
                  f8[:, :, ::1] out):
     """Suburb price levels ``out[s, m, j] = exp(zone_log[s, m, z] + W_j(m)) * shock[m, z]``,
-    z = zone_of[j].
+    z = zone_of[j], exp the engine's own (fixed_exp).
 
     W_j is the suburb's cumulative random walk with the Ito term, so E[exp(W_j)] = 1.
     IN zone_log: (S, M+1, Z) from price_paths; sub_eps: (S, M, J) standard normals;
@@ -132,20 +155,28 @@ def index_levels(const f8[:, :, ::1] zone_log, const f8[:, :, ::1] sub_eps,
     cdef Py_ssize_t S = sub_eps.shape[0], M = sub_eps.shape[1], J = sub_eps.shape[2]
     cdef Py_ssize_t s, m, j
     cdef f8 step = -0.5 * sigma_sub * sigma_sub * DT, vol = sigma_sub * sqrt(DT)
-    cdef f8 acc
-    cdef i4 z
+    cdef f8[::1] walk = np.empty(J)             # W_j(m) of each suburb, month by month
+    cdef f8[::1] x = np.empty((M + 1) * J)      # a scenario's exponents, (M+1, J)
+    cdef bint flat = bool(np.all(np.asarray(shock) == 1.0))  # x 1.0 changes no bit: skipped
     if shock.shape[0] != M + 1 or shock.shape[1] != zone_log.shape[2]:
         raise ValueError(f"index_levels: shock must be ({M + 1}, {zone_log.shape[2]}), "
                          f"got ({shock.shape[0]}, {shock.shape[1]})")
+    if J == 0:
+        return
     with nogil:
         for s in range(S):
             for j in range(J):
-                acc = 0.0
-                z = zone_of[j]
-                out[s, 0, j] = exp(zone_log[s, 0, z]) * shock[0, z]
-                for m in range(M):
-                    acc = acc + (step + vol * sub_eps[s, m, j])
-                    out[s, m + 1, j] = exp(zone_log[s, m + 1, z] + acc) * shock[m + 1, z]
+                walk[j] = 0.0
+                x[j] = zone_log[s, 0, zone_of[j]]
+            for m in range(M):
+                for j in range(J):
+                    walk[j] = walk[j] + (step + vol * sub_eps[s, m, j])
+                    x[(m + 1) * J + j] = zone_log[s, m + 1, zone_of[j]] + walk[j]
+            exp_n(&x[0], &out[s, 0, 0], (M + 1) * J)
+            if not flat:
+                for m in range(M + 1):
+                    for j in range(J):
+                        out[s, m, j] = out[s, m, j] * shock[m, zone_of[j]]
 
 
 # --------------------------------------------------------------------------- loan book

@@ -23,7 +23,7 @@ else:
 
 KERNEL_NAMES = (
     "fill_normals", "fill_uniforms", "draw_pools", "draw_tape", "pool_metrics", "loan_stats",
-    "price_paths", "index_levels", "assign_zones", "run_ledger",
+    "correlate", "price_paths", "index_levels", "assign_zones", "run_ledger",
     "waterfall_european", "waterfall_american", "irr_batch",
 )
 Array = np.ndarray
@@ -51,6 +51,8 @@ class Kernels(Protocol):
     def loan_stats(self, size: Array, ltv: Array, stress: Array, senior: Array, cltv_div: float,
                    zone: Array, group: Array, orig: Array, exit_type: Array, peaks: Array,
                    zone_max: Array, zone_sum: Array, group_sum: Array) -> None: ...
+
+    def correlate(self, eps: Array, A: Array, out: Array) -> None: ...
 
     def price_paths(self, eps: Array, u_regime: Array, mu: Array, sigma: Array, model: int,
                     kappa: float, regime: Array, out: Array) -> None: ...

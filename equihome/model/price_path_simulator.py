@@ -100,7 +100,9 @@ def simulate(cfg: FundConfig, seed: int, start: int, stop: int, kernels,
     """Draw and build the price paths of the run's scenarios [start, stop) under ``seed``:
     zone normals (Purpose.PRICES), regime uniforms (REGIME) and suburb normals (SUBURBS),
     each from the scenario's own counter-based stream (drawn without the GIL); a market
-    stress's months count from month ``offset`` (a portfolio's as_of)."""
+    stress's months count from month ``offset`` (a portfolio's as_of). The zone shocks are
+    correlated and the levels exponentiated by the kernels' own fixed-order arithmetic
+    (``correlate``, ``fixed_exp``), so the paths are the same bits on any machine."""
     pp = cfg.price_path
     M, Z = cfg.months, len(ZONES)
     J = Z * pp.suburbs_per_zone
@@ -111,9 +113,10 @@ def simulate(cfg: FundConfig, seed: int, start: int, stop: int, kernels,
     kernels.fill_normals(seed, Purpose.PRICES, start, eps.reshape(S, M * Z))
     kernels.fill_uniforms(seed, Purpose.REGIME, start, u_regime)
     kernels.fill_normals(seed, Purpose.SUBURBS, start, sub_eps.reshape(S, M * J))
-    eps = np.ascontiguousarray(eps @ correlation_factor(cfg).T)
+    shocks = np.empty((S, M, Z))
+    kernels.correlate(eps, correlation_factor(cfg), shocks)
     zone_log = np.empty((S, M + 1, Z))
-    kernels.price_paths(eps, u_regime, zone_array(cfg.appreciation_rates),
+    kernels.price_paths(shocks, u_regime, zone_array(cfg.appreciation_rates),
                         zone_array(pp.volatility), MODELS[pp.model_type],
                         float(pp.mean_reversion_params.speed), regime_vector(cfg), zone_log)
     levels = np.empty((S, M + 1, J))
