@@ -181,6 +181,30 @@ cdef bint root_beyond(const f8* c, Py_ssize_t n, f8 x) noexcept nogil:
     return fx != 0.0 and (fx < 0.0) != (c[n - 1] < 0.0)
 
 
+cdef bint no_root_above_one(const f8* c, Py_ssize_t n) noexcept nogil:
+    """1 if the NPV surely has no root in x > 1 (no negative rate): every tail sum
+    R_t = c[t] + ... + c[n-1] (t >= 1, up to the last nonzero flow) has the sign of the total
+    R_0, all clear of zero by more than the sums' rounding (1e-12 of sum |c|). For x > 1,
+    NPV(x) = R_0 + (x - 1) sum_{t>=1} R_t x^(t-1) then never vanishes. A shortcut only: when
+    it holds, scan_roots and root_beyond find nothing there either (the numpy twin, which
+    always scans, holds the two to the same answers)."""
+    cdef f8 total = 0.0, scale = 0.0, tail = 0.0, tol
+    cdef Py_ssize_t t
+    while n > 1 and c[n - 1] == 0.0:
+        n -= 1
+    for t in range(n):
+        total += c[t]
+        scale += fabs_(c[t])
+    tol = 1e-12 * scale
+    if not fabs_(total) > tol:
+        return 0
+    for t in range(n - 1, 0, -1):
+        tail += c[t]
+        if not (tail > tol if total > 0.0 else tail < -tol):
+            return 0
+    return 1
+
+
 cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexcept nogil:
     """Per-period IRR of flows c[0..n-1]: the root closest to zero; NaN with flag 2 when none.
 
@@ -227,6 +251,8 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
             return 1.0 / x - 1.0  # the only root, or a rate of 0 (none is closer to zero)
         best = 1.0 / x - 1.0
         roots = 1
+        if no_root_above_one(c, n):
+            return best
         scan_roots(c, n, 1.0, x_max, &best, &roots)
         if roots == 1 and root_beyond(c, n, x_max):  # none down to x_max: one beyond it?
             x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)

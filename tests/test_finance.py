@@ -351,3 +351,37 @@ def test_irr_finds_two_roots_inside_one_scan_interval():
         rate, flag = np.empty(1), np.empty(1, np.int8)
         kernels.irr_batch(np.array([[-10_050.04, 20_050.0, -10_000.0]]), 12.0, rate, flag)
         assert flag[0] == 1 and rate[0] == pytest.approx(1.0 / 1.001 - 1.0, rel=1e-9)
+
+
+def test_irr_tail_sum_shortcut_gives_what_the_full_scan_gives():
+    """Flows with one sign change in their running sums (Norstrom) have one positive-rate
+    root; when every tail sum c[t] + ... + c[n-1] also has the total's sign, NPV(x) =
+    R_0 + (x - 1) sum R_t x^(t-1) has no root with x > 1, so the Cython kernel skips the scan
+    for negative rates (_irr.pxi, no_root_above_one). The numpy twin always scans: over
+    random Norstrom flows both give the same bits and flags, the shortcut is taken for
+    some rows (all flag 0) and not for others, some of which do have a second root (flag 1).
+    """
+    g = np.random.default_rng(5)
+    c = g.normal(0.0, 1.0, (20_000, 24)) * (g.random((20_000, 24)) < 0.5)
+    c[:, 0] = -np.abs(g.normal(1.0, 0.3, 20_000))
+    c[:, -1] = g.normal(0.5, 1.0, 20_000)
+
+    def sign_changes(rows: np.ndarray) -> np.ndarray:
+        return np.array([np.count_nonzero(np.diff(np.sign(r[r != 0.0]))) for r in rows])
+
+    norstrom = (sign_changes(np.cumsum(c, axis=1)) == 1) & (sign_changes(c) > 1)
+    c = np.ascontiguousarray(c[norstrom])
+    out = {}
+    for kernels in (_core, reference):
+        rate, flag = np.empty(len(c)), np.empty(len(c), np.int8)
+        kernels.irr_batch(c, 12.0, rate, flag)
+        out[kernels.__name__] = (rate, flag)
+    (rate, flag), (rate_ref, flag_ref) = out.values()
+    assert np.array_equal(rate, rate_ref, equal_nan=True) and np.array_equal(flag, flag_ref)
+    total = c.sum(axis=1)
+    tails = np.cumsum(c[:, :0:-1], axis=1)  # R_{n-1}, ..., R_1 (no trailing zeros here)
+    tol = 1e-12 * np.abs(c).sum(axis=1)
+    shortcut = (np.abs(total) > tol) & np.all(tails * np.sign(total)[:, None] > tol[:, None], axis=1)
+    assert 500 < shortcut.sum() < len(c) - 500
+    assert np.all(flag[shortcut] == 0)
+    assert np.count_nonzero(flag[~shortcut] == 1) > 500
