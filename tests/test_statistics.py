@@ -160,7 +160,7 @@ CORRELATIONS = [
 def test_zone_return_correlation(corr: dict) -> None:
     """Monthly log-return increments across zones have the configured correlation.
 
-    price_path_simulator.simulate (eps @ correlation_factor(cfg).T, then the GBM kernel)
+    price_path_simulator.simulate (the correlate kernel with correlation_factor(cfg), then GBM)
     on 2,000 scenarios x 120 months gives n = 240,000 increments; the sample correlation's
     standard error is (1 - rho^2)/sqrt(n) <= 0.002, so the 0.02 tolerance is 10 standard
     errors (probability of a false alarm < 1e-20), while it still catches a missing or

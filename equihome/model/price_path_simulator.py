@@ -24,6 +24,7 @@ zone (:func:`overlay`), inside the kernel; without one S = 1 and nothing changes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,9 +47,18 @@ class PricePaths:
 
 
 def correlation_factor(cfg: FundConfig) -> np.ndarray:
-    """A with A @ A.T = the zone correlation matrix (valid for semi-definite matrices)."""
-    w, q = np.linalg.eigh(cfg.price_path.correlation_matrix.matrix())
-    return q * np.sqrt(np.clip(w, 0.0, None))
+    """A with A @ A.T = the zone correlation matrix (valid for semi-definite matrices);
+    read-only, computed once per matrix (LAPACK wakes BLAS threads that then spin)."""
+    return _factor(tuple(cfg.price_path.correlation_matrix.matrix().ravel()))
+
+
+@lru_cache(maxsize=64)
+def _factor(entries: tuple[float, ...]) -> np.ndarray:
+    n = round(len(entries) ** 0.5)
+    w, q = np.linalg.eigh(np.array(entries).reshape(n, n))
+    a = q * np.sqrt(np.clip(w, 0.0, None))
+    a.setflags(write=False)
+    return a
 
 
 def regime_vector(cfg: FundConfig) -> np.ndarray:
