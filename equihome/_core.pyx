@@ -276,6 +276,64 @@ def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] 
             sums[s, 3] = made
             sums[s, 4] = reinv
 
+def lp_metrics(const f8[:, :, ::1] ledger, const f8[:, ::1] lp_calls, const f8[:, ::1] lp_dist,
+               const f8[:, ::1] gp_carry, f8 lp_share, f8 fund_size, f8[:, ::1] scalars,
+               f8[:, ::1] cum_lp, f8[:, :, ::1] yearly):
+    """Per-scenario LP metrics from the ledger and the waterfall, month by month; every sum
+    is a running sum in month order (so a year-end value and the fund-end one agree).
+
+    IN ledger: (S, C, N) by layout.LEDGER_COLUMNS; lp_calls, lp_dist, gp_carry: (S, N) $
+    (the LP's capital called, its distributions, the GP's carry); lp_share: the LPs' share
+    of commitments; fund_size: $. OUT scalars (S, 6): paid-in $, DPI, RVPI (= lp_share x
+    final NAV / paid-in; DPI and RVPI NaN while nothing is paid in), payback month (the first
+    month after which the LP's cumulative cash stays >= 0; NaN if it never does), NAV
+    drawdown (the largest fall of NAV + distributions - calls below its running peak, a
+    share of fund_size), GP carry $; cum_lp (S, N): the LP's cumulative net cash $;
+    yearly (3, S, T+1) at months 0, 12, ...: cum_lp, DPI, RVPI.
+    """
+    cdef Py_ssize_t S = lp_calls.shape[0], N = lp_calls.shape[1], s, m, y
+    cdef f8 cc, cd, cl, pc, peak, fall, carry, pnl
+    cdef Py_ssize_t last_neg
+    if (scalars.shape[0] != S or scalars.shape[1] != 6 or cum_lp.shape[0] != S
+            or cum_lp.shape[1] != N or yearly.shape[0] != 3 or yearly.shape[1] != S
+            or yearly.shape[2] != (N - 1) // 12 + 1 or ledger.shape[2] != N):
+        raise ValueError(f"lp_metrics: scalars must be ({S}, 6), cum_lp ({S}, {N}), yearly "
+                         f"(3, {S}, {(N - 1) // 12 + 1}) and the ledger's months {N}")
+    with nogil:
+        for s in range(S):
+            cc = 0.0
+            cd = 0.0
+            cl = 0.0
+            pc = 0.0
+            peak = -INFINITY
+            fall = 0.0
+            carry = 0.0
+            last_neg = -1
+            for m in range(N):
+                cc = cc + lp_calls[s, m]
+                cd = cd + lp_dist[s, m]
+                cl = cl + (lp_dist[s, m] - lp_calls[s, m])
+                cum_lp[s, m] = cl
+                if cl < 0.0:
+                    last_neg = m
+                pc = pc + (ledger[s, C_DIST, m] - ledger[s, C_CALLS, m])
+                pnl = ledger[s, C_NAV, m] + pc
+                peak = fmax(peak, pnl)
+                fall = fmax(fall, peak - pnl)
+                carry = carry + gp_carry[s, m]
+                if m % 12 == 0:
+                    y = m // 12
+                    yearly[0, s, y] = cl
+                    yearly[1, s, y] = cd / cc if cc > 0.0 else NAN
+                    yearly[2, s, y] = lp_share * ledger[s, C_NAV, m] / cc if cc > 0.0 else NAN
+            scalars[s, 0] = cc
+            scalars[s, 1] = cd / cc if cc > 0.0 else NAN
+            scalars[s, 2] = lp_share * ledger[s, C_NAV, N - 1] / cc if cc > 0.0 else NAN
+            scalars[s, 3] = NAN if last_neg == N - 1 else <f8>(last_neg + 1)
+            scalars[s, 4] = fall / fund_size
+            scalars[s, 5] = carry
+
+
 def loan_stats(const f8[:, ::1] size, const f8[:, ::1] ltv, const f8[:, ::1] stress,
                const f8[::1] senior, f8 cltv_div, const i4[:, ::1] zone, const i4[:, ::1] group,
                const i4[:, ::1] orig, const i1[:, ::1] exit_type, f8[:, ::1] peaks,

@@ -385,3 +385,23 @@ def test_irr_tail_sum_shortcut_gives_what_the_full_scan_gives():
     assert 500 < shortcut.sum() < len(c) - 500
     assert np.all(flag[shortcut] == 0)
     assert np.count_nonzero(flag[~shortcut] == 1) > 500
+
+
+def test_describe_all_gives_describe_for_each_metric():
+    """The summary's vectorised statistics (metrics without gaps stacked, one pass) are the
+    very numbers describe() gives one metric at a time: gaps, empty, a single value, other
+    lengths and magnitudes from 1e-3 to 1e8."""
+    from equihome.model.metrics import describe, describe_all
+
+    g = np.random.default_rng(8)
+    values = {f"m{i}": g.normal(size=997) * 10.0 ** g.integers(-3, 9) for i in range(15)}
+    values["gaps"] = np.where(g.random(997) < 0.1, np.nan, g.normal(size=997))
+    values["empty"] = np.full(997, np.nan)
+    values["single"] = np.r_[np.full(996, np.nan), 3.0]
+    values["short"] = g.normal(size=5)
+    values["inf"] = np.r_[np.ones(996), np.inf]
+    got = describe_all(values)
+    assert list(got) == list(values)
+    for name, v in values.items():
+        assert got[name] == describe(v), name
+    assert got["empty"]["count"] == 0 and got["single"]["std"] == 0.0

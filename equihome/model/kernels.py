@@ -22,8 +22,8 @@ else:
     _IMPORT_ERROR = None
 
 KERNEL_NAMES = (
-    "fill_normals", "fill_uniforms", "draw_pools", "draw_tape", "pool_metrics", "loan_stats",
-    "correlate", "price_paths", "index_levels", "assign_zones", "run_ledger",
+    "fill_normals", "fill_uniforms", "draw_pools", "draw_tape", "pool_metrics", "lp_metrics",
+    "loan_stats", "correlate", "price_paths", "index_levels", "assign_zones", "run_ledger",
     "waterfall_european", "waterfall_american", "irr_batch",
 )
 Array = np.ndarray
@@ -47,6 +47,10 @@ class Kernels(Protocol):
 
     def pool_metrics(self, size: Array, orig: Array, receipt: Array, exit_type: Array,
                      reinvested: Array, proceeds: Array, sums: Array, counts: Array) -> None: ...
+
+    def lp_metrics(self, ledger: Array, lp_calls: Array, lp_dist: Array, gp_carry: Array,
+                   lp_share: float, fund_size: float, scalars: Array, cum_lp: Array,
+                   yearly: Array) -> None: ...
 
     def loan_stats(self, size: Array, ltv: Array, stress: Array, senior: Array, cltv_div: float,
                    zone: Array, group: Array, orig: Array, exit_type: Array, peaks: Array,

@@ -23,7 +23,7 @@ import numpy as np
 
 from equihome.io.config import MONTHS_PER_YEAR, FundConfig
 from equihome.model import contracts, leverage, waterfall_engine
-from equihome.model.cashflow_aggregator import CashFlows, year_ends
+from equihome.model.cashflow_aggregator import CashFlows
 from equihome.model.exit_simulator import LedgerRun
 from equihome.model.layout import COL, EXIT_NAMES, ExitKind
 from equihome.model.waterfall_engine import Waterfall
@@ -76,50 +76,41 @@ def scenario_metrics(cfg: FundConfig, pool_size: np.ndarray, run: LedgerRun, cas
                      fees: dict[str, np.ndarray], wf: Waterfall, kernels) -> ChunkMetrics:
     """Every per-scenario metric of a chunk, vectorised over its scenarios."""
     led = run.ledger
-    lp_net = wf.lp_dist - wf.lp_calls
-    lp_irr, flags = irr_annual(lp_net, kernels)
-    paid_in = wf.lp_calls.sum(axis=1)
-    lp_share = 1.0 - cfg.gp_commitment_percentage
-    nav = led[:, COL["nav"]]
-    dpi = _ratio(wf.lp_dist.sum(axis=1), paid_in)
-    rvpi = _ratio(lp_share * nav[:, -1], paid_in)  # negative when fees are still owed
-    tvpi = dpi + rvpi
+    lp_irr, flags = irr_annual(wf.lp_dist - wf.lp_calls, kernels)
+    lp = lp_metrics(cfg, led, wf, kernels)
+    tvpi = lp["dpi"] + lp["rvpi"]
     deployed, lost, adv_life, n_loans, n_reinv, counts = pool_metrics(pool_size, run, kernels)
-    cum_lp = np.cumsum(lp_net, axis=1)
-    cum_yearly = year_ends(cum_lp)
-    calls_y = year_ends(np.cumsum(wf.lp_calls, axis=1))
-    dpi_y = _ratio(year_ends(np.cumsum(wf.lp_dist, axis=1)), calls_y)
-    rvpi_y = _ratio(lp_share * year_ends(nav), calls_y)
     metrics = {
         "lp_irr": lp_irr,
         "gross_irr": irr_annual(cash.gross, kernels)[0],
         "fund_irr": irr_annual(cash.fund, kernels)[0],
         "lp_tvpi": tvpi,
-        "lp_dpi": dpi,
-        "lp_rvpi": rvpi,
+        "lp_dpi": lp["dpi"],
+        "lp_rvpi": lp["rvpi"],
         "equity_multiple": tvpi,
         "roi": tvpi - 1.0,
         "lp_loss": np.maximum(0.0, 1.0 - tvpi),
-        "gp_carry": wf.gp_carry.sum(axis=1),
-        "gp_total_income": wf.gp_carry.sum(axis=1) + fees["gp_fee_income"],
-        "payback_month": payback_month(cum_lp),
+        "gp_carry": lp["gp_carry"],
+        "gp_total_income": lp["gp_carry"] + fees["gp_fee_income"],
+        "payback_month": lp["payback_month"],
         "num_loans": n_loans,
         "num_initial_loans": n_loans - n_reinv,
         "num_reinvested_loans": n_reinv,
         "deployed_capital": deployed,
         "loss_rate": _ratio(lost, deployed),
         "wal_years": _ratio(adv_life, deployed),
-        "nav_drawdown": nav_drawdown(led, cfg.fund_size),
+        "nav_drawdown": lp["nav_drawdown"],
         "management_fees": fees["management_fees"],
         "fund_expenses": fees["fund_expenses"],
         "fees_paid": fees["fees_paid"],
         "unpaid_fees": fees["unpaid_fees"],
         "excess_carry": wf.excess_carry,
     }
-    yearly = {"nav": cash.nav_yearly, "j_curve": cum_yearly, "lp_tvpi": dpi_y + rvpi_y,
-              "lp_dpi": dpi_y, "lp_rvpi": rvpi_y}
+    yearly = {"nav": cash.nav_yearly, "j_curve": lp["j_curve"],
+              "lp_tvpi": lp["dpi_yearly"] + lp["rvpi_yearly"], "lp_dpi": lp["dpi_yearly"],
+              "lp_rvpi": lp["rvpi_yearly"]}
     out = ChunkMetrics(metrics, yearly, counts, tranche_returns(run.debt_flows, kernels), flags,
-                       {"nav": nav, "lp_cumulative_cash": cum_lp},
+                       {"nav": led[:, COL["nav"]], "lp_cumulative_cash": lp["cumulative"]},
                        contracts.scenario_metrics(pool_size, run.orig_month, run.exit_month,
                                                   run.exit_type, run.proceeds, run.cap_bound)
                        if contracts.stated(cfg) else {})
@@ -151,20 +142,22 @@ def pool_metrics(pool_size: np.ndarray, run: LedgerRun, kernels) -> tuple[np.nda
     return (*np.ascontiguousarray(sums.T), counts)
 
 
-def payback_month(cum: np.ndarray) -> np.ndarray:
-    """First month after which cumulative LP cash stays >= 0; NaN if it never does."""
-    neg = cum < 0.0
-    S, N = cum.shape
-    last_neg = np.where(neg.any(axis=1), N - 1 - np.argmax(neg[:, ::-1], axis=1), -1)
-    out = (last_neg + 1).astype(float)
-    out[last_neg == N - 1] = np.nan
-    return out
+LP_SCALARS = ("paid_in", "dpi", "rvpi", "payback_month", "nav_drawdown", "gp_carry")
+LP_YEARLY = ("j_curve", "dpi_yearly", "rvpi_yearly")
 
 
-def nav_drawdown(led: np.ndarray, fund_size: float) -> np.ndarray:
-    """Largest fall of cumulative P&L (NAV + distributions - calls), share of commitments."""
-    pnl = (led[:, COL["nav"]] + np.cumsum(led[:, COL["distributions"]] - led[:, COL["calls"]], axis=1))
-    return (np.maximum.accumulate(pnl, axis=1) - pnl).max(axis=1) / fund_size
+def lp_metrics(cfg: FundConfig, led: np.ndarray, wf: Waterfall, kernels) -> dict[str, np.ndarray]:
+    """The LP's per-scenario metrics by the kernel (one pass, without the GIL): LP_SCALARS
+    (S,) each, LP_YEARLY (S, T+1) at years 0, 1, ..., and ``cumulative``, the LP's
+    cumulative net cash (S, M+1) $."""
+    S, N = wf.lp_calls.shape
+    scalars, cum = np.empty((S, len(LP_SCALARS))), np.empty((S, N))
+    yearly = np.empty((len(LP_YEARLY), S, (N - 1) // 12 + 1))
+    kernels.lp_metrics(led, wf.lp_calls, wf.lp_dist, wf.gp_carry,
+                       1.0 - cfg.gp_commitment_percentage, float(cfg.fund_size), scalars, cum,
+                       yearly)
+    return {**dict(zip(LP_SCALARS, np.ascontiguousarray(scalars.T), strict=True)),
+            **dict(zip(LP_YEARLY, yearly, strict=True)), "cumulative": cum}
 
 
 def tranche_returns(debt_flows: np.ndarray, kernels) -> np.ndarray:
@@ -181,18 +174,40 @@ def tranche_returns(debt_flows: np.ndarray, kernels) -> np.ndarray:
 # --------------------------------------------------------------------------- across scenarios
 
 
+STAT_PERCENTILES = (5, 25, 50, 75, 95)
+
+
 def describe(x: np.ndarray) -> dict[str, float | None]:
     """Distribution statistics of the finite values of x (None where undefined)."""
     v = x[np.isfinite(x)]
     if v.size == 0:
         return {k: (0 if k == "count" else None) for k in STATS}
-    p = np.percentile(v, [5, 25, 50, 75, 95])
-    std = float(v.std(ddof=1)) if v.size > 1 else 0.0
-    return {
-        "mean": float(v.mean()), "std": std, "se": std / np.sqrt(v.size), "min": float(v.min()),
-        "p5": float(p[0]), "p25": float(p[1]), "p50": float(p[2]), "p75": float(p[3]),
-        "p95": float(p[4]), "max": float(v.max()), "count": int(v.size),
-    }
+    return _stats(v[None, :])[0]
+
+
+def describe_all(values: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+    """describe() of each array, those of one length without gaps in one vectorised pass
+    (rows of one C-ordered matrix, so every number is the one describe() gives)."""
+    whole = [m for m, v in values.items() if v.size > 0 and np.isfinite(v).all()]
+    out = {m: describe(v) for m, v in values.items() if m not in whole}
+    by_size: dict[int, list[str]] = {}
+    for m in whole:
+        by_size.setdefault(values[m].size, []).append(m)
+    for names in by_size.values():
+        out.update(zip(names, _stats(np.stack([values[m] for m in names])), strict=True))
+    return {m: out[m] for m in values}
+
+
+def _stats(rows: np.ndarray) -> list[dict[str, float | None]]:
+    """STATS of each row of a (k, n) matrix of finite values, n >= 1."""
+    n = rows.shape[1]
+    p = np.percentile(rows, STAT_PERCENTILES, axis=1)
+    std = rows.std(axis=1, ddof=1) if n > 1 else np.zeros(rows.shape[0])
+    mean, lo, hi = rows.mean(axis=1), rows.min(axis=1), rows.max(axis=1)
+    return [{"mean": float(mean[i]), "std": float(std[i]), "se": float(std[i]) / np.sqrt(n),
+             "min": float(lo[i]), "p5": float(p[0, i]), "p25": float(p[1, i]),
+             "p50": float(p[2, i]), "p75": float(p[3, i]), "p95": float(p[4, i]),
+             "max": float(hi[i]), "count": int(n)} for i in range(rows.shape[0])]
 
 
 HIST_BINS = 40                 # bins of a result histogram, whatever the scenario count

@@ -544,3 +544,27 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
             gp_carry[s, m] = gp
         over = paid - carry_cap(npv, called, carry * (total_d - called), offset * fcum)
         excess[s] = _settle(over, clawback, lp_dist[s], gp_carry[s])
+
+
+def lp_metrics(ledger, lp_calls, lp_dist, gp_carry, lp_share, fund_size, scalars, cum_lp, yearly):
+    """Per-scenario LP metrics, running sums in month order; see ``_core.lp_metrics``."""
+    nav = ledger[:, COL["nav"]]
+    cc, cd = np.cumsum(lp_calls, axis=1), np.cumsum(lp_dist, axis=1)
+    cl = np.cumsum(lp_dist - lp_calls, axis=1)
+    pnl = nav + np.cumsum(ledger[:, COL["distributions"]] - ledger[:, COL["calls"]], axis=1)
+    N = cl.shape[1]
+    neg = cl < 0.0
+    last_neg = np.where(neg.any(axis=1), N - 1 - np.argmax(neg[:, ::-1], axis=1), -1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        def ratio(num, den):
+            return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
+        scalars[:, 0] = cc[:, -1]
+        scalars[:, 1] = ratio(cd[:, -1], cc[:, -1])
+        scalars[:, 2] = ratio(lp_share * nav[:, -1], cc[:, -1])
+        scalars[:, 3] = np.where(last_neg == N - 1, np.nan, last_neg + 1.0)
+        scalars[:, 4] = np.max(np.maximum.accumulate(pnl, axis=1) - pnl, axis=1) / fund_size
+        scalars[:, 5] = np.cumsum(gp_carry, axis=1)[:, -1]
+        cum_lp[...] = cl
+        yearly[0] = cl[:, ::12]
+        yearly[1] = ratio(cd[:, ::12], cc[:, ::12])
+        yearly[2] = ratio(lp_share * nav[:, ::12], cc[:, ::12])

@@ -37,7 +37,7 @@ def _nanmedian(x: np.ndarray) -> float | None:
 def summarise(plan: Any, acc: Any) -> dict:
     """The wire ``result`` payload from the run's per-scenario summaries."""
     cfg = plan.cfg
-    stats = {m: metrics.describe(v) for m, v in acc.metrics.items()}
+    stats = metrics.describe_all(acc.metrics)
     risk = metrics.risk(acc.metrics["lp_loss"], acc.metrics["lp_irr"], cfg.hurdle_rate)
     headline = {
         "irr": stats["lp_irr"]["p50"],
@@ -93,7 +93,7 @@ def contract_section(cfg: FundConfig, acc: Any) -> dict:
     """The result's ``contract``: its type, a one-line summary and the distribution over
     scenarios of the effective rate and the cap-binding share."""
     return {"type": cfg.contract.type, "summary": contracts.summary(cfg),
-            "statistics": {m: metrics.describe(v) for m, v in acc.contract.items()}}
+            "statistics": metrics.describe_all(acc.contract)}
 
 
 def leverage_section(cfg: FundConfig, acc: Any) -> dict:
@@ -102,7 +102,7 @@ def leverage_section(cfg: FundConfig, acc: Any) -> dict:
     lev = cfg.leverage
     return {"nav_facility": lev.nav_facility.enabled,
             "subscription_line": lev.subscription_line.enabled,
-            "statistics": {m: metrics.describe(v) for m, v in acc.leverage.items()},
+            "statistics": metrics.describe_all(acc.leverage),
             "fans": {y: metrics.fan(v) for y, v in acc.leverage_yearly.items()}}
 
 
