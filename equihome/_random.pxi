@@ -192,22 +192,10 @@ cdef f8[2] SIGN = [1.0, -1.0]
 
 
 cdef inline f8 stream_normal(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
-    """Next standard normal of the stream, numpy's random_standard_normal bit for bit: its
-    ziggurat's fast path inline; a rejected word is left unread for numpy's own sampler (on
-    ``bg``, which wraps ``st``), which reads it again and goes on exactly as it always does."""
-    cdef uint64_t r, rabs
-    cdef int idx
+    """Next standard normal of the stream (stream_normals of one)."""
     cdef f8 x
-    if st.buffer_pos == PHILOX_BUF:
-        philox_lanes(st)
-    r = st.buffer[st.buffer_pos]
-    idx = <int>(r & 0xFF)
-    rabs = (r >> 9) & RABS_MASK
-    x = <f8>rabs * ZIG_W[idx] * SIGN[(r >> 8) & 1]  # x * -1.0 is -x: no branch to mispredict
-    if rabs < ZIG_K[idx]:
-        st.buffer_pos += 1
-        return x
-    return random_standard_normal(bg)
+    stream_normals(st, bg, 1, &x)
+    return x
 
 
 cdef inline f8 stream_uniform(PhiloxStream* st) noexcept nogil:
@@ -216,17 +204,43 @@ cdef inline f8 stream_uniform(PhiloxStream* st) noexcept nogil:
 
 
 cdef void stream_normals(PhiloxStream* st, bitgen_t* bg, Py_ssize_t n, f8* out) noexcept nogil:
-    """out[0:n] = the stream's next n standard normals (numpy's random_standard_normal_fill)."""
+    """out[0:n] = the stream's next n standard normals, numpy's random_standard_normal_fill
+    bit for bit: its ziggurat's fast path inline; a rejected word is left unread for numpy's
+    own sampler (on ``bg``, which wraps ``st``), which reads it again and goes on exactly as
+    it always does. The buffer position is kept in a local, stored back to the stream only
+    around the calls that read it (the refill, numpy's sampler)."""
     cdef Py_ssize_t i
+    cdef int pos = st.buffer_pos, idx
+    cdef uint64_t r, rabs
     for i in range(n):
-        out[i] = stream_normal(st, bg)
+        if pos == PHILOX_BUF:
+            philox_lanes(st)
+            pos = 0
+        r = st.buffer[pos]
+        idx = <int>(r & 0xFF)
+        rabs = (r >> 9) & RABS_MASK
+        if rabs < ZIG_K[idx]:
+            out[i] = <f8>rabs * ZIG_W[idx] * SIGN[(r >> 8) & 1]  # x -1.0: no branch
+            pos += 1
+        else:
+            st.buffer_pos = pos
+            out[i] = random_standard_normal(bg)
+            pos = st.buffer_pos
+    st.buffer_pos = pos
 
 
 cdef void stream_uniforms(PhiloxStream* st, Py_ssize_t n, f8* out) noexcept nogil:
-    """out[0:n] = the stream's next n uniforms in [0, 1) (numpy's random_standard_uniform_fill)."""
+    """out[0:n] = the stream's next n uniforms in [0, 1) (numpy's random_standard_uniform_fill),
+    the buffer position in a local as in stream_normals."""
     cdef Py_ssize_t i
+    cdef int pos = st.buffer_pos
     for i in range(n):
-        out[i] = stream_uniform(st)
+        if pos == PHILOX_BUF:
+            philox_lanes(st)
+            pos = 0
+        out[i] = unit_double(st.buffer[pos])
+        pos += 1
+    st.buffer_pos = pos
 
 
 cdef struct ZigProbe:
