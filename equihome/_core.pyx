@@ -276,6 +276,7 @@ def pool_metrics(const f8[:, ::1] size, const i4[:, ::1] orig, const i4[:, ::1] 
             sums[s, 3] = made
             sums[s, 4] = reinv
 
+
 def lp_metrics(const f8[:, :, ::1] ledger, const f8[:, ::1] lp_calls, const f8[:, ::1] lp_dist,
                const f8[:, ::1] gp_carry, f8 lp_share, f8 fund_size, f8[:, ::1] scalars,
                f8[:, ::1] cum_lp, f8[:, :, ::1] yearly):

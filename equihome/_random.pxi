@@ -10,7 +10,7 @@
 # changes the speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own
 # C samplers (c_distributions: ziggurat normals, 53-bit uniforms) turn its bits into the same
 # numbers as numpy.random.Generator(numpy.random.Philox(key=..., counter=...)). The hot
-# samplers, stream_normal and stream_uniform, run numpy's ziggurat fast path and 53-bit
+# samplers, stream_normals and stream_uniforms, run numpy's ziggurat fast path and 53-bit
 # uniform inline (no call through a function pointer) and hand the rare rejected normal to
 # numpy's own sampler on the same word, so every number stays numpy's.
 #

@@ -555,16 +555,19 @@ def lp_metrics(ledger, lp_calls, lp_dist, gp_carry, lp_share, fund_size, scalars
     N = cl.shape[1]
     neg = cl < 0.0
     last_neg = np.where(neg.any(axis=1), N - 1 - np.argmax(neg[:, ::-1], axis=1), -1)
+    scalars[:, 0] = cc[:, -1]
+    scalars[:, 1] = _ratio(cd[:, -1], cc[:, -1])
+    scalars[:, 2] = _ratio(lp_share * nav[:, -1], cc[:, -1])
+    scalars[:, 3] = np.where(last_neg == N - 1, np.nan, last_neg + 1.0)
+    scalars[:, 4] = np.max(np.maximum.accumulate(pnl, axis=1) - pnl, axis=1) / fund_size
+    scalars[:, 5] = np.cumsum(gp_carry, axis=1)[:, -1]
+    cum_lp[...] = cl
+    yearly[0] = cl[:, ::12]
+    yearly[1] = _ratio(cd[:, ::12], cc[:, ::12])
+    yearly[2] = _ratio(lp_share * nav[:, ::12], cc[:, ::12])
+
+
+def _ratio(num, den):
+    """num / den where den > 0 (inf when a tiny den overflows it), else NaN."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        def ratio(num, den):
-            return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
-        scalars[:, 0] = cc[:, -1]
-        scalars[:, 1] = ratio(cd[:, -1], cc[:, -1])
-        scalars[:, 2] = ratio(lp_share * nav[:, -1], cc[:, -1])
-        scalars[:, 3] = np.where(last_neg == N - 1, np.nan, last_neg + 1.0)
-        scalars[:, 4] = np.max(np.maximum.accumulate(pnl, axis=1) - pnl, axis=1) / fund_size
-        scalars[:, 5] = np.cumsum(gp_carry, axis=1)[:, -1]
-        cum_lp[...] = cl
-        yearly[0] = cl[:, ::12]
-        yearly[1] = ratio(cd[:, ::12], cc[:, ::12])
-        yearly[2] = ratio(lp_share * nav[:, ::12], cc[:, ::12])
+        return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
