@@ -172,13 +172,18 @@ cdef f8 grow_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, int* found) noexcept
     return solve_bracket(c, n, a, b, fa)
 
 
+cdef inline Py_ssize_t to_last_flow(const f8* c, Py_ssize_t n) noexcept nogil:
+    """n without the trailing zero flows (at least 1)."""
+    while n > 1 and c[n - 1] == 0.0:
+        n -= 1
+    return n
+
+
 cdef bint root_beyond(const f8* c, Py_ssize_t n, f8 x) noexcept nogil:
     """1 if the NPV crosses zero beyond x: its sign at x differs from the last nonzero flow's,
     its sign as x grows without bound."""
     cdef f8 d, fx = npv_x(c, n, x, &d)
-    while n > 1 and c[n - 1] == 0.0:
-        n -= 1
-    return fx != 0.0 and (fx < 0.0) != (c[n - 1] < 0.0)
+    return fx != 0.0 and (fx < 0.0) != (c[to_last_flow(c, n) - 1] < 0.0)
 
 
 cdef bint no_root_above_one(const f8* c, Py_ssize_t n) noexcept nogil:
@@ -190,8 +195,7 @@ cdef bint no_root_above_one(const f8* c, Py_ssize_t n) noexcept nogil:
     always scans, holds the two to the same answers)."""
     cdef f8 total = 0.0, scale = 0.0, tail = 0.0, tol
     cdef Py_ssize_t t
-    while n > 1 and c[n - 1] == 0.0:
-        n -= 1
+    n = to_last_flow(c, n)
     for t in range(n):
         total += c[t]
         scale += fabs_(c[t])
