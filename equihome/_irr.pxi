@@ -9,6 +9,9 @@ cdef int IRR_GRID = 64                  # grid intervals scanned when the IRR ma
 cdef enum:
     IRR_GRID_POINTS = 65                # IRR_GRID + 1 grid points (a compile-time size)
 cdef int IRR_MAX_ITER = 200             # Newton/bisection steps inside one bracket
+cdef int IRR_NEWTON_ITER = 40           # ... of which Newton's; then bisection (Newton stalls
+                                        # only on a root near x = 0, a rate past any fund's)
+cdef double IRR_X_MIN = 2.2250738585072014e-308  # the smallest normal double: x > 0 below it
 cdef int IRR_MAX_DOUBLINGS = 2000       # bracket growth steps (x doubles each) for one root
 cdef double IRR_STEP_TOL = 1e-14        # converged when a Newton step moves x this much (rel.)
 cdef double IRR_BRACKET_TOL = 1e-15     # or when the bracket is this narrow (rel. to x)
@@ -20,7 +23,7 @@ IRR_CONSTANTS = {
     "grid": IRR_GRID, "max_iter": IRR_MAX_ITER, "max_doublings": IRR_MAX_DOUBLINGS,
     "step_tol": IRR_STEP_TOL, "bracket_tol": IRR_BRACKET_TOL, "start_lo": IRR_START_LO,
     "start_hi": IRR_START_HI, "scan_max_growth": IRR_SCAN_MAX_GROWTH,
-    "scan_min_growth": IRR_SCAN_MIN_GROWTH,
+    "scan_min_growth": IRR_SCAN_MIN_GROWTH, "newton_iter": IRR_NEWTON_ITER, "x_min": IRR_X_MIN,
 }
 
 
@@ -56,9 +59,12 @@ cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nog
 
     Newton steps from a rate of +-0.5 % a period when that lies in the bracket (where
     fund IRRs on monthly flows live), else from the middle; bisection whenever a step
-    leaves the bracket.
+    leaves the bracket. Newton converges in a few steps on any fund's IRR; on a root near
+    x = 0 (calls of 1e-300 $ and a real distribution: a rate of 1e22 a month) it crawls, so
+    after IRR_NEWTON_ITER steps the bracket is bisected instead, at the geometric middle
+    while its ends are orders of magnitude apart.
     """
-    cdef f8 x = 0.5 * (a + b), fx, d, nx
+    cdef f8 x = 0.5 * (a + b), fx, d, nx, lo
     if a < IRR_START_LO < b:
         x = IRR_START_LO
     elif a < IRR_START_HI < b:
@@ -73,11 +79,15 @@ cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nog
             fa = fx
         else:
             b = x
-        nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
-        if fabs_(nx - x) <= IRR_STEP_TOL * fabs_(x):
-            return nx  # Newton has converged
-        if not (nx > a and nx < b):
-            nx = 0.5 * (a + b)
+        if it < IRR_NEWTON_ITER:
+            nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
+            if fabs_(nx - x) <= IRR_STEP_TOL * fabs_(x):
+                return nx  # Newton has converged
+            if not (nx > a and nx < b):
+                nx = 0.5 * (a + b)
+        else:
+            lo = a if a > IRR_X_MIN else IRR_X_MIN
+            nx = sqrt(lo * b) if 2.0 * lo < b else 0.5 * (a + b)
         if b - a <= IRR_BRACKET_TOL * fabs_(x):
             return nx
         x = nx

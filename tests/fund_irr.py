@@ -98,6 +98,12 @@ def irr_monthly(flows: list[float]) -> float:
 
 
 def irr_annual(flows: list[float]) -> float:
-    """Annualised IRR (1 + r_m)^12 - 1 of monthly flows ($); NaN when none exists."""
+    """Annualised IRR (1 + r_m)^12 - 1 of monthly flows ($); NaN when none exists, +inf when
+    it is beyond the largest double (as numpy's power gives it)."""
     r = irr_monthly(flows)
-    return math.nan if math.isnan(r) else (1.0 + r) ** 12 - 1.0
+    if math.isnan(r):
+        return math.nan
+    try:
+        return (1.0 + r) ** 12 - 1.0
+    except OverflowError:
+        return math.inf

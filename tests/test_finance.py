@@ -405,3 +405,21 @@ def test_describe_all_gives_describe_for_each_metric():
     for name, v in values.items():
         assert got[name] == describe(v), name
     assert got["empty"]["count"] == 0 and got["single"]["std"] == 0.0
+
+
+def test_irr_of_a_root_near_zero_is_found_not_crawled_to():
+    """Flows -1e-300 then +1 five months later: x = 1 / (1 + r) solves x^5 = 1e-300, so
+    x = 1e-60 and r = 1e60 - 1 a month (a year: past the largest double, +inf). Newton
+    crawls toward x = 0 by a factor 4/5 a step and used to stop after 200 steps at x ~ 1e-19;
+    both kernels now bisect geometrically once Newton stalls. Found by the reference-model
+    test on a subscription line charging 2.2e-308 a year."""
+    flows = np.array([[-1e-300, 0.0, 0.0, 0.0, 0.0, 1.0],
+                      [-9.27e-304, -9.27e-304, -9.27e-304, 0.0, 0.0, 227633.7]])
+    for kernels in (_core, reference):
+        rate, flag = np.empty(2), np.empty(2, np.int8)
+        kernels.irr_batch(flows, 12.0, rate, flag)
+        assert rate[0] == pytest.approx(1e60, rel=1e-12) and flag[0] == 0
+        x = 1.0 / (1.0 + rate[1])  # x^5 227633.7 = 9.27e-304 (1 + x + x^2), x ~ 1e-62
+        assert x ** 5 * 227633.7 == pytest.approx(9.27e-304 * (1.0 + x + x * x), rel=1e-12)
+        annual, _ = irr_annual(flows, kernels)
+        assert np.isinf(annual).all() and (annual > 0).all()

@@ -643,7 +643,7 @@ def test_irr_solvers_share_their_constants() -> None:
     assert _core.IRR_CONSTANTS == reference.IRR_CONSTANTS
     assert set(_core.IRR_CONSTANTS) == {
         "grid", "max_iter", "max_doublings", "step_tol", "bracket_tol", "start_lo", "start_hi",
-        "scan_max_growth", "scan_min_growth"}
+        "scan_max_growth", "scan_min_growth", "newton_iter", "x_min"}
 
 
 def test_irr_scan_range_follows_the_periods_per_year() -> None:

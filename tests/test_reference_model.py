@@ -250,9 +250,11 @@ def merged(base: dict, over: dict) -> dict:
 
 
 def close(got: float, want: float, rtol: float, atol: float) -> bool:
-    """Both NaN, or |got - want| <= max(rtol |want|, atol)."""
+    """Both NaN, the same infinity, or |got - want| <= max(rtol |want|, atol)."""
     if math.isnan(got) or math.isnan(want):
         return math.isnan(got) and math.isnan(want)
+    if math.isinf(got) or math.isinf(want):
+        return got == want
     return abs(got - want) <= max(rtol * abs(want), atol)
 
 

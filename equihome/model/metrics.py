@@ -48,7 +48,8 @@ def irr_annual(flows: np.ndarray, kernels) -> tuple[np.ndarray, np.ndarray]:
     rate = np.empty(flows.shape[0])
     flag = np.empty(flows.shape[0], dtype=np.int8)
     kernels.irr_batch(flows, float(MONTHS_PER_YEAR), rate, flag)
-    return (1.0 + rate) ** MONTHS_PER_YEAR - 1.0, flag
+    with np.errstate(over="ignore"):  # a monthly rate past 1e25: +inf a year
+        return (1.0 + rate) ** MONTHS_PER_YEAR - 1.0, flag
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

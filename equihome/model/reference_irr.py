@@ -6,11 +6,15 @@ and Newton/bisection steps, in Python, for ``equihome.model.reference`` (which r
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # The solver's constants: the same values as ``_core.IRR_CONSTANTS`` (tested).
 IRR_GRID = 64
 IRR_MAX_ITER = 200
+IRR_NEWTON_ITER = 40
+IRR_X_MIN = 2.2250738585072014e-308
 IRR_MAX_DOUBLINGS = 2000
 IRR_STEP_TOL = 1e-14
 IRR_BRACKET_TOL = 1e-15
@@ -22,7 +26,7 @@ IRR_CONSTANTS = {
     "grid": IRR_GRID, "max_iter": IRR_MAX_ITER, "max_doublings": IRR_MAX_DOUBLINGS,
     "step_tol": IRR_STEP_TOL, "bracket_tol": IRR_BRACKET_TOL, "start_lo": IRR_START_LO,
     "start_hi": IRR_START_HI, "scan_max_growth": IRR_SCAN_MAX_GROWTH,
-    "scan_min_growth": IRR_SCAN_MIN_GROWTH,
+    "scan_min_growth": IRR_SCAN_MIN_GROWTH, "newton_iter": IRR_NEWTON_ITER, "x_min": IRR_X_MIN,
 }
 
 
@@ -41,7 +45,7 @@ def _solve_bracket(c, a, b, fa):
         x = IRR_START_LO
     elif a < IRR_START_HI < b:
         x = IRR_START_HI
-    for _ in range(IRR_MAX_ITER):
+    for it in range(IRR_MAX_ITER):
         fx, d = _npv_x(c, x)
         if fx == 0.0:
             return x
@@ -49,11 +53,15 @@ def _solve_bracket(c, a, b, fa):
             a, fa = x, fx
         else:
             b = x
-        nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
-        if abs(nx - x) <= IRR_STEP_TOL * abs(x):
-            return nx  # Newton has converged
-        if not (a < nx < b):
-            nx = 0.5 * (a + b)
+        if it < IRR_NEWTON_ITER:
+            nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
+            if abs(nx - x) <= IRR_STEP_TOL * abs(x):
+                return nx  # Newton has converged
+            if not (a < nx < b):
+                nx = 0.5 * (a + b)
+        else:  # Newton has stalled on a root near x = 0: bisect, geometrically when far apart
+            lo = max(a, IRR_X_MIN)
+            nx = math.sqrt(lo * b) if 2.0 * lo < b else 0.5 * (a + b)
         if b - a <= IRR_BRACKET_TOL * abs(x):
             return nx
         x = nx
