@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import platform
+import resource
 import threading
 import time
 
@@ -313,3 +315,15 @@ def test_pool_growth_is_bounded_with_a_clear_error():
     assert err.value.module == "loan_generator"
     assert f"more than {engine.MAX_POOL:,} loans" in err.value.message
     assert "avg_loan_size" in err.value.message
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds")
+def test_later_runs_reuse_the_heap_instead_of_faulting_in_new_pages():
+    """settle_allocator: a chunk's arrays (hundreds of KB to MB) come from malloc's heap, not
+    pages mapped anew each chunk: a repeated 200-scenario run faulted about 1,300 pages in
+    before it (5 to 30 ms of kernel time per 1,000 scenarios), about 10 after."""
+    run(num_simulations=200, threads=1)  # warm: the thread arena and every buffer exist
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    run(num_simulations=200, threads=1, seed=12)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 500, faults
