@@ -95,7 +95,7 @@ def price_paths(const f8[:, :, ::1] eps, const f8[:, ::1] u_regime, const f8[::1
                         out[s, m + 1, z] = (out[s, m, z] + (mu[z] - 0.5 * sigma[z] * sigma[z]) * DT
                                             + sigma[z] * sq * eps[s, m, z])
             elif model == 1:
-                a = exp(-kappa * DT)
+                a = own_exp(-kappa * DT)
                 for z in range(Z):
                     sd_step = sigma[z] * sqrt((1.0 - a * a) / (2.0 * kappa))
                     x = 0.0

@@ -50,7 +50,7 @@ cdef void truncated_normal_fill(PhiloxStream* st, bitgen_t* bg, f8 mean, f8 sd, 
                 v[a] = stream_uniform(st)
             for a in range(nt):
                 y = (x[a] - mean) / sd
-                if v[a] < exp(-0.5 * (y * y)):
+                if v[a] < own_exp(-0.5 * (y * y)):
                     out[todo[a]] = x[a]
                 else:
                     todo[keep] = todo[a]

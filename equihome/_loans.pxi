@@ -43,14 +43,14 @@ cdef inline f8 cap_at(const LedgerParams* p, const Tables* t, const LoanTerms* l
                       int tau) noexcept nogil:
     """Growth of the advance at the return caps at loan age tau (INFINITY: no cap): the fund's
     cap_factor, or for a loan with its own terms the lesser of the fund's annual_return_cap,
-    (1 + arc)^(tau / 12), and its own (1 + cap_rate / 12)^tau."""
+    ((1 + arc)^(1/12))^tau, and its own (1 + cap_rate / 12)^tau (as contracts.cap_factor)."""
     cdef f8 g = INFINITY
     if not lt.own:
         return t.cap_factor[tau] if p.has_cap else INFINITY
     if p.return_cap >= 0.0:
-        g = pow(1.0 + p.return_cap, tau / 12.0)
+        g = int_pow(pow(1.0 + p.return_cap, 1.0 / 12.0), tau)
     if not isnan(lt.cap_rate):
-        g = fmin(g, pow(1.0 + lt.cap_rate / 12.0, tau))
+        g = fmin(g, int_pow(1.0 + lt.cap_rate / 12.0, tau))
     return g
 
 
@@ -380,7 +380,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
         kind = months_general(p, t, pool, k, lt, f, &m)
     tau = m - m0
     walk = (m - s0) / 12.0
-    hh = exp(p.home_sigma * sqrt(walk) * pool.z_home[2 * k] - 0.5 * s2 * walk)
+    hh = own_exp(p.home_sigma * sqrt(walk) * pool.z_home[2 * k] - 0.5 * s2 * walk)
     claim = claim_value(p, t, lt, L, V0, lev[m * J + j] * inv0 * hh, tau)
     out.cap_bound = cap_binds(p, t, lt, L, V0, lev[m * J + j] * inv0 * hh, tau)
     r = m
@@ -409,7 +409,7 @@ cdef f8 foreclose(const LedgerParams* p, const Tables* t, const LoanTerms* lt, c
     cdef const f8* lev = pool.lev
     cdef f8 L = pool.size[k], V0 = L / pool.ltv[k], rec = t.recovery[pool.zone[k]]
     cdef f8 s2 = p.home_sigma * p.home_sigma
-    cdef f8 hh2 = hh * exp(p.home_sigma * sqrt((r - m) / 12.0) * pool.z_home[2 * k + 1]
+    cdef f8 hh2 = hh * own_exp(p.home_sigma * sqrt((r - m) / 12.0) * pool.z_home[2 * k + 1]
                            - 0.5 * s2 * (r - m) / 12.0)
     cdef f8 vr = V0 * (lev[r * J + j] * inv0) * hh2
     cdef int q, m0 = lt.m0

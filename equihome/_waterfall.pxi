@@ -157,7 +157,7 @@ def waterfall_american(const f8[:, ::1] calls, const f8[:, ::1] dist, const f8[:
                     if pi <= 0.0:
                         loss = loss - pi
                         continue
-                    pref = c * (pow(growth_m, receipt[s, k] - orig[s, k]) - 1.0)
+                    pref = c * (int_pow(growth_m, receipt[s, k] - orig[s, k]) - 1.0)
                     x = fmin(pi, loss)
                     loss = loss - x
                     a = pi - x

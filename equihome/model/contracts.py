@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from equihome.io.config import MONTHS_PER_YEAR, FundConfig
+from equihome.model.fixed_math import int_pow, month_growth
 from equihome.model.layout import ExitKind
 
 CONTRACT_TYPES = {"interest_plus_share": 0, "appreciation_share": 1, "value_share": 2}
@@ -48,12 +49,13 @@ def kernel_params(cfg: FundConfig) -> dict:
 
 def cap_factor(cfg: FundConfig) -> np.ndarray:
     """(M+1,) growth of the advance at the return caps by loan age in months: the lesser of
-    (1 + annual_return_cap)^(age / 12) and (1 + cap_rate / 12)^age (1 when neither is set)."""
+    (1 + annual_return_cap)^(age / 12), as ((1 + annual_return_cap)^(1/12))^age, and
+    (1 + cap_rate / 12)^age (1 when neither is set); integer powers by fixed_math.int_pow."""
     ages = np.arange(cfg.months + 1)
-    out: np.ndarray = (1.0 + (cfg.annual_return_cap or 0.0)) ** (ages / 12.0)
+    out: np.ndarray = int_pow(month_growth(cfg.annual_return_cap or 0.0), ages)
     rate = cfg.contract.cap_rate
     if rate is not None:
-        monthly = (1.0 + rate / 12.0) ** ages
+        monthly = int_pow(1.0 + rate / 12.0, ages)
         out = monthly if cfg.annual_return_cap is None else np.minimum(out, monthly)
     return out
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from equihome.io.config import FundConfig
+from equihome.model.fixed_math import int_pow
 from equihome.model.layout import COL
 
 FEE_BASES = {"committed_capital": 0, "invested_capital": 1, "net_asset_value": 2}
@@ -37,7 +38,7 @@ def expenses(cfg: FundConfig) -> np.ndarray:
     fe = cfg.fee_engine
     M = cfg.months
     yearly = fe.annual_fund_expenses * cfg.fund_size + fe.fixed_annual_expenses
-    out = yearly * (1.0 + fe.expense_growth_rate) ** (np.arange(M + 1) // 12) / 12.0
+    out = yearly * int_pow(1.0 + fe.expense_growth_rate, np.arange(M + 1) // 12) / 12.0
     out[M] = 0.0
     out[0] += fe.setup_costs
     return out

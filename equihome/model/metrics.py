@@ -25,6 +25,7 @@ from equihome.io.config import MONTHS_PER_YEAR, FundConfig
 from equihome.model import contracts, leverage, waterfall_engine
 from equihome.model.cashflow_aggregator import CashFlows
 from equihome.model.exit_simulator import LedgerRun
+from equihome.model.fixed_math import int_pow
 from equihome.model.layout import COL, EXIT_NAMES, ExitKind
 from equihome.model.waterfall_engine import Waterfall
 
@@ -49,7 +50,7 @@ def irr_annual(flows: np.ndarray, kernels) -> tuple[np.ndarray, np.ndarray]:
     flag = np.empty(flows.shape[0], dtype=np.int8)
     kernels.irr_batch(flows, float(MONTHS_PER_YEAR), rate, flag)
     with np.errstate(over="ignore"):  # a monthly rate past 1e25: +inf a year
-        return (1.0 + rate) ** MONTHS_PER_YEAR - 1.0, flag
+        return int_pow(1.0 + rate, MONTHS_PER_YEAR) - 1.0, flag
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from equihome.io.config import ConfigError, FundConfig
 from equihome.io.loan_tape import LoanTape, LoanTapeError, load_loan_tape
 from equihome.io.portfolio import PortfolioConfig, history_rows, month_index
 from equihome.model.contracts import CONTRACT_TYPES
+from equihome.model.fixed_math import exp_values
 from equihome.model.layout import COL, ZONES, zone_array
 
 #: Contract columns a tape row may state: a row stating any has its own terms.
@@ -218,7 +219,7 @@ def _build(cfg: FundConfig, pf: PortfolioConfig, tape: LoanTape,
     drift = zone_array(cfg.appreciation_rates)[zone]
     current = col["current_value"][keep]
     assumed = np.isnan(current)
-    current = np.where(assumed, value0 * np.exp(drift * age), current)
+    current = np.where(assumed, value0 * exp_values(drift * age), current)
     term = np.where(np.isnan(col["term_years"][keep]), cfg.loan_term, col["term_years"][keep])
     maturity = np.maximum(months + 12 * term.astype(np.intc), E + 1).astype(np.intc)
     default = np.full(n, -1, dtype=np.intc)

@@ -16,6 +16,7 @@ import numpy as np
 from equihome.model import reference_contracts as rc
 from equihome.model import reference_leverage as rl
 from equihome.model import reference_portfolio as rp
+from equihome.model.fixed_math import exp_values, fixed_exp, int_pow  # noqa: F401
 from equihome.model.layout import COL, LEV, ExitKind, check_ledger_shapes
 from equihome.model.reference_irr import IRR_CONSTANTS, irr_batch, irr_one  # noqa: F401
 from equihome.model.reference_leverage import _Fund, fund_need
@@ -31,11 +32,11 @@ def price_paths(eps, u_regime, mu, sigma, model, kappa, regime, out):
     S, M, Z = eps.shape
     sq = np.sqrt(DT)
     out[:, 0, :] = 0.0
-    if model == 0:
-        step = (mu - 0.5 * sigma * sigma) * DT + sigma * sq * eps
-        out[:, 1:, :] = np.cumsum(step, axis=1)
+    if model == 0:  # month by month, added in the kernel's order
+        for m in range(M):
+            out[:, m + 1, :] = out[:, m, :] + (mu - 0.5 * sigma * sigma) * DT + sigma * sq * eps[:, m, :]
     elif model == 1:
-        a = np.exp(-kappa * DT)
+        a = exp_values(-kappa * DT)
         sd_step = sigma * np.sqrt((1.0 - a * a) / (2.0 * kappa))
         x = np.zeros((S, Z))
         var = np.zeros(Z)
@@ -60,43 +61,6 @@ def correlate(eps, A, out):
     for k in range(1, A.shape[1]):
         acc = acc + eps[..., k:k + 1] * A[:, k]
     out[...] = acc
-
-
-# fixed_exp's constants (see _exp.pxi): 1/ln 2, the rint shift 1.5 * 2^52, ln 2 in two parts,
-# and 1/k! for k = 2 .. 13 paired for Estrin's scheme
-EXP_MAX = 700.0
-INV_LN2, SHIFT = float.fromhex("0x1.71547652b82fep+0"), float.fromhex("0x1.8p52")
-LN2_HI, LN2_LO = float.fromhex("0x1.62e42fee00000p-1"), float.fromhex("0x1.a39ef35793c76p-33")
-EXP_PAIRS = [tuple(float.fromhex(h) for h in pair) for pair in (
-    ("0x1.0000000000000p-1", "0x1.5555555555555p-3"),
-    ("0x1.5555555555555p-5", "0x1.1111111111111p-7"),
-    ("0x1.6c16c16c16c17p-10", "0x1.a01a01a01a01ap-13"),
-    ("0x1.a01a01a01a01ap-16", "0x1.71de3a556c734p-19"),
-    ("0x1.27e4fb7789f5cp-22", "0x1.ae64567f544e4p-26"),
-    ("0x1.1eed8eff8d898p-29", "0x1.6124613a86d09p-33"))]
-
-
-def exp_values(x):
-    """exp of an array by the kernel's own operations, in the same order; see ``_exp.pxi``."""
-    x = np.asarray(x, dtype=float)
-    xc = np.clip(x, -EXP_MAX, EXP_MAX)
-    kd = xc * INV_LN2 + SHIFT
-    nd = kd - SHIFT
-    r = (xc - nd * LN2_HI) - nd * LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    q = [c0 + c1 * r for c0, c1 in EXP_PAIRS]
-    p = ((q[0] + q[1] * r2) + (q[2] + q[3] * r2) * r4) + (q[4] + q[5] * r2) * (r4 * r4)
-    e = 1.0 + (r + r2 * p)
-    n = kd.view(np.uint64) - np.float64(SHIFT).view(np.uint64)   # rint(x / ln 2), 2's complement
-    bits = (n + np.uint64(1023)) << np.uint64(52)                # 2^n
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        return np.where(np.abs(x) <= EXP_MAX, e * bits.view(np.float64), np.exp(x))
-
-
-def fixed_exp(x, out):
-    """The engine's own exp; see ``_core.fixed_exp``."""
-    out[...] = exp_values(x)
 
 
 def index_levels(zone_log, sub_eps, zone_of, sigma_sub, shock, out):
@@ -196,7 +160,7 @@ def walk_loan(p, tab, pool, k, lt, f):
     tau_e = m - m0
     walk = (m - s0) / 12.0
     s2 = p["home_sigma"] * p["home_sigma"]
-    hh = np.exp(p["home_sigma"] * np.sqrt(walk) * pool.z_home[k][0] - 0.5 * s2 * walk)
+    hh = exp_values(p["home_sigma"] * np.sqrt(walk) * pool.z_home[k][0] - 0.5 * s2 * walk)
     v_exit = np.array(lev[m, j] * inv0 * hh)
     claim_e = float(claim_value(p, tab, lt, L, V0, v_exit, tau_e))
     bound = rc.cap_binds(p, tab, lt, claim_formula(p, tab, lt, L, V0, v_exit, tau_e), L, tau_e)
@@ -218,7 +182,7 @@ def foreclose(p, tab, lt, pool, k, m, r, claim, inv0, hh, f):
     V0 = L / pool.ltv[k]
     rec = tab.recovery[pool.zone[k]]
     s2 = p["home_sigma"] * p["home_sigma"]
-    hh2 = hh * np.exp(p["home_sigma"] * np.sqrt((r - m) / 12.0) * pool.z_home[k][1]
+    hh2 = hh * exp_values(p["home_sigma"] * np.sqrt((r - m) / 12.0) * pool.z_home[k][1]
                       - 0.5 * s2 * (r - m) / 12.0)
     vr = V0 * (lev[r, j] * inv0) * hh2
     q = np.arange(m, r)
@@ -522,7 +486,7 @@ def waterfall_american(calls, dist, fees, orig, receipt, adv, proceeds, lp_share
                 if pi <= 0.0:
                     loss = loss - pi
                     continue
-                pref = c * (np.power(growth_m, float(receipt[s, k] - orig[s, k])) - 1.0)
+                pref = c * (int_pow(growth_m, receipt[s, k] - orig[s, k]) - 1.0)
                 x = min(pi, loss)
                 loss = loss - x
                 a = pi - x

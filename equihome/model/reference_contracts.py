@@ -4,7 +4,11 @@ walk_loan that call them. ``lt``: a loan's terms (reference_portfolio.new_terms/
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from equihome.model.fixed_math import int_pow
 
 
 def mult_at(tab, lt, tau, up):
@@ -20,9 +24,9 @@ def cap_at(p, tab, lt, tau):
         return tab.cap_factor[tau] if p["has_cap"] else np.inf
     g = np.inf
     if p["return_cap"] >= 0.0:
-        g = (1.0 + p["return_cap"]) ** (np.asarray(tau) / 12.0)
+        g = int_pow(math.pow(1.0 + p["return_cap"], 1.0 / 12.0), tau)  # libm's pow, as in C
     if not np.isnan(lt.cap_rate):
-        g = np.minimum(g, (1.0 + lt.cap_rate / 12.0) ** np.asarray(tau))
+        g = np.minimum(g, int_pow(1.0 + lt.cap_rate / 12.0, tau))
     return g
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from equihome.model.fixed_math import exp_values
 from equihome.model.layout import ExitKind
 from equihome.model.streams import TAPE_BLOCK, Purpose, fill_normals, fill_uniforms, generator
 
@@ -38,7 +39,7 @@ def truncated_normal(gen: np.random.Generator, mean: float, sd: float, lo: float
             ok = (x >= lo) & (x <= hi)
         else:
             x = gen.uniform(lo, hi, todo.size)
-            ok = gen.random(todo.size) < np.exp(-0.5 * (((x - mean) / sd) * ((x - mean) / sd)))
+            ok = gen.random(todo.size) < exp_values(-0.5 * (((x - mean) / sd) * ((x - mean) / sd)))
         out[todo[ok]] = x[ok]
         todo = todo[~ok]
     return out

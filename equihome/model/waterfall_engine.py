@@ -11,6 +11,7 @@ excess reported as ``excess_carry``). See ``_core.waterfall_european`` and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ COMPOUNDING = {
     "annual": lambda h: (1.0 + h) ** (1.0 / 12.0),
     "quarterly": lambda h: (1.0 + h / 4.0) ** (1.0 / 3.0),
     "monthly": lambda h: 1.0 + h / 12.0,
-    "continuous": lambda h: float(np.exp(h / 12.0)),
+    "continuous": lambda h: math.exp(h / 12.0),
 }
 
 

@@ -43,6 +43,7 @@ from equihome.model import (
     price_path_simulator,
     waterfall_engine,
 )
+from equihome.model.fixed_math import exp_values
 from equihome.model.kernels import get_kernels
 from equihome.model.layout import EXIT_NAMES, ZONES
 from equihome.run import backends
@@ -307,7 +308,7 @@ def run_chunk(plan: Plan, start: int, stop: int, report: Callable[[str, str, flo
     step = SAMPLE_STEP
     if n_keep:  # quarterly points, dollars rounded to cents: charts need no more
         cm.samples = {name: np.round(v[:n_keep, ::step], 2) for name, v in cm.samples.items()}
-        cm.samples["zone_index"] = np.round(np.exp(st.paths.zone_log[:n_keep, ::step]), 6)
+        cm.samples["zone_index"] = np.round(exp_values(st.paths.zone_log[:n_keep, ::step]), 6)
     else:
         cm.samples = {}
     return {"start": start, "stop": stop, "metrics": cm, "loans": st.loans}
