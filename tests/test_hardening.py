@@ -370,11 +370,13 @@ def test_12_chunks_of_the_largest_runs_stay_small():
                                "min_loan_size": 10_000, "loan_size_std_dev": 5_000,
                                "reinvestment_period": 30})
     for cfg in (load_config("100m"), big):
-        for n, threads in ((1_000, 2), (100_000, 2), (100_000, 64)):
+        for n, threads in ((1_000, 1), (100_000, 1), (1_000, 2), (100_000, 2), (100_000, 64)):
             chunk = auto_chunk(cfg, None, n, threads)
             assert chunk == 1 or chunk * (cfg.months + 1) * block_size(cfg) <= CHUNK_WORK
     preset = load_config("100m")
     assert auto_chunk(preset) == 64 and auto_chunk(preset, None, 1_000, 2) == 64
+    assert auto_chunk(preset, None, 1_000, 1) == 256  # one thread: nothing to share
+    assert auto_chunk(preset, None, 100, 1) == 100
     assert auto_chunk(preset, None, 100_000, 2) == 256  # big runs: fewer, larger chunks
     assert auto_chunk(preset, None, 100_000, 64) == 196  # ... while 8 a thread remain
     assert auto_chunk(big) == CHUNK_WORK // ((big.months + 1) * block_size(big)) < 64

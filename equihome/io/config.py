@@ -5,6 +5,7 @@ config_json_schema; errors are ConfigError with one plain-words entry per offend
 
 import copy
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -146,6 +147,20 @@ def _zones(cls: type[ZoneValues], green: float, orange: float, red: float, desc:
     return Field(default_factory=lambda: cls(green=green, orange=orange, red=red), description=desc)
 
 
+@lru_cache(maxsize=256)
+def smallest_eigenvalue(green_orange: float, green_red: float, orange_red: float) -> float:
+    """Smallest eigenvalue of the zone correlation matrix, computed once per matrix: every
+    validation of a config asks, and each LAPACK call wakes OpenBLAS's threads, which then
+    spin on the other cores for a while (1.4 % of a run's CPU samples, on the core a second
+    engine thread needs)."""
+    return float(np.linalg.eigvalsh(zone_correlation(green_orange, green_red, orange_red)).min())
+
+
+def zone_correlation(go: float, gr: float, orr: float) -> np.ndarray:
+    """The 3x3 correlation matrix in zone order green, orange, red from its pairs."""
+    return np.array([[1.0, go, gr], [go, 1.0, orr], [gr, orr, 1.0]])
+
+
 class CorrelationMatrix(_Base):
     """Pairwise correlations of the zone shocks; the 3x3 matrix must be positive semi-definite."""
 
@@ -155,12 +170,11 @@ class CorrelationMatrix(_Base):
 
     def matrix(self) -> np.ndarray:
         """The 3x3 correlation matrix in zone order green, orange, red."""
-        go, gr, orr = self.green_orange, self.green_red, self.orange_red
-        return np.array([[1.0, go, gr], [go, 1.0, orr], [gr, orr, 1.0]])
+        return zone_correlation(self.green_orange, self.green_red, self.orange_red)
 
     @model_validator(mode="after")
     def _positive_semi_definite(self) -> "CorrelationMatrix":
-        smallest = float(np.linalg.eigvalsh(self.matrix()).min())
+        smallest = smallest_eigenvalue(self.green_orange, self.green_red, self.orange_red)
         if smallest < -PSD_TOLERANCE:
             msg = (f"must be positive semi-definite (smallest eigenvalue >= -1e-10), got "
                    f"green_orange={_show(self.green_orange)}, green_red={_show(self.green_red)}, "

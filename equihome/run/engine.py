@@ -197,12 +197,14 @@ def work_estimate(cfg: FundConfig) -> float:
 def auto_chunk(cfg: FundConfig, book: portfolio.Book | None = None, n: int = 0,
                threads: int = 1) -> int:
     """Scenarios per chunk: DEFAULT_CHUNK, more (up to MAX_CHUNK) for a run of ``n`` scenarios
-    large enough to keep CHUNKS_PER_THREAD chunks for each of its ``threads``, fewer for large
-    funds (at most CHUNK_WORK loan-months a chunk). Results do not depend on it; speed (each
-    chunk costs ~1 ms of Python), cancel latency and memory do."""
+    large enough to keep CHUNKS_PER_THREAD chunks for each of its ``threads`` (one thread has
+    no other to share with: MAX_CHUNK), fewer for large funds (at most CHUNK_WORK loan-months a
+    chunk, which bounds a stage's time and so the cancel latency). Results do not depend on
+    it; speed (each chunk costs ~1 ms of Python) and memory do."""
     tape = book.n if book else 0
     per_scenario = (cfg.months + 1) * (loan_generator.block_size(cfg) + tape)
-    want = min(MAX_CHUNK, max(DEFAULT_CHUNK, -(-n // (threads * CHUNKS_PER_THREAD))))
+    share = threads * CHUNKS_PER_THREAD if threads > 1 else 1
+    want = min(MAX_CHUNK, max(DEFAULT_CHUNK, -(-n // share)))
     return max(1, min(want, CHUNK_WORK // per_scenario))
 
 
