@@ -48,8 +48,8 @@ def fixed_exp(x, out):
 
 
 def int_pow(x, n):
-    """x ** n for integers n >= 0 (arrays elementwise) by the kernel's binary powering; see
-    ``_exp.pxi``'s int_pow."""
+    """x ** n for integers n >= 0 (arrays elementwise) by the kernel's binary powering, within
+    n ulps of the exact power; see ``_exp.pxi``'s int_pow."""
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=np.int64)
     r = np.ones(np.broadcast(x, n).shape)
