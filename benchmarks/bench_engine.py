@@ -5,7 +5,7 @@
 Measured in one run, on the ``100m`` preset with seed 42:
 
 * wall time, per-stage time and scenarios/second with 1 and 2 threads (best of
-  ``--repeats``), and the 1 -> 2 thread speed-up;
+  ``--repeats``, the two taking turns), and the 1 -> 2 thread speed-up;
 * the same scenarios on the numpy reference kernels (once, 1 thread): cython vs reference;
 * the RNG floor: the time numpy's fastest generator (SFC64) needs to draw as many normals
   as the run draws random numbers, in one bulk call, and how far the engine is above it;
@@ -72,18 +72,27 @@ class Timing:
 
 def time_engine(n: int, threads: int, repeats: int, kernels: str = "cython") -> Timing:
     """Run the preset ``repeats`` times; keep the fastest wall time and its stage times."""
-    walls, best = [], None
+    return time_interleaved(n, (threads,), repeats, kernels)[0]
+
+
+def time_interleaved(n: int, thread_counts: tuple[int, ...], repeats: int,
+                     kernels: str = "cython") -> list[Timing]:
+    """Run the preset ``repeats`` times at each thread count, the counts taking turns (so a
+    burst of load on the shared machine falls on all of them alike); keep each count's
+    fastest wall time and its stage times."""
+    walls: dict[int, list[float]] = {t: [] for t in thread_counts}
+    best: dict[int, tuple[float, dict]] = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = equihome.simulate(PRESET, num_simulations=n, seed=SEED, threads=threads,
-                                   kernels=kernels)
-        wall = time.perf_counter() - t0
-        walls.append(wall)
-        if best is None or wall < best[0]:
-            best = (wall, dict(result.stage_times))
-    assert best is not None
-    return Timing(f"{kernels}, {threads} thread{'s' * (threads > 1)}", threads, n, best[0],
-                  walls, best[1])
+        for threads in thread_counts:
+            t0 = time.perf_counter()
+            result = equihome.simulate(PRESET, num_simulations=n, seed=SEED, threads=threads,
+                                       kernels=kernels)
+            wall = time.perf_counter() - t0
+            walls[threads].append(wall)
+            if threads not in best or wall < best[threads][0]:
+                best[threads] = (wall, dict(result.stage_times))
+    return [Timing(f"{kernels}, {t} thread{'s' * (t > 1)}", t, n, best[t][0], walls[t],
+                   best[t][1]) for t in thread_counts]
 
 
 # --------------------------------------------------------------------------- RNG floor
@@ -233,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--simulations", type=int, default=1000, help="scenarios per timed run")
     ap.add_argument("--big", type=int, default=100_000, help="scenarios of the memory run")
-    ap.add_argument("--repeats", type=int, default=3, help="repeats per timing (best kept)")
+    ap.add_argument("--repeats", type=int, default=7, help="repeats per timing (best kept)")
     ap.add_argument("--skip-reference", action="store_true", help="skip the numpy kernels run")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)    # internal: memory child
     ap.add_argument("--threads", type=int, help=argparse.SUPPRESS)  # internal: memory child
@@ -251,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
           f"core built for {_core.SIMD} (EQUIHOME_PORTABLE=1 at build: baseline)")
 
     equihome.simulate(PRESET, num_simulations=64, seed=SEED, threads=1)  # warm-up
-    timings = [time_engine(n, threads, args.repeats) for threads in (1, 2)]
+    timings = time_interleaved(n, (1, 2), args.repeats)
     one, two = timings
     print_engine_section(timings)
 
