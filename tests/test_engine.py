@@ -327,3 +327,19 @@ def test_later_runs_reuse_the_heap_instead_of_faulting_in_new_pages():
     run(num_simulations=200, threads=1, seed=12)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 500, faults
+
+
+def test_finite_json_turns_every_non_finite_number_into_null():
+    """finite_json's fast paths (plain floats, float lists) and its general one (numpy
+    scalars and arrays, tuples, nested dicts) give the same plain JSON data."""
+    from equihome.io.result import finite_json
+    nan, inf = float("nan"), float("inf")
+    value = {"a": [1.0, nan, -inf, 2.5], "b": (np.float64(inf), np.int64(3), True, None, "x"),
+             1: {"c": np.array([[0.5, nan]]), "d": np.array([1, 2]), "e": [], "f": [1.0, 2]},
+             "g": np.float32(1.5), "h": [np.float64(nan), 0.0]}
+    assert finite_json(value) == {
+        "a": [1.0, None, None, 2.5], "b": [None, 3, True, None, "x"],
+        "1": {"c": [[0.5, None]], "d": [1, 2], "e": [], "f": [1.0, 2]},
+        "g": 1.5, "h": [None, 0.0]}
+    assert type(finite_json(np.True_)) is bool and type(finite_json(np.int64(3))) is int
+    assert json.dumps(finite_json(value), allow_nan=False)

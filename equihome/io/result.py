@@ -13,6 +13,13 @@ import numpy as np
 
 def finite_json(value: Any) -> Any:
     """Plain JSON data from numpy/python values; NaN and +-Infinity become None."""
+    kind = type(value)  # the plain types first: a result holds tens of thousands of them
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is list and all(type(v) is float for v in value):  # a series (fans, samples)
+        return [v if math.isfinite(v) else None for v in value]
     if isinstance(value, dict):
         return {str(k): finite_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
