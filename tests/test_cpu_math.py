@@ -7,7 +7,7 @@ the other variants (GLIBC_TUNABLES without FMA and AVX2, numpy without its dispa
 must give the same result JSON, byte for byte. The configs reach every place that used libm
 or numpy for them: the home walks and foreclosures (exp), mean reversion, the American
 waterfall's preferred return and continuous compounding, the return caps, expense growth,
-the IRR's annualisation and a loan tape's assumed values.
+the IRR's annualisation, the homeowner's effective rate and a loan tape's assumed values.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
 import equihome
+from equihome.io.contract import CONTRACT_PRESETS
 
 CASES = {
     "american_mean_reversion_caps": {
@@ -29,10 +30,12 @@ CASES = {
         "fee_engine": {"expense_growth_rate": 0.035}},
     "regimes_monthly": {"distribution_frequency": "monthly", "fund_term": 12,
                         "price_path": {"model_type": "regime_switching"}},
+    **CONTRACT_PRESETS,  # junior liens, own caps, the homeowner's effective rate (exp of log)
 }
 RUN = """
 import json, sys
 import equihome
+from equihome.io.contract import CONTRACT_PRESETS
 cases = json.loads(sys.argv[1])
 print(json.dumps({name: equihome.simulate("100m", num_simulations=48, seed=5, overrides=o,
                                           threads=1).to_json() for name, o in cases.items()}))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from equihome.io.config import MONTHS_PER_YEAR, FundConfig
-from equihome.model.fixed_math import int_pow, month_growth
+from equihome.model.fixed_math import exp_values, int_pow, log_values, month_growth
 from equihome.model.layout import ExitKind
 
 CONTRACT_TYPES = {"interest_plus_share": 0, "appreciation_share": 1, "value_share": 2}
@@ -103,9 +103,9 @@ def effective_rates(size: np.ndarray, orig: np.ndarray, exit_month: np.ndarray,
     maturity (their proceeds are the claim); NaN for the others and loans never made."""
     settled = (orig >= 0) & np.isin(exit_type, SETTLED) & (exit_month > orig)
     months = np.where(settled, exit_month - orig, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = (np.where(settled, proceeds, 1.0) / np.where(settled, size, 1.0)) ** (
-            MONTHS_PER_YEAR / months) - 1.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(settled, proceeds, 1.0) / np.where(settled, size, 1.0)
+        rate = exp_values(MONTHS_PER_YEAR / months * log_values(ratio)) - 1.0  # fixed: any CPU
     return np.where(settled, rate, np.nan)
 
 

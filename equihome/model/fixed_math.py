@@ -1,4 +1,4 @@
-"""exp and integer powers by a fixed sequence of IEEE operations: the same bits on any machine.
+"""exp, log and integer powers by fixed sequences of IEEE operations: the same bits anywhere.
 
 libm's and numpy's exp, log and pow are chosen at run time by CPU (glibc's FMA variants,
 numpy's AVX-512 loops) and differ in their last bits between machines. The engine's numbers
@@ -13,6 +13,7 @@ import numpy as np
 # fixed_exp's constants (see _exp.pxi): 1/ln 2, the rint shift 1.5 * 2^52, ln 2 in two parts,
 # and 1/k! for k = 2 .. 13 paired for Estrin's scheme
 EXP_MAX = 700.0
+SQRT_HALF = float.fromhex("0x1.6a09e667f3bcdp-1")  # sqrt(1/2), rounded
 INV_LN2, SHIFT = float.fromhex("0x1.71547652b82fep+0"), float.fromhex("0x1.8p52")
 LN2_HI, LN2_LO = float.fromhex("0x1.62e42fee00000p-1"), float.fromhex("0x1.a39ef35793c76p-33")
 EXP_PAIRS = [tuple(float.fromhex(h) for h in pair) for pair in (
@@ -36,10 +37,33 @@ def exp_values(x):
     q = [c0 + c1 * r for c0, c1 in EXP_PAIRS]
     p = ((q[0] + q[1] * r2) + (q[2] + q[3] * r2) * r4) + (q[4] + q[5] * r2) * (r4 * r4)
     e = 1.0 + (r + r2 * p)
-    n = kd.view(np.uint64) - np.float64(SHIFT).view(np.uint64)   # rint(x / ln 2), 2's complement
-    bits = (n + np.uint64(1023)) << np.uint64(52)                # 2^n
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # uint64 wraps on purpose
+        n = kd.view(np.uint64) - np.float64(SHIFT).view(np.uint64)  # rint(x / ln 2), 2's complement
+        bits = (n + np.uint64(1023)) << np.uint64(52)               # 2^n
         return np.where(np.abs(x) <= EXP_MAX, e * bits.view(np.float64), np.exp(x))
+
+
+LOG_TERMS = 12  # 2 atanh(f) = 2 (f + f^3/3 + ... + f^23/23): the next term is < 1e-19 of f
+
+
+def log_values(x):
+    """Natural log of an array by fixed operations (within 2 ulps; 0 -> -inf, x < 0 and NaN
+    -> NaN, inf -> inf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), f = (m - 1) / (m + 1),
+    log m = 2 atanh f by its series to f^23 (|f| <= 0.172), e ln 2 in fdlibm's two parts."""
+    x = np.asarray(x, dtype=float)
+    m, e = np.frexp(np.where((x > 0.0) & (x < np.inf), x, 1.0))  # exact: x = m 2^e, m in [0.5, 1)
+    low = m < SQRT_HALF
+    m = np.where(low, 2.0 * m, m)
+    e = (e - low).astype(float)
+    f = (m - 1.0) / (m + 1.0)
+    s = f * f
+    poly = np.full_like(s, 1.0 / (2 * LOG_TERMS - 1))
+    for k in range(LOG_TERMS - 2, 0, -1):
+        poly = 1.0 / (2 * k + 1) + s * poly
+    out = e * LN2_HI + (2.0 * f + (e * LN2_LO + 2.0 * f * (s * poly)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(x > 0.0, np.where(np.isinf(x), np.inf, out),
+                        np.where(x == 0.0, -np.inf, np.nan))
 
 
 def fixed_exp(x, out):
