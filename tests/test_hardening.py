@@ -374,11 +374,13 @@ def test_12_chunks_of_the_largest_runs_stay_small():
             chunk = auto_chunk(cfg, None, n, threads)
             assert chunk == 1 or chunk * (cfg.months + 1) * block_size(cfg) <= CHUNK_WORK
     preset = load_config("100m")
-    assert auto_chunk(preset) == 64 and auto_chunk(preset, None, 1_000, 2) == 64
-    assert auto_chunk(preset, None, 1_000, 1) == 256  # one thread: nothing to share
-    assert auto_chunk(preset, None, 100, 1) == 100
-    assert auto_chunk(preset, None, 100_000, 2) == 256  # big runs: fewer, larger chunks
-    assert auto_chunk(preset, None, 100_000, 64) == 196  # ... while 8 a thread remain
+    assert auto_chunk(preset) == 64  # a run of unknown size
+    # as few chunks as MAX_CHUNK allows, the same number for each thread, of equal size
+    assert auto_chunk(preset, None, 1_000, 1) == 250 and auto_chunk(preset, None, 1_000, 2) == 250
+    assert auto_chunk(preset, None, 1_100, 2) == 184  # 6 chunks: 3 a thread
+    assert auto_chunk(preset, None, 100, 1) == 100 and auto_chunk(preset, None, 10, 2) == 5
+    assert auto_chunk(preset, None, 100_000, 2) == 256
+    assert auto_chunk(preset, None, 100_000, 64) == 224  # 7 chunks a thread
     assert auto_chunk(big) == CHUNK_WORK // ((big.months + 1) * block_size(big)) < 64
 
 

@@ -65,9 +65,9 @@ MESSAGES = {
     "metrics": "Computing metrics",
     "guardrail_monitor": "Checking guardrails",
 }
-DEFAULT_CHUNK = 64            # scenarios per chunk of a run of a few thousand (or unknown size)
-MAX_CHUNK = 256               # ... up to this in larger runs, which amortise each chunk's overhead
-CHUNKS_PER_THREAD = 8         # while a run has at least this many chunks per thread to share
+DEFAULT_CHUNK = 64            # scenarios per chunk of a run of unknown size
+MAX_CHUNK = 256               # at most, in runs of any size (each chunk costs ~0.5-1 ms of
+                              # Python and GIL; larger chunks gain little more)
 CHUNK_WORK = 16_000_000       # loan-months per chunk at most (~0.1 s of ledger): a stage of a
                               # chunk stays short, so a cancel (checked between stages) lands fast
 PROGRESS_INTERVAL = 0.1       # s between progress events (at most 10 a second)
@@ -196,16 +196,18 @@ def work_estimate(cfg: FundConfig) -> float:
 
 def auto_chunk(cfg: FundConfig, book: portfolio.Book | None = None, n: int = 0,
                threads: int = 1) -> int:
-    """Scenarios per chunk: DEFAULT_CHUNK, more (up to MAX_CHUNK) for a run of ``n`` scenarios
-    large enough to keep CHUNKS_PER_THREAD chunks for each of its ``threads`` (one thread has
-    no other to share with: MAX_CHUNK), fewer for large funds (at most CHUNK_WORK loan-months a
-    chunk, which bounds a stage's time and so the cancel latency). Results do not depend on
-    it; speed (each chunk costs ~1 ms of Python) and memory do."""
+    """Scenarios per chunk: as few chunks as MAX_CHUNK allows (each costs ~0.5-1 ms of Python
+    and of waiting for the GIL), in a multiple of ``threads`` of equal size so every thread
+    gets the same share of a run of ``n`` scenarios; DEFAULT_CHUNK when n is unknown (0); at
+    most CHUNK_WORK loan-months a chunk for large funds (which bounds a stage's time and so
+    the cancel latency). Results do not depend on it; speed and memory do."""
     tape = book.n if book else 0
     per_scenario = (cfg.months + 1) * (loan_generator.block_size(cfg) + tape)
-    share = threads * CHUNKS_PER_THREAD if threads > 1 else 1
-    want = min(MAX_CHUNK, max(DEFAULT_CHUNK, -(-n // share)))
-    return max(1, min(want, CHUNK_WORK // per_scenario))
+    cap = max(1, min(MAX_CHUNK, CHUNK_WORK // per_scenario))
+    if n <= 0:
+        return min(DEFAULT_CHUNK, cap)
+    rounds = -(-n // (threads * cap))  # chunks per thread
+    return -(-n // (threads * rounds))
 
 
 def check_size(cfg: FundConfig) -> None:
