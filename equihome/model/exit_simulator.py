@@ -31,6 +31,7 @@ import numpy as np
 
 from equihome.io.config import FundConfig
 from equihome.model import cashflow_aggregator, contracts, fee_engine, leverage, loan_generator
+from equihome.model.fixed_math import month_growth
 from equihome.model.layout import LEDGER_COLUMNS, LEVER_ROWS, SHARE_METHODS, zone_array
 from equihome.model.loan_generator import LoanPool
 from equihome.model.portfolio import Book, open_ledger
@@ -193,7 +194,7 @@ def static_inputs(cfg: FundConfig, book: Book | None = None) -> tuple[dict, Stat
         tier_share=np.asarray(cfg.tiered_appreciation_shares, dtype=float),
         cap_factor=contracts.cap_factor(cfg),
         tranche_size=np.array([t.size for t in tranches], dtype=float),
-        tranche_rate_m=np.array([(1.0 + t.interest_rate) ** (1.0 / 12.0) - 1.0 for t in tranches]),
+        tranche_rate_m=np.array([month_growth(t.interest_rate) - 1.0 for t in tranches]),
         hazard_mult=hazard_multipliers(cfg, book.start if book else 0),
         mult_up=mult_up, mult_down=mult_down, senior_factor=contracts.senior_factor(cfg),
         amort=contracts.amortisation(cfg), **tape,

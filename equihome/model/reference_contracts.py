@@ -4,11 +4,9 @@ walk_loan that call them. ``lt``: a loan's terms (reference_portfolio.new_terms/
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from equihome.model.fixed_math import int_pow
+from equihome.model.fixed_math import int_pow, month_growth
 
 
 def mult_at(tab, lt, tau, up):
@@ -24,7 +22,7 @@ def cap_at(p, tab, lt, tau):
         return tab.cap_factor[tau] if p["has_cap"] else np.inf
     g = np.inf
     if p["return_cap"] >= 0.0:
-        g = int_pow(math.pow(1.0 + p["return_cap"], 1.0 / 12.0), tau)  # libm's pow, as in C
+        g = int_pow(month_growth(p["return_cap"]), tau)
     if not np.isnan(lt.cap_rate):
         g = np.minimum(g, int_pow(1.0 + lt.cap_rate / 12.0, tau))
     return g

@@ -18,10 +18,11 @@ import numpy as np
 
 from equihome.io.config import FundConfig
 from equihome.model.exit_simulator import LedgerRun
+from equihome.model.fixed_math import month_growth
 from equihome.model.layout import COL
 
 COMPOUNDING = {
-    "annual": lambda h: (1.0 + h) ** (1.0 / 12.0),
+    "annual": month_growth,
     "quarterly": lambda h: (1.0 + h / 4.0) ** (1.0 / 3.0),
     "monthly": lambda h: 1.0 + h / 12.0,
     "continuous": lambda h: math.exp(h / 12.0),
