@@ -175,8 +175,9 @@ def assign_zone_inputs(seed: int, case: str, S: int = 6, K: int = 300) -> dict:
     """Pool sizes, suburb uniforms and a zone allocation for one named case.
 
     Cases: ``random`` (3 zones), ``five_zones``, ``zero_zone`` (a zone with no
-    allocation), ``ties`` (equal sizes and shares, so ties decide), ``edge_uniforms``
-    (suburb uniforms at 0 and just below 1).
+    allocation), ``ties`` and ``three_ties`` (equal sizes and shares of 4 or 3 zones, so
+    ties decide; 3 zones, all allocated, take the kernel's three-zone path),
+    ``edge_uniforms`` (suburb uniforms at 0 and just below 1).
     """
     g = rng(seed, 3)
     size = g.uniform(5e4, 1e6, (S, K))
@@ -187,16 +188,17 @@ def assign_zone_inputs(seed: int, case: str, S: int = 6, K: int = 300) -> dict:
         alloc = g.dirichlet(np.ones(5))
     elif case == "zero_zone":
         alloc = np.array([0.7, 0.0, 0.3])
-    elif case == "ties":
+    elif case in ("ties", "three_ties"):
         size = np.full((S, K), 250_000.0)
-        alloc = np.full(4, 0.25)
+        alloc = np.full(4, 0.25) if case == "ties" else np.full(3, 1.0 / 3.0)
     elif case == "edge_uniforms":
         u[:, ::3] = 0.0
         u[:, 1::3] = np.nextafter(1.0, 0.0)
     return dict(size=size, u_suburb=u, alloc=alloc, n_sub=n_sub)
 
 
-@pytest.mark.parametrize("case", ["random", "five_zones", "zero_zone", "ties", "edge_uniforms"])
+@pytest.mark.parametrize("case", ["random", "five_zones", "zero_zone", "ties", "three_ties",
+                                  "edge_uniforms"])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_assign_zones_identical(seed: int, case: str) -> None:
     x = assign_zone_inputs(seed, case)
