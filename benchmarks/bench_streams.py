@@ -1,4 +1,4 @@
-"""Benchmark of the counter-based streams (Philox4x64-10, ``equihome/_random.pxi``).
+"""Benchmark of the counter-based streams (Philox4x32-10, ``equihome/_random.pxi``).
 
     python benchmarks/bench_streams.py [--simulations 1000] [--repeats 7]
 
@@ -9,7 +9,8 @@ scenarios, and compares, best of ``--repeats``:
 
 * the Cython fill (``_core.fill_normals``: one stream per scenario, no object) on 1 thread
   and on 2 threads (two Python threads filling halves; the fill releases the GIL);
-* its numpy twin (``streams.fill_normals``: a Generator(Philox) per scenario);
+* its numpy twin (``streams.fill_normals``: a Generator per scenario on a StreamBitGenerator,
+  numpy's Philox4x32 words handed to numpy's sampler by one ctypes callback per word);
 * the floor: numpy's fastest generator (SFC64) drawing the same count in one bulk call;
 * the old scheme's per-scenario cost (before issue 17): 2 x (SeedSequence + PCG64 +
   Generator) per scenario, alone
@@ -118,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     floor = best_of(reps, lambda: sfc.standard_normal(out=flat))
     rows = [
         ("numpy SFC64, one bulk call (floor)", floor),
-        ("cython Philox fill, 1 thread", best_of(reps, lambda: cython_fill(out, 1))),
-        ("cython Philox fill, 2 threads", best_of(reps, lambda: cython_fill(out, 2))),
-        ("numpy twin: Generator(Philox) per scenario",
+        ("cython Philox4x32 fill, 1 thread", best_of(reps, lambda: cython_fill(out, 1))),
+        ("cython Philox4x32 fill, 2 threads", best_of(reps, lambda: cython_fill(out, 2))),
+        ("numpy twin: Generator(StreamBitGenerator) per scenario",
          best_of(max(1, reps // 2), lambda: streams.fill_normals(SEED, 1, 0, out))),
         ("old: 2 x SeedSequence+PCG64 per scenario, set-up only",
          best_of(reps, lambda: todays_generators(n))),

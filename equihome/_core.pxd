@@ -168,16 +168,16 @@ cdef struct Fund:
 
 
 cdef enum:
-    PHILOX_LANES = 2            # blocks encrypted together, their rounds interleaved
-    PHILOX_BUF = 8              # words they give: PHILOX_LANES x 4
+    PHILOX_BLOCKS = 16          # Philox4x32 blocks encrypted at once (AVX2: two sets of 8)
+    PHILOX_BUF = 32             # 64-bit words they give: PHILOX_BLOCKS x 2
 
 
 cdef struct PhiloxStream:
-    # one counter-based random stream (_random.pxi): numpy's philox_state, held by value, with
-    # PHILOX_LANES blocks buffered instead of one (the same words in the same order)
-    uint64_t ctr[4]             # counter of the last block encrypted (incremented before each)
-    uint64_t key[2]
-    uint64_t buffer[8]          # the last PHILOX_LANES blocks' output words, block by block
+    # one counter-based random stream (_random.pxi), held by value: the next block's counter,
+    # the key and PHILOX_BLOCKS blocks of words buffered, handed out as numpy's bitgen_t would
+    uint32_t ctr[4]             # counter of the next block to encrypt (word 0 counts blocks)
+    uint32_t key[2]
+    uint64_t buffer[32]         # the last PHILOX_BLOCKS blocks' words, block by block
     int buffer_pos              # next word of buffer to hand out (PHILOX_BUF: encrypt more)
     int has_uint32              # 1 if uinteger holds the high half of the last 64-bit word
     uint32_t uinteger

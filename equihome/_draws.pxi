@@ -8,7 +8,7 @@ from equihome.model.streams import Purpose as _Purpose
 cdef uint64_t P_LOAN_SIZE = _Purpose.LOAN_SIZE, P_LOAN_LTV = _Purpose.LOAN_LTV
 cdef uint64_t P_LOAN_SUBURB = _Purpose.LOAN_SUBURB, P_EXIT_RACE = _Purpose.EXIT_RACE
 cdef uint64_t P_EXIT_CAUSE = _Purpose.EXIT_CAUSE, P_HOME_WALK = _Purpose.HOME_WALK
-cdef uint64_t TAPE_BLOCK = _TAPE_BLOCK  # counter word 3 of the tape's streams (pool blocks: 0, 1..)
+cdef uint64_t TAPE_BLOCK = _TAPE_BLOCK  # the pool block of the tape's streams (pool blocks: 0, 1..)
 
 
 cdef void truncated_normal_fill(PhiloxStream* st, bitgen_t* bg, f8 mean, f8 sd, f8 lo, f8 hi,
@@ -35,9 +35,10 @@ cdef void truncated_normal_fill(PhiloxStream* st, bitgen_t* bg, f8 mean, f8 sd, 
         todo[i] = i
     while nt > 0:
         keep = 0
-        if wide:
+        if wide:  # the pass's normals in one call: the same words, in the same order
+            stream_normals(st, bg, nt, x)
             for a in range(nt):
-                y = mean + sd * stream_normal(st, bg)
+                y = mean + sd * x[a]
                 if y >= lo and y <= hi:
                     out[todo[a]] = y
                 else:
@@ -65,8 +66,8 @@ def draw_pools(seed, scenario_start, Py_ssize_t block, const f8[:, ::1] laws,
     """Draw the loan pools of scenarios scenario_start .. + S - 1 and assign their zones.
 
     Row r is scenario ``scenario_start + r``'s pool of K = n_blocks x ``block`` loans. Pool
-    block b (loans b*block .. (b+1)*block - 1) draws from its own streams, counter word 3 =
-    b, one purpose per kind (streams.Purpose): advances (LOAN_SIZE) and LTVs (LOAN_LTV) from
+    block b (loans b*block .. (b+1)*block - 1) draws from its own streams (pool block b, one
+    purpose per kind, streams.Purpose): advances (LOAN_SIZE) and LTVs (LOAN_LTV) from
     truncated normals, suburb uniforms (LOAN_SUBURB), Exp(1) exit-race draws (EXIT_RACE),
     exit-cause uniforms (EXIT_CAUSE) and 2 home-walk normals a loan (HOME_WALK); a longer
     pool extends a shorter one without changing it. Then :func:`assign_zones` on the row.
@@ -74,12 +75,15 @@ def draw_pools(seed, scenario_start, Py_ssize_t block, const f8[:, ::1] laws,
     shares, Z <= 8; n_sub: suburbs per zone. OUT size, ltv, e_exit, u_cause: (S, K);
     zone, suburb: (S, K) int32; z_home: (S, K, 2). Runs without the GIL.
     """
-    cdef uint64_t s0 = as_u64("scenario_start", scenario_start), key[2]
+    cdef uint64_t s0 = as_u64("scenario_start", scenario_start)
+    cdef uint32_t key[2]
     cdef Py_ssize_t S = size.shape[0], K = size.shape[1], Z = alloc.shape[0], r, b, o
     cdef PhiloxStream st
     cdef bitgen_t bg
     if block < 1 or K % block:
         raise ValueError(f"block: must be a positive divisor of the pool length {K}, got {block}")
+    if K // block > <Py_ssize_t>TAPE_BLOCK:  # block indices 0 .. TAPE_BLOCK - 1
+        raise ValueError(f"block: at most {TAPE_BLOCK} pool blocks have streams, got {K // block}")
     if laws.shape[0] != 2 or laws.shape[1] != 4:
         raise ValueError(f"laws: must be (2, 4), got ({laws.shape[0]}, {laws.shape[1]})")
     if Z > 8:
@@ -127,10 +131,11 @@ def draw_tape(seed, scenario_start, f8[:, ::1] e_exit, f8[:, ::1] u_cause, f8[:,
 
     Row r is scenario ``scenario_start + r``: Exp(1) exit-race draws (EXIT_RACE), exit-cause
     uniforms (EXIT_CAUSE) and 2 home-walk normals a loan (HOME_WALK), each from its purpose's
-    stream at counter word 3 = TAPE_BLOCK (apart from every pool block's). OUT e_exit, u_cause:
+    stream of pool block TAPE_BLOCK (apart from every pool block's). OUT e_exit, u_cause:
     (S, T); z_home: (S, T, 2). Runs without the GIL.
     """
-    cdef uint64_t s0 = as_u64("scenario_start", scenario_start), key[2]
+    cdef uint64_t s0 = as_u64("scenario_start", scenario_start)
+    cdef uint32_t key[2]
     cdef Py_ssize_t S = e_exit.shape[0], T = e_exit.shape[1], r
     cdef PhiloxStream st
     cdef bitgen_t bg

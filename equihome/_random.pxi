@@ -2,64 +2,128 @@
 
 # --------------------------------------------------------------------------- random streams
 #
-# Philox4x64-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC11; the
-# Random123 library), exactly as numpy.random.Philox implements it: a 2-word key, a 4-word
-# counter that is incremented (word 0 first, carrying into words 1, 2, 3) *before* each
-# block is encrypted, and the block's 4 output words handed out in order 0, 1, 2, 3. Blocks
-# are encrypted PHILOX_LANES at a time with their rounds interleaved (philox_lanes), which
-# changes the speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own
-# C samplers (c_distributions: ziggurat normals, 53-bit uniforms) turn its bits into the same
-# numbers as numpy.random.Generator(numpy.random.Philox(key=..., counter=...)). The hot
-# samplers, stream_normals and stream_uniforms, run numpy's ziggurat fast path and 53-bit
-# uniform inline (no call through a function pointer) and hand the rare rejected normal to
-# numpy's own sampler on the same word, so every number stays numpy's.
+# Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC11; the
+# Random123 library): a 2-word key, a 4-word counter, 10 rounds, 32-bit words. Block j of a
+# stream encrypts the counter (j, w1, w2, w3) and gives two 64-bit words, x0 + 2**32 x1 then
+# x2 + 2**32 x3. PHILOX_BLOCKS blocks are encrypted at once (philox4x32_16: two sets of 8 in
+# AVX2 registers where the build has AVX2, one block at a time otherwise), which changes the
+# speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own C samplers
+# (c_distributions: ziggurat normals, exponentials, 53-bit uniforms) turn its words into
+# numbers; the hot samplers, stream_normals and stream_uniforms, run numpy's ziggurat fast
+# path and 53-bit uniform inline and hand the rare rejected normal to numpy's own sampler on
+# the same word, so every number stays numpy's. equihome/model/streams.py is the numpy twin:
+# the same words (Philox4x32 in numpy) under the same numpy samplers.
 #
-# Stream of (seed, scenario s, purpose p), the scheme equihome/model/streams.py documents
-# and mirrors in numpy:
-#   key     = (splitmix64 #1 of seed, splitmix64 #2 of seed)
-#   counter = (0, s, p, b) before the first block, so block j (j = 0, 1, ...) encrypts
-#             (j + 1, s, p, b); word 3, b, is the loan pool's block index (0 elsewhere).
+# Stream of (seed, scenario s, purpose p, pool block b), the scheme streams.py documents:
+#   key     = SplitMix64's first output from state ``seed``: (low 32 bits, high 32 bits)
+#   counter = (j, p + 256 b, s mod 2**32, s >> 32) for block j = 0, 1, ... (p < 256,
+#             b < 2**24; b is the loan pool's block index, 0 elsewhere)
 # No object per scenario: a PhiloxStream is a plain struct on the stack.
 
 cdef extern from *:
     """
-    /* Philox4x64 round multipliers and Weyl key increments (Random123, numpy's philox.h);
+    /* Philox4x32 round multipliers and Weyl key increments (Random123's philox.h);
        SplitMix64's increment and multipliers (Steele, Lea, Flood 2014; Vigna's splitmix64.c). */
-    #define EQH_PHILOX_M0 0xD2E7470EE14C6C93ULL
-    #define EQH_PHILOX_M1 0xCA5A826395121157ULL
-    #define EQH_PHILOX_W0 0x9E3779B97F4A7C15ULL
-    #define EQH_PHILOX_W1 0xBB67AE8584CAA73BULL
+    #define EQH_PHILOX_M0 0xD2511F53u
+    #define EQH_PHILOX_M1 0xCD9E8D57u
+    #define EQH_PHILOX_W0 0x9E3779B9u
+    #define EQH_PHILOX_W1 0xBB67AE85u
     #define EQH_SPLITMIX_GAMMA 0x9E3779B97F4A7C15ULL
     #define EQH_SPLITMIX_M1 0xBF58476D1CE4E5B9ULL
     #define EQH_SPLITMIX_M2 0x94D049BB133111EBULL
 
-    /* low word of a * b, high word in *hi: the full 128-bit product */
-    static inline uint64_t eqh_mulhilo64(uint64_t a, uint64_t b, uint64_t *hi) {
-    #ifdef __SIZEOF_INT128__
-        __uint128_t p = (__uint128_t)a * (__uint128_t)b;
-        *hi = (uint64_t)(p >> 64);
-        return (uint64_t)p;
+    /* Philox4x32-10 of one block: o = the bijection of ctr under key (Random123's
+       philox4x32_R(10, ...)); a round multiplies words 0 and 2, then
+       (c0, c1, c2, c3) <- (hi(M1 c2) ^ c1 ^ k0, lo(M1 c2), hi(M0 c0) ^ c3 ^ k1, lo(M0 c0)),
+       the key bumped by the Weyl words between rounds. */
+    static inline void eqh_philox4x32(const uint32_t* ctr, const uint32_t* key, uint32_t* o) {
+        uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
+        int r;
+        for (r = 0; r < 10; r++) {
+            uint64_t p0 = (uint64_t)EQH_PHILOX_M0 * c0, p1 = (uint64_t)EQH_PHILOX_M1 * c2;
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c1 = (uint32_t)p1;
+            c3 = (uint32_t)p0;
+            c0 = n0;
+            c2 = n2;
+            k0 += EQH_PHILOX_W0;
+            k1 += EQH_PHILOX_W1;
+        }
+        o[0] = c0; o[1] = c1; o[2] = c2; o[3] = c3;
+    }
+
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    /* 8 lanes of x times m (32 x 32 -> 64 bits): the high and low halves */
+    static inline void eqh_mul8(__m256i x, __m256i m, __m256i* hi, __m256i* lo) {
+        __m256i even = _mm256_mul_epu32(x, m);
+        __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), m);
+        *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+        *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    }
+    /* 8 blocks held word by word (x_i: word i of blocks 0..7) stored block by block */
+    static inline void eqh_store8(__m256i x0, __m256i x1, __m256i x2, __m256i x3, uint32_t* out) {
+        __m256i t0 = _mm256_unpacklo_epi32(x0, x1), t1 = _mm256_unpackhi_epi32(x0, x1);
+        __m256i t2 = _mm256_unpacklo_epi32(x2, x3), t3 = _mm256_unpackhi_epi32(x2, x3);
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        _mm256_storeu_si256((__m256i*)out, _mm256_permute2x128_si256(u0, u1, 0x20));
+        _mm256_storeu_si256((__m256i*)(out + 8), _mm256_permute2x128_si256(u2, u3, 0x20));
+        _mm256_storeu_si256((__m256i*)(out + 16), _mm256_permute2x128_si256(u0, u1, 0x31));
+        _mm256_storeu_si256((__m256i*)(out + 24), _mm256_permute2x128_si256(u2, u3, 0x31));
+    }
+    #endif
+
+    /* Blocks ctr[0] + b (word 0 wrapping), b = 0..15, of the stream with words 1..3 of ctr:
+       block b's 4 words at out[4b .. 4b + 3], as eqh_philox4x32 gives them. */
+    static inline void eqh_philox4x32_16(const uint32_t* ctr, const uint32_t* key, uint32_t* out) {
+    #if defined(__AVX2__)
+        __m256i a0 = _mm256_add_epi32(_mm256_set1_epi32((int)ctr[0]),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i b0 = _mm256_add_epi32(a0, _mm256_set1_epi32(8));
+        __m256i a1 = _mm256_set1_epi32((int)ctr[1]), a2 = _mm256_set1_epi32((int)ctr[2]);
+        __m256i a3 = _mm256_set1_epi32((int)ctr[3]), b1 = a1, b2 = a2, b3 = a3;
+        __m256i m0 = _mm256_set1_epi32((int)EQH_PHILOX_M0);
+        __m256i m1 = _mm256_set1_epi32((int)EQH_PHILOX_M1);
+        uint32_t k0 = key[0], k1 = key[1];
+        int r;
+        for (r = 0; r < 10; r++) {  /* the two sets' rounds interleaved */
+            __m256i K0 = _mm256_set1_epi32((int)k0), K1 = _mm256_set1_epi32((int)k1);
+            __m256i ah0, al0, ah1, al1, bh0, bl0, bh1, bl1;
+            eqh_mul8(a0, m0, &ah0, &al0);
+            eqh_mul8(a2, m1, &ah1, &al1);
+            eqh_mul8(b0, m0, &bh0, &bl0);
+            eqh_mul8(b2, m1, &bh1, &bl1);
+            a0 = _mm256_xor_si256(_mm256_xor_si256(ah1, a1), K0);
+            a2 = _mm256_xor_si256(_mm256_xor_si256(ah0, a3), K1);
+            b0 = _mm256_xor_si256(_mm256_xor_si256(bh1, b1), K0);
+            b2 = _mm256_xor_si256(_mm256_xor_si256(bh0, b3), K1);
+            a1 = al1; a3 = al0; b1 = bl1; b3 = bl0;
+            k0 += EQH_PHILOX_W0;
+            k1 += EQH_PHILOX_W1;
+        }
+        eqh_store8(a0, a1, a2, a3, out);
+        eqh_store8(b0, b1, b2, b3, out + 32);
     #else
-        uint64_t a_lo = (uint32_t)a, a_hi = a >> 32, b_lo = (uint32_t)b, b_hi = b >> 32;
-        uint64_t hh = a_hi * b_hi, hl = a_hi * b_lo, lh = a_lo * b_hi, ll = a_lo * b_lo;
-        uint64_t carry = ((uint64_t)(uint32_t)hl + (uint64_t)(uint32_t)lh + (ll >> 32)) >> 32;
-        *hi = hh + (hl >> 32) + (lh >> 32) + carry;
-        return ll + ((hl + lh) << 32);
+        uint32_t c[4];
+        int b;
+        for (b = 0; b < 16; b++) {
+            c[0] = ctr[0] + (uint32_t)b; c[1] = ctr[1]; c[2] = ctr[2]; c[3] = ctr[3];
+            eqh_philox4x32(c, key, out + 4 * b);
+        }
     #endif
     }
     """
-    const uint64_t PHILOX_M0 "EQH_PHILOX_M0"
-    const uint64_t PHILOX_M1 "EQH_PHILOX_M1"
-    const uint64_t PHILOX_W0 "EQH_PHILOX_W0"
-    const uint64_t PHILOX_W1 "EQH_PHILOX_W1"
     const uint64_t SPLITMIX_GAMMA "EQH_SPLITMIX_GAMMA"
     const uint64_t SPLITMIX_M1 "EQH_SPLITMIX_M1"
     const uint64_t SPLITMIX_M2 "EQH_SPLITMIX_M2"
-    uint64_t mulhilo64 "eqh_mulhilo64"(uint64_t a, uint64_t b, uint64_t* hi) noexcept nogil
+    void philox4x32 "eqh_philox4x32"(const uint32_t* ctr, const uint32_t* key,
+                                      uint32_t* out) noexcept nogil
+    void philox4x32_16 "eqh_philox4x32_16"(const uint32_t* ctr, const uint32_t* key,
+                                            uint32_t* out) noexcept nogil
 
-cdef enum:  # compile-time constants, so the C compiler unrolls the rounds
-    PHILOX_ROUNDS = 10
 cdef double TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53: a 53-bit integer to [0, 1)
+cdef uint64_t MAX_POOL_BLOCK = (1 << 24) - 1          # pool blocks b < this; b = it: the tape's
 
 
 cdef inline double unit_double(uint64_t w) noexcept nogil:
@@ -67,59 +131,17 @@ cdef inline double unit_double(uint64_t w) noexcept nogil:
     return <double>(w >> 11) * TWO_POW_M53
 
 
-cdef inline void philox_round(uint64_t* c, uint64_t k0, uint64_t k1) noexcept nogil:
-    """One Philox4x64 round on the 4-word block c under round key (k0, k1)."""
-    cdef uint64_t lo0, lo1, hi0, hi1
-    lo0 = mulhilo64(PHILOX_M0, c[0], &hi0)
-    lo1 = mulhilo64(PHILOX_M1, c[2], &hi1)
-    c[0], c[1], c[2], c[3] = hi1 ^ c[1] ^ k0, lo1, hi0 ^ c[3] ^ k1, lo0
-
-
-cdef inline void philox4x64_10(const uint64_t* ctr, const uint64_t* key,
-                               uint64_t* out) noexcept nogil:
-    """out = Philox4x64-10(ctr, key): 10 rounds, the key bumped by the Weyl words after each."""
-    cdef uint64_t k0 = key[0], k1 = key[1]
-    cdef int r
-    out[0], out[1], out[2], out[3] = ctr[0], ctr[1], ctr[2], ctr[3]
-    for r in range(PHILOX_ROUNDS):
-        if r > 0:
-            k0 = k0 + PHILOX_W0
-            k1 = k1 + PHILOX_W1
-        philox_round(out, k0, k1)
-
-
-cdef void philox_lanes(PhiloxStream* st) noexcept nogil:
-    """Encrypt the stream's next PHILOX_LANES (2) blocks into st.buffer (block b's words at 4b ..
-    4b + 3), the counter incremented (with carries) before each block as numpy does one block
-    at a time; the two blocks' rounds are interleaved so their multiplies overlap."""
-    cdef uint64_t a[4]
-    cdef uint64_t b[4]
-    cdef uint64_t k0 = st.key[0], k1 = st.key[1]
-    cdef int r
-    counter_next(st.ctr)
-    a[0], a[1], a[2], a[3] = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
-    counter_next(st.ctr)
-    b[0], b[1], b[2], b[3] = st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3]
-    for r in range(PHILOX_ROUNDS):
-        if r > 0:
-            k0 = k0 + PHILOX_W0
-            k1 = k1 + PHILOX_W1
-        philox_round(a, k0, k1)
-        philox_round(b, k0, k1)
-    st.buffer[0], st.buffer[1], st.buffer[2], st.buffer[3] = a[0], a[1], a[2], a[3]
-    st.buffer[4], st.buffer[5], st.buffer[6], st.buffer[7] = b[0], b[1], b[2], b[3]
+cdef void philox_refill(PhiloxStream* st) noexcept nogil:
+    """Encrypt the stream's next PHILOX_BLOCKS blocks into st.buffer (block b's two words at 2b,
+    2b + 1: its 32-bit words in order, read as little-endian 64-bit words) and advance the
+    counter past them."""
+    cdef uint32_t w[4 * PHILOX_BLOCKS]
+    cdef int b
+    philox4x32_16(st.ctr, st.key, w)
+    for b in range(2 * PHILOX_BLOCKS):
+        st.buffer[b] = <uint64_t>w[2 * b] | (<uint64_t>w[2 * b + 1] << 32)
+    st.ctr[0] += PHILOX_BLOCKS
     st.buffer_pos = 0
-
-
-cdef inline void counter_next(uint64_t* ctr) noexcept nogil:
-    """Increment a 4-word Philox counter: word 0, carrying into words 1, 2, 3."""
-    ctr[0] += 1
-    if ctr[0] == 0:
-        ctr[1] += 1
-        if ctr[1] == 0:
-            ctr[2] += 1
-            if ctr[2] == 0:
-                ctr[3] += 1
 
 
 cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
@@ -131,33 +153,35 @@ cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
     return z ^ (z >> 31)
 
 
-cdef inline void stream_key(uint64_t seed, uint64_t* key) noexcept nogil:
-    """The run's Philox key from its seed: SplitMix64's first two outputs from state ``seed``."""
+cdef inline void stream_key(uint64_t seed, uint32_t* key) noexcept nogil:
+    """The run's Philox key from its seed: SplitMix64's first output from state ``seed``, low
+    32 bits then high (a bijection: distinct seeds, distinct keys)."""
     cdef uint64_t state = seed
-    key[0] = splitmix64(&state)
-    key[1] = splitmix64(&state)
+    cdef uint64_t k = splitmix64(&state)
+    key[0] = <uint32_t>k
+    key[1] = <uint32_t>(k >> 32)
 
 
-cdef inline void stream_init(PhiloxStream* st, const uint64_t* key, uint64_t scenario,
+cdef inline void stream_init(PhiloxStream* st, const uint32_t* key, uint64_t scenario,
                              uint64_t purpose, uint64_t block) noexcept nogil:
-    """Place ``st`` at the start of the stream of (key, scenario, purpose, block): counter
-    (0, scenario, purpose, block), empty buffer (numpy's Philox state after construction)."""
+    """Place ``st`` at the start of the stream of (key, scenario, purpose < 256, pool block
+    < 2**24): counter (0, purpose + 256 block, scenario's low and high words), empty buffer."""
     st.key[0] = key[0]
     st.key[1] = key[1]
     st.ctr[0] = 0
-    st.ctr[1] = scenario
-    st.ctr[2] = purpose
-    st.ctr[3] = block
+    st.ctr[1] = <uint32_t>(purpose | (block << 8))
+    st.ctr[2] = <uint32_t>scenario
+    st.ctr[3] = <uint32_t>(scenario >> 32)
     st.buffer_pos = PHILOX_BUF
     st.has_uint32 = 0
     st.uinteger = 0
 
 
 cdef inline uint64_t stream_next64(void* p) noexcept nogil:
-    """Next 64-bit word: from the buffer, else encrypt the next PHILOX_LANES blocks."""
+    """Next 64-bit word: from the buffer, else encrypt the next PHILOX_BLOCKS blocks."""
     cdef PhiloxStream* st = <PhiloxStream*>p
     if st.buffer_pos == PHILOX_BUF:
-        philox_lanes(st)
+        philox_refill(st)
     st.buffer_pos += 1
     return st.buffer[st.buffer_pos - 1]
 
@@ -191,13 +215,6 @@ cdef uint64_t RABS_MASK = RABS_END - 1
 cdef f8[2] SIGN = [1.0, -1.0]
 
 
-cdef inline f8 stream_normal(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
-    """Next standard normal of the stream (stream_normals of one)."""
-    cdef f8 x
-    stream_normals(st, bg, 1, &x)
-    return x
-
-
 cdef inline f8 stream_uniform(PhiloxStream* st) noexcept nogil:
     """Next uniform in [0, 1) of the stream: numpy's next_double (top 53 bits x 2**-53)."""
     return unit_double(stream_next64(st))
@@ -214,7 +231,7 @@ cdef void stream_normals(PhiloxStream* st, bitgen_t* bg, Py_ssize_t n, f8* out) 
     cdef uint64_t r, rabs
     for i in range(n):
         if pos == PHILOX_BUF:
-            philox_lanes(st)
+            philox_refill(st)
             pos = 0
         r = st.buffer[pos]
         idx = <int>(r & 0xFF)
@@ -236,7 +253,7 @@ cdef void stream_uniforms(PhiloxStream* st, Py_ssize_t n, f8* out) noexcept nogi
     cdef int pos = st.buffer_pos
     for i in range(n):
         if pos == PHILOX_BUF:
-            philox_lanes(st)
+            philox_refill(st)
             pos = 0
         out[i] = unit_double(st.buffer[pos])
         pos += 1
@@ -282,7 +299,7 @@ cdef int ziggurat_tables() except -1:
     stream_normal to numpy bit for bit."""
     cdef ZigProbe pr
     cdef bitgen_t bg
-    cdef uint64_t key[2]
+    cdef uint32_t key[2]
     cdef uint64_t lo, hi, mid
     cdef f8 x
     cdef int idx
@@ -335,39 +352,46 @@ cdef uint64_t as_u64(str name, object value) except? 0:
     return <uint64_t>value.__index__()
 
 
-def philox_block(const uint64_t[::1] ctr, const uint64_t[::1] key, uint64_t[::1] out):
-    """One Philox4x64-10 block: ``out`` (4,) = bijection of ``ctr`` (4,) under ``key`` (2,).
+cdef uint64_t as_purpose(object value) except? 0:
+    """``value`` as a stream purpose (counter word 1's low byte); ValueError unless in [0, 256)."""
+    if not hasattr(type(value), "__index__") or not 0 <= value < 256:
+        raise ValueError(f"purpose: must be an integer in [0, 256), got {value!r}")
+    return <uint64_t>value.__index__()
 
-    No counter increment: this is the raw function of the Random123 known-answer vectors.
+
+def philox_block(const uint32_t[::1] ctr, const uint32_t[::1] key, uint32_t[::1] out):
+    """One Philox4x32-10 block: ``out`` (4,) = bijection of ``ctr`` (4,) under ``key`` (2,).
+
+    The raw function of the Random123 known-answer vectors.
     """
     if ctr.shape[0] != 4 or key.shape[0] != 2 or out.shape[0] != 4:
         raise ValueError(f"philox_block: ctr, key, out must have 4, 2, 4 words, got "
                          f"{ctr.shape[0]}, {key.shape[0]}, {out.shape[0]}")
     with nogil:
-        philox4x64_10(&ctr[0], &key[0], &out[0])
+        philox4x32(&ctr[0], &key[0], &out[0])
 
 
 def philox_key(seed):
-    """The stream key (k0, k1) of a run seed (0 <= seed < 2**64), as two Python ints."""
-    cdef uint64_t key[2]
+    """The stream key (k0, k1) of a run seed (0 <= seed < 2**64), as two 32-bit Python ints."""
+    cdef uint32_t key[2]
     stream_key(as_u64("seed", seed), key)
     return key[0], key[1]
 
 
-cdef int raw_stream(PhiloxStream* st, const uint64_t[::1] key,
-                    const uint64_t[::1] counter) except -1:
-    """Place ``st`` at numpy's Philox(key=key, counter=counter) state (key (2,), counter (4,))."""
+cdef int raw_stream(PhiloxStream* st, const uint32_t[::1] key,
+                    const uint32_t[::1] counter) except -1:
+    """Place ``st`` at the stream whose first block encrypts ``counter`` (4,) under ``key`` (2,)."""
     if key.shape[0] != 2 or counter.shape[0] != 4:
         raise ValueError(f"key and counter: must have 2 and 4 words, got {key.shape[0]} "
                          f"and {counter.shape[0]}")
-    stream_init(st, &key[0], counter[1], counter[2], counter[3])
-    st.ctr[0] = counter[0]
+    stream_init(st, &key[0], 0, 0, 0)
+    st.ctr[0], st.ctr[1], st.ctr[2], st.ctr[3] = counter[0], counter[1], counter[2], counter[3]
     return 0
 
 
-def fill_raw(const uint64_t[::1] key, const uint64_t[::1] counter, uint64_t[::1] out):
-    """``out`` (n,) = the first n 64-bit words of Philox4x64-10 from (key, counter): numpy's
-    ``Philox(key=key, counter=counter).random_raw(n)``."""
+def fill_raw(const uint32_t[::1] key, const uint32_t[::1] counter, uint64_t[::1] out):
+    """``out`` (n,) = the first n 64-bit words of the stream from (key, counter): blocks
+    counter, counter + (1, 0, 0, 0), ... (word 0 wrapping), two words each (streams.raw_words)."""
     cdef PhiloxStream st
     cdef Py_ssize_t i
     raw_stream(&st, key, counter)
@@ -376,7 +400,7 @@ def fill_raw(const uint64_t[::1] key, const uint64_t[::1] counter, uint64_t[::1]
             out[i] = stream_next64(&st)
 
 
-def fill_raw32(const uint64_t[::1] key, const uint64_t[::1] counter, uint32_t[::1] out):
+def fill_raw32(const uint32_t[::1] key, const uint32_t[::1] counter, uint32_t[::1] out):
     """``out`` (n,) = the first n 32-bit words from (key, counter): each 64-bit word's low
     half, then its high half (numpy's next_uint32)."""
     cdef PhiloxStream st
@@ -399,7 +423,7 @@ cdef int fill_rows(uint64_t seed, uint64_t purpose, uint64_t scenario_start, f8[
                    int normal) except -1:
     """Row r of ``out`` = the first out.shape[1] standard normals (normal=1) or uniforms
     in [0, 1) (normal=0) of the stream (seed, scenario_start + r, purpose)."""
-    cdef uint64_t key[2]
+    cdef uint32_t key[2]
     cdef PhiloxStream st
     cdef bitgen_t bg
     cdef Py_ssize_t r, S = out.shape[0], n = out.shape[1]
@@ -420,13 +444,13 @@ cdef int fill_rows(uint64_t seed, uint64_t purpose, uint64_t scenario_start, f8[
 
 def fill_normals(seed, purpose, scenario_start, f8[:, ::1] out):
     """Standard normals: row r of ``out`` (S, n) is scenario ``scenario_start + r``'s stream
-    ``purpose`` under ``seed`` (numpy's ziggurat on Philox4x64-10; streams.fill_normals is
+    ``purpose`` under ``seed`` (numpy's ziggurat on Philox4x32-10; streams.fill_normals is
     the numpy twin, bit for bit). Runs without the GIL."""
-    fill_rows(as_u64("seed", seed), as_u64("purpose", purpose),
+    fill_rows(as_u64("seed", seed), as_purpose(purpose),
               as_u64("scenario_start", scenario_start), out, 1)
 
 
 def fill_uniforms(seed, purpose, scenario_start, f8[:, ::1] out):
     """Uniforms in [0, 1) (53-bit): as :func:`fill_normals`, numpy's ``Generator.random``."""
-    fill_rows(as_u64("seed", seed), as_u64("purpose", purpose),
+    fill_rows(as_u64("seed", seed), as_purpose(purpose),
               as_u64("scenario_start", scenario_start), out, 0)

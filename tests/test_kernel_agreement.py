@@ -507,7 +507,7 @@ ENGINE_WATERFALL_TERMS = [  # (catch_up, offset, clawback)
 def test_waterfalls_on_engine_flows(catch_up: float, offset: float, clawback: bool) -> None:
     overrides = {"catch_up_rate": catch_up, "management_fee_offset_percentage": offset,
                  "clawback_provision": clawback}
-    cfg, pool, out = engine_equity(overrides, 21)
+    cfg, pool, out = engine_equity(overrides, 21, n_scen=32)  # enough for some carry
     calls, dist, fees = equity_flows(out["ledger"])
     S, N = calls.shape
     lp_share = 1.0 - cfg.gp_commitment_percentage

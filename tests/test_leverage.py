@@ -272,8 +272,8 @@ def test_readme_levered_run_is_what_it_prints():
     assert 'if line.startswith("leverage:")' in code
     assert line in runs["both"].summary().splitlines() and line.startswith("leverage:")
     text = " ".join(section.split())
-    for name, quoted in (("none", "4.66 % unlevered"), ("line", "4.58 % with the default"),
-                         ("line3", "4.69 % with a 3 % line"), ("nav", "5.47 % with the NAV")):
+    for name, quoted in (("none", "4.75 % unlevered"), ("line", "4.66 % with the default"),
+                         ("line3", "4.79 % with a 3 % line"), ("nav", "5.57 % with the NAV")):
         assert f"{runs[name].metrics['irr'] * 100:.2f} %" == quoted.split(" ")[0] + " %", name
         assert quoted in text, quoted
     unlevered = runs["line"].data["leverage"]["statistics"]["lp_irr_unlevered"]["p50"]

@@ -1,6 +1,6 @@
-"""Counter-based random streams: the Cython core's Philox4x64-10 (``equihome/_random.pxi``)
-against the published known answers, against numpy's Philox bit for bit, and its numbers'
-statistics.
+"""Counter-based random streams: the Cython core's Philox4x32-10 (``equihome/_random.pxi``)
+against the published known answers, against the numpy twin (``equihome/model/streams.py``)
+bit for bit, and its numbers' statistics.
 
 Statistical checks allow Z = 5 standard errors (the brief's bound; P(|N(0,1)| > 5) = 5.7e-7
 per check) and a Kolmogorov-Smirnov distance below KS_CRIT / sqrt(n) with KS_CRIT = 1.95
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,30 +24,28 @@ KS_CRIT = 1.95
 N_STAT = 1_000_000
 U64 = np.uint64
 
-# (counter, key, output) of Philox4x64-10 from Random123's kat_vectors.
+# (counter, key, output) of Philox4x32-10 from Random123's kat_vectors.
 KAT = [
-    ([0, 0, 0, 0], [0, 0],
-     [0x16554D9ECA36314C, 0xDB20FE9D672D0FDC, 0xD7E772CEE186176B, 0x7E68B68AEC7BA23B]),
-    ([2**64 - 1] * 4, [2**64 - 1] * 2,
-     [0x87B092C3013FE90B, 0x438C3C67BE8D0224, 0x9CC7D7C69CD777B6, 0xA09CAEBF594F0BA0]),
-    ([0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89],
-     [0x452821E638D01377, 0xBE5466CF34E90C6C],
-     [0xA528F45403E61D95, 0x38C72DBD566E9788, 0xA5A1610E72FD18B5, 0x57BD43B5E52B7FE6]),
+    ([0, 0, 0, 0], [0, 0], [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]),
+    ([2**32 - 1] * 4, [2**32 - 1] * 2, [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]),
+    ([0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344], [0xA4093822, 0x299F31D0],
+     [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]),
 ]
 # (seed, scenario, purpose) triples, from the smallest to the largest words.
 STREAMS = [(0, 0, 0), (42, 0, Purpose.PRICES), (42, 7, Purpose.LOAN_SIZE), (42, 999, Purpose.SUBURBS),
-           (2**63 - 1, 123_456, Purpose.REGIME), (2**64 - 1, 2**64 - 1, 2**64 - 1)]
-# draw counts around the 4-word block boundary, and long enough to meet ziggurat rejections
-LENGTHS = [1, 3, 4, 5, 7, 8, 9, 1000, 4099]
+           (2**63 - 1, 123_456, Purpose.REGIME), (2**64 - 1, 2**64 - 1, 255)]
+# draw counts around the 32-word buffer (16 blocks) and long enough to meet ziggurat rejections
+LENGTHS = [1, 3, 31, 32, 33, 63, 64, 65, 1000, 4099]
+BUFFER = 32  # 64-bit words the kernel encrypts at once (_core.pxd: PHILOX_BUF)
 
 
-def a64(words: list[int]) -> np.ndarray:
-    return np.array(words, dtype=U64)
+def a32(words: list[int] | tuple[int, ...]) -> np.ndarray:
+    return np.array(words, dtype=np.uint32)
 
 
-def core_raw(key: np.ndarray, counter: np.ndarray, n: int) -> np.ndarray:
+def core_raw(key, counter: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=U64)
-    _core.fill_raw(key, counter, out)
+    _core.fill_raw(a32(key), a32(counter), out)
     return out
 
 
@@ -69,67 +66,62 @@ def twin_fill(kind: str, seed: int, purpose: int, start: int, shape: tuple[int, 
 
 @pytest.mark.parametrize("ctr, key, expected", KAT)
 def test_philox_block_matches_the_random123_known_answers(ctr, key, expected):
-    out = np.zeros(4, dtype=U64)
-    _core.philox_block(a64(ctr), a64(key), out)
+    out = np.zeros(4, dtype=np.uint32)
+    _core.philox_block(a32(ctr), a32(key), out)
     assert [hex(int(w)) for w in out] == [hex(w) for w in expected]
+    twin = streams.philox4x32(a32(ctr)[None, :], key)[0]
+    assert [hex(int(w)) for w in twin] == [hex(w) for w in expected]
 
 
-@pytest.mark.parametrize("name", ["philox-testset-1.csv", "philox-testset-2.csv"])
-def test_raw_stream_matches_numpys_published_philox_outputs(name):
-    """numpy's test data: the first 1000 words of Philox(seed), key from SeedSequence(seed)."""
-    path = Path(np.random.__file__).parent / "tests" / "data" / name
-    rows = [line.split(",") for line in path.read_text().splitlines()]
-    seed = int(rows[0][1], 16)
-    expected = a64([int(v, 16) for _, v in rows[1:]])
-    key = np.random.SeedSequence(seed).generate_state(2, U64)
-    assert np.array_equal(core_raw(key, a64([0, 0, 0, 0]), expected.size), expected)
-
-
-def test_counter_increments_before_each_block_and_carries():
-    """Block j of the stream from counter c encrypts c + j + 1, carrying across words."""
-    key = a64([5, 6])
-    block = np.zeros(4, dtype=U64)
-    _core.philox_block(a64([0, 0, 1, 0]), key, block)
-    # from counter (2**64 - 1, 2**64 - 1, 0, 0) the first increment carries twice
-    assert np.array_equal(core_raw(key, a64([2**64 - 1, 2**64 - 1, 0, 0]), 4), block)
-    _core.philox_block(a64([3, 9, 8, 7]), key, block)
-    assert np.array_equal(core_raw(key, a64([0, 9, 8, 7]), 12)[8:], block)
+def test_block_j_encrypts_the_counter_plus_j_and_gives_two_words_low_half_first():
+    """Word 0 of the counter counts blocks (wrapping mod 2**32, no carry into word 1); block
+    j's outputs x0..x3 are the words x0 + 2**32 x1 and x2 + 2**32 x3."""
+    key, ctr = (5, 6), [2**32 - 2, 9, 8, 7]
+    words = core_raw(key, a32(ctr), 8)
+    for j, c0 in enumerate([2**32 - 2, 2**32 - 1, 0, 1]):
+        x = np.zeros(4, dtype=np.uint32)
+        _core.philox_block(a32([c0, 9, 8, 7]), a32(key), x)
+        x = [int(v) for v in x]
+        assert [int(w) for w in words[2 * j:2 * j + 2]] == [x[0] | x[1] << 32, x[2] | x[3] << 32]
 
 
 @pytest.mark.parametrize("seed, scenario, purpose", STREAMS)
-def test_raw_words_equal_numpys_philox(seed, scenario, purpose):
-    key, ctr = a64(list(_core.philox_key(seed))), streams.stream_counter(scenario, purpose)
-    expected = streams.bit_generator(seed, scenario, purpose).random_raw(1001)
+def test_raw_words_equal_the_numpy_twin(seed, scenario, purpose):
+    key, ctr = _core.philox_key(seed), streams.stream_counter(scenario, purpose)
+    expected = streams.raw_words(key, ctr, 1001)
     assert np.array_equal(core_raw(key, ctr, 1001), expected)
+    assert np.array_equal(streams.bit_generator(seed, scenario, purpose).random_raw(1001),
+                          expected)
 
 
 def test_raw32_hands_out_low_then_high_halves_as_numpy_does():
-    key, ctr = a64([11, 12]), a64([1, 2, 3, 4])
+    key, ctr = (11, 12), a32([1, 2, 3, 4])
     out = np.zeros(9, dtype=np.uint32)
-    _core.fill_raw32(key, ctr, out)
+    _core.fill_raw32(a32(key), ctr, out)
     words = core_raw(key, ctr, 5)
     halves = np.stack([words & U64(0xFFFFFFFF), words >> U64(32)], axis=1).ravel()[:9]
     assert np.array_equal(out, halves.astype(np.uint32))
-    bg = np.random.Philox(key=key, counter=ctr)
-    assert [bg.ctypes.next_uint32(bg.ctypes.state) for _ in range(9)] == out.tolist()
+    bitgen = streams.StreamBitGenerator(key, ctr)._bitgen  # numpy's bitgen_t, as numpy calls it
+    assert [bitgen.next_uint32(None) for _ in range(9)] == out.tolist()
 
 
 # --------------------------------------------------------------------------- keying
 
 
-def test_key_is_splitmix64s_published_outputs():
-    """Vigna's splitmix64.c from state 0 and from 1234567 (its first two outputs)."""
-    assert streams.stream_key(0) == (0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4)
-    assert streams.stream_key(1234567) == (0x599ED017FB08FC85, 0x2C73F08458540FA5)
+def test_key_is_splitmix64s_published_first_output():
+    """Vigna's splitmix64.c from state 0 and from 1234567 (its first output), low word first."""
+    assert streams.stream_key(0) == (0x7B1DCDAF, 0xE220A839)
+    assert streams.stream_key(1234567) == (0xFB08FC85, 0x599ED017)
     for seed in (0, 1, 42, 1234567, 2**63 - 1, 2**64 - 1):
         assert _core.philox_key(seed) == streams.stream_key(seed)
 
 
 def test_stream_counter_layout():
-    assert streams.stream_counter(7, Purpose.SUBURBS).tolist() == [0, 7, 3, 0]
-    state = streams.bit_generator(42, 7, Purpose.SUBURBS).state["state"]
-    assert state["counter"].tolist() == [0, 7, 3, 0]
-    assert tuple(state["key"].tolist()) == streams.stream_key(42)
+    assert streams.stream_counter(7, Purpose.SUBURBS).tolist() == [0, 3, 7, 0]
+    assert streams.stream_counter(2**40 + 9, 255, 5).tolist() == [0, 255 + 5 * 256, 9, 256]
+    assert streams.stream_counter(0, 4, streams.TAPE_BLOCK).tolist() == [0, 0xFFFFFF04, 0, 0]
+    bg = streams.bit_generator(42, 7, Purpose.SUBURBS)
+    assert bg.key == streams.stream_key(42)
 
 
 @pytest.mark.parametrize("bad", [-1, 2**64, 1.5])
@@ -138,10 +130,19 @@ def test_out_of_range_words_are_refused_naming_the_field(bad):
         _core.fill_normals(bad, 0, 0, np.zeros((1, 1)))
     with pytest.raises(ValueError, match="seed: must be an integer"):
         streams.stream_key(bad)
-    with pytest.raises(ValueError, match="purpose: must be an integer"):
+    with pytest.raises(ValueError, match=r"purpose: must be an integer in \[0, 256\)"):
         _core.fill_uniforms(1, bad, 0, np.zeros((1, 1)))
     with pytest.raises(ValueError, match="scenario: must be an integer"):
         streams.stream_counter(bad, 0)
+
+
+def test_purposes_and_pool_blocks_beyond_the_counter_word_are_refused():
+    with pytest.raises(ValueError, match=r"purpose: must be an integer in \[0, 256\), got 256"):
+        _core.fill_normals(1, 256, 0, np.zeros((1, 1)))
+    with pytest.raises(ValueError, match=r"purpose: must be an integer in \[0, 256\)"):
+        streams.stream_counter(0, 256)
+    with pytest.raises(ValueError, match=r"block: must be an integer in \[0, 16777216\)"):
+        streams.stream_counter(0, 4, 2**24)
 
 
 def test_the_last_scenario_index_is_the_limit():
@@ -177,16 +178,16 @@ def test_normals_cross_block_boundaries_as_numpy_does():
 
 
 def test_the_inline_ziggurat_hands_every_rejected_word_to_numpy_at_any_buffer_position():
-    """stream_normal runs numpy's ziggurat fast path inline and leaves a rejected word for
-    numpy's own sampler. Over 200,000 normals the stream's words are rejected at each of the 8
-    positions of the two-block buffer, and every normal is still numpy's."""
+    """stream_normals runs numpy's ziggurat fast path inline and leaves a rejected word for
+    numpy's own sampler. Over 200,000 normals the stream's words are rejected at each of the
+    32 positions of the 16-block buffer, and every normal is still numpy's."""
     W, K = _core.ziggurat_table()
     n = 200_000
-    words = core_raw(a64(list(streams.stream_key(11))), streams.stream_counter(4, 1), n)
+    words = core_raw(streams.stream_key(11), streams.stream_counter(4, 1), n)
     idx, rabs = words & U64(0xFF), (words >> U64(9)) & U64((1 << 52) - 1)
     rejected = rabs >= K[idx.astype(int)]
     assert 0.005 < rejected.mean() < 0.02  # numpy's ziggurat takes its fast path ~99 % of the time
-    assert set(np.flatnonzero(rejected) % 8) == set(range(8))
+    assert set(np.flatnonzero(rejected) % BUFFER) == set(range(BUFFER))
     assert np.array_equal(core_fill("normals", 11, 1, 4, (1, n))[0],
                           streams.generator(11, 4, 1).standard_normal(n))
     first = int(np.argmax(rejected))  # up to the first rejected word, one word per normal
@@ -197,7 +198,7 @@ def test_the_inline_ziggurat_hands_every_rejected_word_to_numpy_at_any_buffer_po
 
 
 def test_uniforms_are_the_top_53_bits_of_the_raw_words():
-    key, ctr = a64(list(streams.stream_key(9))), streams.stream_counter(3, 2)
+    key, ctr = streams.stream_key(9), streams.stream_counter(3, 2)
     u = core_fill("uniforms", 9, 2, 3, (1, 10))[0]
     words = core_raw(key, ctr, 10)
     assert u.tolist() == [int(w >> U64(11)) / 2.0**53 for w in words]

@@ -51,7 +51,7 @@ RESULT_SCHEMA: dict = {
         "fund_size": {"type": "number"},
         "num_simulations": {"type": "integer", "minimum": 1},
         "seed": {"type": "integer"},
-        "rng": {"type": "string", "examples": ["philox4x64-10-v1"],
+        "rng": {"type": "string", "examples": ["philox4x32-10-v1"],
                 "description": "the random-stream scheme the scenarios were drawn with "
                                "(equihome.model.streams.SCHEME): the same config, seed and rng "
                                "give the same numbers; results of another scheme differ in the "

@@ -4,7 +4,7 @@ assignment and the per-scenario pool reductions, ``assign_zones``, ``pool_metric
 ``loan_stats`` (``_core.pyx``).
 
 The same numbers as the Cython kernels, drawn through ``equihome/model/streams.py`` (numpy's
-Philox and samplers on the same counters); ``equihome.model.reference`` re-exports them.
+Philox4x32 words under numpy's samplers); ``equihome.model.reference`` re-exports them.
 """
 
 from __future__ import annotations

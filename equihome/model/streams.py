@@ -1,23 +1,28 @@
-"""Counter-based random streams (Philox4x64-10): the numpy twin of ``equihome/_random.pxi``.
+"""Counter-based random streams (Philox4x32-10): the numpy twin of ``equihome/_random.pxi``.
 
 A run's random numbers come from one stream per (seed, scenario index, purpose), with no
-generator object kept per scenario. The scheme, ``SCHEME = "philox4x64-10-v1"``:
+generator object kept per scenario. The scheme, ``SCHEME = "philox4x32-10-v1"``:
 
-* **key** (2 x 64 bits) = the first two outputs of SplitMix64 started at the run seed
-  (0 <= seed < 2**64): ``k0 = splitmix64(seed + g)``, ``k1 = splitmix64(seed + 2g)`` in
-  the usual state-increment form, g = 0x9E3779B97F4A7C15. One key per run.
-* **counter** (4 x 64 bits) = ``(draw block, scenario, purpose, pool block)``. The stream
-  starts at counter ``(0, scenario, purpose, b)``; numpy's Philox increments word 0
-  *before* each block, so block j (4 output words) encrypts ``(j + 1, scenario, purpose,
-  b)``. Word 3, b, is the loan pool's block index (``loan_generator``: block b of a
-  scenario's pool has its own streams, so a run needing more loans never changes the
-  earlier loans' draws); it is 0 for every other purpose. 2**64 draw blocks per stream
-  never carry into the scenario word.
-* **numbers**: the raw 64-bit words in block order, turned into doubles by numpy's own
-  samplers: ``Generator.standard_normal`` (ziggurat), ``Generator.random`` (top 53 bits
-  times 2**-53), ``Generator.uniform`` and ``Generator.standard_exponential`` (ziggurat).
-  The Cython core runs the same C samplers (numpy.random.c_distributions) on the same
-  words, so the two sides agree bit for bit.
+* **key** (2 x 32 bits) = SplitMix64's first output from state ``seed`` (0 <= seed < 2**64),
+  ``splitmix64(seed + g)``, g = 0x9E3779B97F4A7C15: its low 32 bits, then its high 32 bits.
+  One key per run; distinct seeds give distinct keys.
+* **counter** (4 x 32 bits): block j = 0, 1, ... of the stream (seed, scenario, purpose, b)
+  encrypts ``(j, purpose + 256 b, scenario mod 2**32, scenario >> 32)``. b is the loan
+  pool's block index (``loan_generator``: block b of a scenario's pool has its own streams,
+  so a run needing more loans never changes the earlier loans' draws; a loan tape's draws
+  use b = TAPE_BLOCK); it is 0 for every other purpose. purpose < 256, b < 2**24, and a
+  stream holds 2**32 blocks (2**33 words, 64 GiB), far beyond any run.
+* **words**: block j's four 32-bit outputs x0..x3 give two 64-bit words, ``x0 + 2**32 x1``
+  then ``x2 + 2**32 x3``.
+* **numbers**: numpy's own samplers on those words: ``Generator.standard_normal``
+  (ziggurat), ``Generator.random`` (top 53 bits times 2**-53), ``Generator.uniform`` and
+  ``Generator.standard_exponential`` (ziggurat). The Cython core runs the same C samplers
+  (numpy.random.c_distributions) on the same words, so the two sides agree bit for bit.
+
+Here Philox4x32-10 is numpy arithmetic on whole arrays of blocks (:func:`philox4x32`,
+checked against Random123's known answers), and :class:`StreamBitGenerator` hands its words
+to a ``numpy.random.Generator`` through numpy's bit-generator interface (the ``bitgen_t``
+capsule, built with ctypes), so the samplers are numpy's, unchanged.
 
 The scenario index is the run-wide one (0 .. n-1), never an index within a chunk, so any
 scenario's draws can be regenerated alone and no result depends on chunking, threads or
@@ -31,24 +36,34 @@ numpy reference kernels draw the same numbers through this module. A result reco
 
 from __future__ import annotations
 
+import ctypes
+import threading
 from enum import IntEnum
+from typing import cast
 
 import numpy as np
 
-SCHEME = "philox4x64-10-v1"
-TAPE_BLOCK = 1 << 32  # counter word 3 of a loan tape's streams (pool blocks count 0, 1, ...)
+SCHEME = "philox4x32-10-v1"
+MAX_PURPOSE = 1 << 8          # purposes 0 .. 255: counter word 1's low byte
+MAX_POOL_BLOCK = 1 << 24      # pool blocks 0 .. 2**24 - 1: counter word 1's high 3 bytes
+TAPE_BLOCK = MAX_POOL_BLOCK - 1  # the pool block of a loan tape's streams (pool blocks: 0, 1, ...)
+MASK32 = (1 << 32) - 1
 MASK64 = (1 << 64) - 1
 SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
 SPLITMIX_M1 = 0xBF58476D1CE4E5B9
 SPLITMIX_M2 = 0x94D049BB133111EB
+PHILOX_M = (0xD2511F53, 0xCD9E8D57)   # round multipliers of words 0 and 2 (Random123)
+PHILOX_W = (0x9E3779B9, 0xBB67AE85)   # Weyl increments of the key words between rounds
+PHILOX_ROUNDS = 10
+REFILL_BLOCKS = 2048                  # blocks StreamBitGenerator encrypts at a time
 
 
 class Purpose(IntEnum):
-    """Counter word 2: which of a scenario's independent inputs a stream feeds.
+    """Counter word 1's low byte: which of a scenario's independent inputs a stream feeds.
 
     Part of the scheme: a change of these numbers renames SCHEME. 0 is unused. The loan
-    purposes (4-9) are drawn per pool block (counter word 3); one purpose per draw kind, so
-    the rejection redraws of a truncated normal never shift another kind's draws.
+    purposes (4-9) are drawn per pool block (counter word 1's high bytes); one purpose per
+    draw kind, so the rejection redraws of a truncated normal never shift another kind's draws.
     """
 
     PRICES = 1         # zone shocks of the price paths, (M, Z) per scenario
@@ -62,11 +77,12 @@ class Purpose(IntEnum):
     HOME_WALK = 9      # two normals a loan: the home's walk to exit and over foreclosure
 
 
-def check_u64(name: str, value: int) -> int:
-    """``value`` as a Python int in [0, 2**64); ValueError naming ``name`` otherwise."""
+def check_word(name: str, value: int, limit: int = 1 << 64) -> int:
+    """``value`` as a Python int in [0, limit); ValueError naming ``name`` otherwise."""
     v = int(value)
-    if v != value or not 0 <= v <= MASK64:
-        raise ValueError(f"{name}: must be an integer in [0, 2**64), got {value!r}")
+    if v != value or not 0 <= v < limit:
+        bound = "2**64" if limit == 1 << 64 else str(limit)
+        raise ValueError(f"{name}: must be an integer in [0, {bound}), got {value!r}")
     return v
 
 
@@ -80,29 +96,127 @@ def splitmix64(state: int) -> tuple[int, int]:
 
 
 def stream_key(seed: int) -> tuple[int, int]:
-    """The run's Philox key (k0, k1) from its seed: SplitMix64's first two outputs."""
-    state = check_u64("seed", seed)
-    state, k0 = splitmix64(state)
-    _, k1 = splitmix64(state)
-    return k0, k1
+    """The run's Philox key (k0, k1) from its seed: SplitMix64's first output, low then high
+    32 bits."""
+    _, k = splitmix64(check_word("seed", seed))
+    return k & MASK32, k >> 32
 
 
 def stream_counter(scenario: int, purpose: int, block: int = 0) -> np.ndarray:
-    """The counter (4,) uint64 at the start of a stream: (0, scenario, purpose, block)."""
-    return np.array([0, check_u64("scenario", scenario), check_u64("purpose", purpose),
-                     check_u64("block", block)], dtype=np.uint64)
+    """The counter (4,) uint32 of a stream's first block: (0, purpose + 256 block,
+    scenario's low word, its high word)."""
+    s = check_word("scenario", scenario)
+    p = check_word("purpose", purpose, MAX_PURPOSE)
+    b = check_word("block", block, MAX_POOL_BLOCK)
+    return np.array([0, p | b << 8, s & MASK32, s >> 32], dtype=np.uint32)
 
 
-def bit_generator(seed: int, scenario: int, purpose: int, block: int = 0) -> np.random.Philox:
-    """numpy's Philox at the start of the stream (seed, scenario, purpose, block)."""
-    key = np.array(stream_key(seed), dtype=np.uint64)
-    return np.random.Philox(key=key, counter=stream_counter(scenario, purpose, block))
+def philox4x32(ctr: np.ndarray, key: tuple[int, int] | np.ndarray) -> np.ndarray:
+    """Philox4x32-10 of each row of ``ctr`` (n, 4) uint32 under ``key`` (2 words): (n, 4) uint32.
+
+    A round: (c0, c1, c2, c3) <- (hi(M1 c2) ^ c1 ^ k0, lo(M1 c2), hi(M0 c0) ^ c3 ^ k1,
+    lo(M0 c0)), the 32 x 32 -> 64-bit products exact in uint64; the key words grow by the
+    Weyl increments between rounds (mod 2**32).
+    """
+    c = np.asarray(ctr, dtype=np.uint32).astype(np.uint64)
+    c0, c1, c2, c3 = (c[:, i] for i in range(4))
+    k0, k1 = (int(k) & MASK32 for k in key)
+    m0, m1, low = np.uint64(PHILOX_M[0]), np.uint64(PHILOX_M[1]), np.uint64(MASK32)
+    for _ in range(PHILOX_ROUNDS):
+        p0, p1 = c0 * m0, c2 * m1
+        c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0), p1 & low,
+                          (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1), p0 & low)
+        k0, k1 = (k0 + PHILOX_W[0]) & MASK32, (k1 + PHILOX_W[1]) & MASK32
+    return np.stack([c0, c1, c2, c3], axis=1).astype(np.uint32)
+
+
+def raw_words(key: tuple[int, int] | np.ndarray, counter: np.ndarray, n: int) -> np.ndarray:
+    """The first n 64-bit words (uint64) of the stream whose block j encrypts ``counter``
+    (4,) with j added to word 0 (mod 2**32): twin of ``_core.fill_raw``."""
+    blocks = (n + 1) // 2
+    ctr = np.repeat(np.asarray(counter, dtype=np.uint32)[None, :], blocks, axis=0)
+    ctr[:, 0] += np.arange(blocks, dtype=np.uint64).astype(np.uint32)  # wraps mod 2**32
+    x = philox4x32(ctr, key).astype(np.uint64)
+    words = np.stack([x[:, 0] | x[:, 1] << np.uint64(32), x[:, 2] | x[:, 3] << np.uint64(32)],
+                     axis=1)
+    return words.ravel()[:n]
+
+
+_NEXT64 = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
+_NEXT32 = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p)
+_NEXT_DOUBLE = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_void_p)
+
+
+class _BitGen(ctypes.Structure):
+    """numpy's ``bitgen_t`` (numpy/random/bitgen.h): a state pointer and four functions."""
+
+    _fields_ = [("state", ctypes.c_void_p), ("next_uint64", _NEXT64),
+                ("next_uint32", _NEXT32), ("next_double", _NEXT_DOUBLE), ("next_raw", _NEXT64)]
+
+
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype = ctypes.py_object
+_capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+
+
+class StreamBitGenerator:
+    """One stream as a numpy bit generator: ``numpy.random.Generator(StreamBitGenerator(...))``
+    draws with numpy's own samplers from the stream's words.
+
+    It offers what numpy's Generator reads of a BitGenerator, ``capsule`` (a "BitGenerator"
+    capsule around a ``bitgen_t`` whose functions are ctypes callbacks) and ``lock``. Words
+    are encrypted REFILL_BLOCKS blocks at a time by :func:`raw_words`; next_uint32 hands out
+    a word's low half, then its high half, and next_double its top 53 bits x 2**-53, as
+    numpy's own bit generators do. A Python callback per word: slow, and only for the
+    reference kernels and tests.
+    """
+
+    def __init__(self, key: tuple[int, int], counter: np.ndarray) -> None:
+        self.key = (int(key[0]), int(key[1]))
+        self._next_block = np.asarray(counter, dtype=np.uint32).copy()
+        self._words: list[int] = []
+        self._pos = 0
+        self._half: int | None = None
+        self.lock = threading.Lock()
+        self._callbacks = (_NEXT64(self._next64), _NEXT32(self._next32),
+                           _NEXT_DOUBLE(self._next_double), _NEXT64(self._next64))
+        self._bitgen = _BitGen(None, *self._callbacks)  # the callbacks live as long as self
+        self.capsule = _capsule_new(ctypes.addressof(self._bitgen), b"BitGenerator", None)
+
+    def _next64(self, _state: int | None = None) -> int:
+        if self._pos == len(self._words):
+            words = raw_words(self.key, self._next_block, 2 * REFILL_BLOCKS)
+            self._next_block[0] += np.uint32(REFILL_BLOCKS)  # mod 2**32, as the kernel's
+            self._words, self._pos = words.tolist(), 0
+        self._pos += 1
+        return self._words[self._pos - 1]
+
+    def _next32(self, _state: int | None = None) -> int:
+        if self._half is not None:
+            half, self._half = self._half, None
+            return half
+        w = self._next64()
+        self._half = w >> 32
+        return w & MASK32
+
+    def _next_double(self, _state: int | None = None) -> float:
+        return (self._next64() >> 11) * (1.0 / 9007199254740992.0)
+
+    def random_raw(self, n: int) -> np.ndarray:
+        """The stream's next n 64-bit words (uint64)."""
+        return np.array([self._next64() for _ in range(n)], dtype=np.uint64)
+
+
+def bit_generator(seed: int, scenario: int, purpose: int, block: int = 0) -> StreamBitGenerator:
+    """The stream (seed, scenario, purpose, block) at its start, as a numpy bit generator."""
+    return StreamBitGenerator(stream_key(seed), stream_counter(scenario, purpose, block))
 
 
 def generator(seed: int, scenario: int, purpose: int, block: int = 0) -> np.random.Generator:
     """A Generator on the stream (seed, scenario, purpose, block): its draws equal the
     Cython core's."""
-    return np.random.Generator(bit_generator(seed, scenario, purpose, block))
+    bits = cast(np.random.BitGenerator, bit_generator(seed, scenario, purpose, block))
+    return np.random.Generator(bits)  # numpy reads only .capsule and .lock of it
 
 
 def fill_normals(seed: int, purpose: int, scenario_start: int, out: np.ndarray) -> None:
@@ -115,6 +229,10 @@ def fill_normals(seed: int, purpose: int, scenario_start: int, out: np.ndarray) 
 
 
 def fill_uniforms(seed: int, purpose: int, scenario_start: int, out: np.ndarray) -> None:
-    """Uniforms in [0, 1): as :func:`fill_normals`; twin of ``equihome._core.fill_uniforms``."""
+    """Uniforms in [0, 1): as :func:`fill_normals`, numpy's ``Generator.random`` (each word's
+    top 53 bits x 2**-53, taken here straight from the words); twin of
+    ``equihome._core.fill_uniforms``."""
+    key = stream_key(seed)
     for r in range(out.shape[0]):
-        generator(seed, scenario_start + r, purpose).random(out=out[r])
+        words = raw_words(key, stream_counter(scenario_start + r, purpose), out.shape[1])
+        out[r] = (words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)

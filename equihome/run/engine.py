@@ -1,7 +1,7 @@
 """Monte Carlo orchestration: chunks of scenarios through the stages, events, the result.
 
 A run is a pure function of (config, seed). Scenario ``i`` draws every random number from
-the counter-based streams (seed, i, purpose) of ``equihome.model.streams`` (Philox4x64-10,
+the counter-based streams (seed, i, purpose) of ``equihome.model.streams`` (Philox4x32-10,
 no generator object per scenario; the kernels draw them without the GIL), so the numbers
 do not depend on chunk size, thread count or backend. Chunks run on a thread pool (the
 kernels release the GIL) or, with ``backend="dask"``, as tasks on a Dask cluster
