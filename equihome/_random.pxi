@@ -74,10 +74,10 @@ cdef extern from *:
     }
     #endif
 
-    /* Blocks ctr[0] + b (word 0 wrapping), b = 0..15, of the stream with words 1..3 of ctr:
-       block b's 4 words at out[4b .. 4b + 3], as eqh_philox4x32 gives them. */
-    static inline void eqh_philox4x32_16(const uint32_t* ctr, const uint32_t* key, uint32_t* out) {
-    #if defined(__AVX2__)
+    /* Blocks ctr[0] + b (word 0 wrapping), b = 0..15, of the stream with words 1..3 of ctr,
+       as 64-bit words: block b's x0 + 2**32 x1 at out[2b], x2 + 2**32 x3 at out[2b + 1]. */
+    static inline void eqh_philox4x32_16(const uint32_t* ctr, const uint32_t* key, uint64_t* out) {
+    #if defined(__AVX2__)  /* x86: little-endian, so 4 words stored in order are those 2 */
         __m256i a0 = _mm256_add_epi32(_mm256_set1_epi32((int)ctr[0]),
                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256i b0 = _mm256_add_epi32(a0, _mm256_set1_epi32(8));
@@ -102,14 +102,16 @@ cdef extern from *:
             k0 += EQH_PHILOX_W0;
             k1 += EQH_PHILOX_W1;
         }
-        eqh_store8(a0, a1, a2, a3, out);
-        eqh_store8(b0, b1, b2, b3, out + 32);
+        eqh_store8(a0, a1, a2, a3, (uint32_t*)out);
+        eqh_store8(b0, b1, b2, b3, (uint32_t*)out + 32);
     #else
-        uint32_t c[4];
+        uint32_t c[4], x[4];
         int b;
         for (b = 0; b < 16; b++) {
             c[0] = ctr[0] + (uint32_t)b; c[1] = ctr[1]; c[2] = ctr[2]; c[3] = ctr[3];
-            eqh_philox4x32(c, key, out + 4 * b);
+            eqh_philox4x32(c, key, x);
+            out[2 * b] = (uint64_t)x[0] | (uint64_t)x[1] << 32;
+            out[2 * b + 1] = (uint64_t)x[2] | (uint64_t)x[3] << 32;
         }
     #endif
     }
@@ -120,7 +122,7 @@ cdef extern from *:
     void philox4x32 "eqh_philox4x32"(const uint32_t* ctr, const uint32_t* key,
                                       uint32_t* out) noexcept nogil
     void philox4x32_16 "eqh_philox4x32_16"(const uint32_t* ctr, const uint32_t* key,
-                                            uint32_t* out) noexcept nogil
+                                            uint64_t* out) noexcept nogil
 
 cdef double TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53: a 53-bit integer to [0, 1)
 cdef uint64_t MAX_POOL_BLOCK = (1 << 24) - 1          # pool blocks b < this; b = it: the tape's
@@ -131,15 +133,10 @@ cdef inline double unit_double(uint64_t w) noexcept nogil:
     return <double>(w >> 11) * TWO_POW_M53
 
 
-cdef void philox_refill(PhiloxStream* st) noexcept nogil:
+cdef inline void philox_refill(PhiloxStream* st) noexcept nogil:
     """Encrypt the stream's next PHILOX_BLOCKS blocks into st.buffer (block b's two words at 2b,
-    2b + 1: its 32-bit words in order, read as little-endian 64-bit words) and advance the
-    counter past them."""
-    cdef uint32_t w[4 * PHILOX_BLOCKS]
-    cdef int b
-    philox4x32_16(st.ctr, st.key, w)
-    for b in range(2 * PHILOX_BLOCKS):
-        st.buffer[b] = <uint64_t>w[2 * b] | (<uint64_t>w[2 * b + 1] << 32)
+    2b + 1) and advance the counter past them."""
+    philox4x32_16(st.ctr, st.key, st.buffer)
     st.ctr[0] += PHILOX_BLOCKS
     st.buffer_pos = 0
 
