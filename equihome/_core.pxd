@@ -109,6 +109,8 @@ cdef struct Tables:
     const f8* tape_cap          # (T,) its cap rate per year (monthly compounding); NaN: none
     const f8* tape_senior       # (T,) its senior mortgage balance / V0 at origination
     const f8* amort             # (M+1,) share of a senior mortgage left by loan age
+    const f8* walk_sd           # (M+1,) home_sigma x sqrt(i / 12): the home walk's sd after i months
+    const f8* walk_drift        # (M+1,) 0.5 home_sigma^2 x i / 12: its drift correction
 
 
 cdef struct Pool:

@@ -367,7 +367,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     cdef f8 L = pool.size[k], V0 = L / pool.ltv[k]
     cdef int m0 = lt.m0, s0 = lt.start, M = p.months, m = s0, tau, r, kind, junior = lt.junior
     cdef f8 inv0 = lt.r0 / lev[s0 * J + j]
-    cdef f8 claim, hh, proceeds, walk, s2 = p.home_sigma * p.home_sigma
+    cdef f8 claim, hh, proceeds
     cdef int plain = (lt.ctype == 0 and not lt.tiered and not p.share_depreciation
                       and p.loss_share_months <= 0 and not lt.own and not p.has_cap
                       and p.claim_floor <= 0.0 and not junior and p.buyout_months <= 0
@@ -379,8 +379,7 @@ cdef void walk_loan(const LedgerParams* p, const Tables* t, const Pool* pool, Py
     else:
         kind = months_general(p, t, pool, k, lt, f, &m)
     tau = m - m0
-    walk = (m - s0) / 12.0
-    hh = own_exp(p.home_sigma * sqrt(walk) * pool.z_home[2 * k] - 0.5 * s2 * walk)
+    hh = own_exp(t.walk_sd[m - s0] * pool.z_home[2 * k] - t.walk_drift[m - s0])
     claim = claim_value(p, t, lt, L, V0, lev[m * J + j] * inv0 * hh, tau)
     out.cap_bound = cap_binds(p, t, lt, L, V0, lev[m * J + j] * inv0 * hh, tau)
     r = m
