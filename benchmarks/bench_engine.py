@@ -72,16 +72,20 @@ class Timing:
 
 def time_engine(n: int, threads: int, repeats: int, kernels: str = "cython") -> Timing:
     """Run the preset ``repeats`` times; keep the fastest wall time and its stage times."""
-    return time_interleaved(n, (threads,), repeats, kernels)[0]
+    return time_interleaved(n, (threads,), repeats, kernels)[0][0]
 
 
 def time_interleaved(n: int, thread_counts: tuple[int, ...], repeats: int,
-                     kernels: str = "cython") -> list[Timing]:
+                     kernels: str = "cython", floor_count: int = 0) -> tuple[list[Timing], float]:
     """Run the preset ``repeats`` times at each thread count, the counts taking turns (so a
-    burst of load on the shared machine falls on all of them alike); keep each count's
-    fastest wall time and its stage times."""
+    burst of load on the shared machine falls on all of them alike), and, with
+    ``floor_count``, the RNG floor's draw of that many normals in the same turns (so the
+    ratios to it compare like with like); keep each count's fastest wall time and its stage
+    times, and the floor's fastest draw (seconds; inf without one)."""
     walls: dict[int, list[float]] = {t: [] for t in thread_counts}
     best: dict[int, tuple[float, dict]] = {}
+    floor = float("inf")
+    draw = rng_floor(floor_count) if floor_count else None
     for _ in range(repeats):
         for threads in thread_counts:
             t0 = time.perf_counter()
@@ -91,8 +95,10 @@ def time_interleaved(n: int, thread_counts: tuple[int, ...], repeats: int,
             walls[threads].append(wall)
             if threads not in best or wall < best[threads][0]:
                 best[threads] = (wall, dict(result.stage_times))
+        if draw is not None:
+            floor = min(floor, draw())
     return [Timing(f"{kernels}, {t} thread{'s' * (t > 1)}", t, n, best[t][0], walls[t],
-                   best[t][1]) for t in thread_counts]
+                   best[t][1]) for t in thread_counts], floor
 
 
 # --------------------------------------------------------------------------- RNG floor
@@ -131,16 +137,18 @@ def numbers_drawn(cfg: FundConfig, n: int, requests: list[tuple[int, int]]) -> t
     return loans, n * (M * Z + (M + 1) + M * J)
 
 
-def time_rng_floor(count: int, repeats: int) -> float:
-    """Best-of-N seconds for numpy's SFC64 to draw ``count`` standard normals in one call."""
+def rng_floor(count: int) -> Callable[[], float]:
+    """A function timing one draw (seconds) of ``count`` standard normals by numpy's SFC64 in
+    one call, into an array allocated and touched once (no page faults timed)."""
     gen = np.random.Generator(np.random.SFC64(SEED))
-    out = np.empty(count)
-    best = float("inf")
-    for _ in range(repeats):
+    out = np.zeros(count)
+
+    def draw() -> float:
         t0 = time.perf_counter()
         gen.standard_normal(out=out)
-        best = min(best, time.perf_counter() - t0)
-    return best
+        return time.perf_counter() - t0
+
+    return draw
 
 
 def ledger_cost(n: int, repeats: int) -> tuple[float, int]:
@@ -260,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
           f"core built for {_core.SIMD} (EQUIHOME_PORTABLE=1 at build: baseline)")
 
     equihome.simulate(PRESET, num_simulations=64, seed=SEED, threads=1)  # warm-up
-    timings = time_interleaved(n, (1, 2), args.repeats)
+    requests = loan_pool_requests(n)
+    loan_numbers, price_numbers = numbers_drawn(cfg, n, requests)
+    count = loan_numbers + price_numbers
+    timings, floor = time_interleaved(n, (1, 2), args.repeats, floor_count=count)
     one, two = timings
     print_engine_section(timings)
 
@@ -271,12 +282,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{_ms(ref.wall)}  {ref.rate:9,.0f} scenarios/s")
         print(f"cython vs reference (1 thread each): {ref.wall / one.wall:.1f}x faster")
 
-    requests = loan_pool_requests(n)
-    loan_numbers, price_numbers = numbers_drawn(cfg, n, requests)
-    count = loan_numbers + price_numbers
-    floor = time_rng_floor(count, args.repeats)
     extended = sum(S for S, b in requests if b > 1)
-    print(f"\n-- RNG floor (numpy SFC64, {count:,} normals in one call, best of {args.repeats}) --")
+    print(f"\n-- RNG floor (numpy SFC64, {count:,} normals in one call, best of {args.repeats}, "
+          f"taking turns with the engine runs above) --")
     print(f"loan block size {loan_generator.block_size(cfg)} loans; {extended} scenarios' pools "
           f"extended beyond one block")
     print(f"random numbers per scenario: {loan_numbers / n:,.0f} loan streams + "
