@@ -169,7 +169,7 @@ def run_ledger(LedgerParams p, inp, out):
     t.amort = &amort[0]
     cdef f8[::1] walk_sd = np.empty(N), walk_drift = np.empty(N)
     cdef Py_ssize_t i
-    for i in range(N):  # the same operations walk_loan and foreclose would take on i months
+    for i in range(N):  # the operations walk_loan took on i months walked, so the same bits
         walk_sd[i] = p.home_sigma * sqrt(i / 12.0)
         walk_drift[i] = 0.5 * (p.home_sigma * p.home_sigma) * (i / 12.0)
     t.walk_sd = &walk_sd[0]

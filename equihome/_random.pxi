@@ -125,7 +125,6 @@ cdef extern from *:
                                             uint64_t* out) noexcept nogil
 
 cdef double TWO_POW_M53 = 1.0 / 9007199254740992.0  # 2**-53: a 53-bit integer to [0, 1)
-cdef uint64_t MAX_POOL_BLOCK = (1 << 24) - 1          # pool blocks b < this; b = it: the tape's
 
 
 cdef inline double unit_double(uint64_t w) noexcept nogil:
