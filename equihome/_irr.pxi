@@ -54,6 +54,69 @@ cdef void npv_grid(const f8* c, Py_ssize_t n, const f8* xs, f8* fs, f8* ds) noex
         t -= 1
 
 
+cdef struct Bracket:
+    # solve_bracket's state: the bracket [a, b] (fa: the NPV at a), the next x to evaluate,
+    # the iteration; done = 1 once ``root`` is set
+    f8 a
+    f8 b
+    f8 fa
+    f8 x
+    int it
+    int done
+    f8 root
+
+
+cdef inline void bracket_start(Bracket* br, f8 a, f8 b, f8 fa) noexcept nogil:
+    """solve_bracket's start in [a, b]: Newton from a rate of +-0.5 % a period when that lies
+    in the bracket, else from the middle."""
+    br.a = a
+    br.b = b
+    br.fa = fa
+    br.x = 0.5 * (a + b)
+    if a < IRR_START_LO < b:
+        br.x = IRR_START_LO
+    elif a < IRR_START_HI < b:
+        br.x = IRR_START_HI
+    br.it = 0
+    br.done = 0
+
+
+cdef inline void bracket_step(Bracket* br, f8 fx, f8 d) noexcept nogil:
+    """One step of solve_bracket, given the NPV fx and its derivative d at br.x: narrow the
+    bracket, then a Newton step (bisection when it leaves the bracket), or after
+    IRR_NEWTON_ITER steps a bisection; done when the step or the bracket is small enough."""
+    cdef f8 x = br.x, nx, lo
+    if fx == 0.0:
+        br.done = 1
+        br.root = x
+        return
+    if (fx < 0.0) == (br.fa < 0.0):
+        br.a = x
+        br.fa = fx
+    else:
+        br.b = x
+    if br.it < IRR_NEWTON_ITER:
+        nx = x - fx / d if d != 0.0 else 0.5 * (br.a + br.b)
+        if fabs_(nx - x) <= IRR_STEP_TOL * fabs_(x):
+            br.done = 1  # Newton has converged
+            br.root = nx
+            return
+        if not (nx > br.a and nx < br.b):
+            nx = 0.5 * (br.a + br.b)
+    else:
+        lo = br.a if br.a > IRR_X_MIN else IRR_X_MIN
+        nx = sqrt(lo * br.b) if 2.0 * lo < br.b else 0.5 * (br.a + br.b)
+    if br.b - br.a <= IRR_BRACKET_TOL * fabs_(x):
+        br.done = 1
+        br.root = nx
+        return
+    br.x = nx
+    br.it += 1
+    if br.it == IRR_MAX_ITER:
+        br.done = 1
+        br.root = nx
+
+
 cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nogil:
     """Root in x of the NPV polynomial inside [a, b] where the sign changes.
 
@@ -62,36 +125,16 @@ cdef f8 solve_bracket(const f8* c, Py_ssize_t n, f8 a, f8 b, f8 fa) noexcept nog
     leaves the bracket. Newton converges in a few steps on any fund's IRR; on a root near
     x = 0 (calls of 1e-300 $ and a real distribution: a rate of 1e22 a month) it crawls, so
     after IRR_NEWTON_ITER steps the bracket is bisected instead, at the geometric middle
-    while its ends are orders of magnitude apart.
+    while its ends are orders of magnitude apart (bracket_step; irr_lanes runs the same
+    steps for IRR_LANES rows at once).
     """
-    cdef f8 x = 0.5 * (a + b), fx, d, nx, lo
-    if a < IRR_START_LO < b:
-        x = IRR_START_LO
-    elif a < IRR_START_HI < b:
-        x = IRR_START_HI
-    cdef int it
-    for it in range(IRR_MAX_ITER):
-        fx = npv_x(c, n, x, &d)
-        if fx == 0.0:
-            return x
-        if (fx < 0.0) == (fa < 0.0):
-            a = x
-            fa = fx
-        else:
-            b = x
-        if it < IRR_NEWTON_ITER:
-            nx = x - fx / d if d != 0.0 else 0.5 * (a + b)
-            if fabs_(nx - x) <= IRR_STEP_TOL * fabs_(x):
-                return nx  # Newton has converged
-            if not (nx > a and nx < b):
-                nx = 0.5 * (a + b)
-        else:
-            lo = a if a > IRR_X_MIN else IRR_X_MIN
-            nx = sqrt(lo * b) if 2.0 * lo < b else 0.5 * (a + b)
-        if b - a <= IRR_BRACKET_TOL * fabs_(x):
-            return nx
-        x = nx
-    return x
+    cdef Bracket br
+    cdef f8 fx, d
+    bracket_start(&br, a, b, fa)
+    while not br.done:
+        fx = npv_x(c, n, br.x, &d)
+        bracket_step(&br, fx, d)
+    return br.root
 
 
 cdef inline f8 fabs_(f8 v) noexcept nogil:
@@ -219,22 +262,21 @@ cdef bint no_root_above_one(const f8* c, Py_ssize_t n) noexcept nogil:
     return 1
 
 
-cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexcept nogil:
-    """Per-period IRR of flows c[0..n-1]: the root closest to zero; NaN with flag 2 when none.
+cdef struct IrrRow:
+    # one row of irr_batch after its first pass: its flows without the leading zeros and
+    # their sign changes (sc) and those of their running sum (scc)
+    const f8* c
+    Py_ssize_t n
+    Py_ssize_t sc
+    Py_ssize_t scc
 
-    One sign change in the flows (Descartes) means one root in x = 1 / (1 + rate) > 0. One
-    sign change in their running sum (Norstrom) means one root with a positive rate
-    (x < 1); roots with negative rates are then looked for on a grid of x in (1, x_max],
-    and when none is there, beyond x_max (such a rate, below -99.9 % a year, is still the
-    nearer to zero when the positive root's monthly rate is larger still).
-    Otherwise x in [x_min, x_max] is scanned (x_min: +1000 % a year, x_max: -99.9 % a
-    year, with ``periods_per_year`` periods a year), and only when that finds nothing, the
-    rates beyond both ends. Flag 1 when several roots were found.
-    """
+
+cdef void irr_prelude(const f8* c, Py_ssize_t n, IrrRow* row) noexcept nogil:
+    """The sign changes of the flows and of their running sum; the flows without leading zeros
+    (which move no root with x > 0)."""
     cdef Py_ssize_t t, sc = 0, scc = 0
     cdef int sg = 0, sgc = 0, st
-    cdef f8 cum = 0.0, d, best = NAN, x, x_min, x_max, fx
-    cdef int roots = 0, found
+    cdef f8 cum = 0.0
     for t in range(n):
         if c[t] != 0.0:
             st = 1 if c[t] > 0.0 else -1
@@ -247,50 +289,199 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 periods_per_year, i1* flag) noexce
             if sgc != 0 and st != sgc:
                 scc += 1
             sgc = st
-    flag[0] = 0
-    while n > 0 and c[0] == 0.0:  # leading zeros move no root with x > 0
+    while n > 0 and c[0] == 0.0:
         c += 1
         n -= 1
-    if sc == 0:
+    row.c = c
+    row.n = n
+    row.sc = sc
+    row.scc = scc
+
+
+cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 x_min, f8 x_max, i1* flag) noexcept nogil:
+    """Per-period IRR of flows c[0..n-1]: the root closest to zero; NaN with flag 2 when none.
+
+    One sign change in the flows (Descartes) means one root in x = 1 / (1 + rate) > 0. One
+    sign change in their running sum (Norstrom) means one root with a positive rate
+    (x < 1); roots with negative rates are then looked for on a grid of x in (1, x_max],
+    and when none is there, beyond x_max (such a rate, below -99.9 % a year, is still the
+    nearer to zero when the positive root's monthly rate is larger still).
+    Otherwise x in [x_min, x_max] is scanned (x_min: +1000 % a year, x_max: -99.9 % a
+    year: scan_limits), and only when that finds nothing, the rates beyond both ends. Flag 1
+    when several roots were found.
+    """
+    cdef IrrRow row
+    cdef int found
+    cdef f8 x
+    irr_prelude(c, n, &row)
+    if row.sc == 0:
         flag[0] = 2
         return NAN
-    x_min = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
-    x_max = 1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year)
-    if sc == 1 or scc == 1:
-        x = grow_bracket(c, n, 0.0, 1.0, &found)
-        if not found:
-            flag[0] = 2
-            return NAN
-        if sc == 1 or x >= 1.0:
-            return 1.0 / x - 1.0  # the only root, or a rate of 0 (none is closer to zero)
-        best = 1.0 / x - 1.0
-        roots = 1
-        if no_root_above_one(c, n):
-            return best
-        scan_roots(c, n, 1.0, x_max, &best, &roots)
-        if roots == 1 and root_beyond(c, n, x_max):  # none down to x_max: one beyond it?
-            x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
-            if found:
-                roots += 1
-                if fabs_(1.0 / x - 1.0) < fabs_(best):
-                    best = 1.0 / x - 1.0
-    else:
-        scan_roots(c, n, x_min, x_max, &best, &roots)
-        if roots == 0:  # none in the plausible range: rates beyond it, above then below
-            fx = npv_x(c, n, x_min, &d)
-            if fx == 0.0 or (fx < 0.0) != (c[0] < 0.0):
-                best = 1.0 / (x_min if fx == 0.0 else solve_bracket(c, n, 0.0, x_min, c[0])) - 1.0
-                roots = 1
-            x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
-            if found:
-                roots += 1
-                if roots == 1 or fabs_(1.0 / x - 1.0) < fabs_(best):
-                    best = 1.0 / x - 1.0
+    if row.sc == 1 or row.scc == 1:
+        x = grow_bracket(row.c, row.n, 0.0, 1.0, &found)
+        return irr_from_first_root(&row, x, found, x_max, flag)
+    return irr_scanned(&row, x_min, x_max, flag)
+
+
+cdef f8 irr_from_first_root(const IrrRow* row, f8 x, int found, f8 x_max,
+                            i1* flag) noexcept nogil:
+    """irr_one with one sign change in the flows or their running sum, given the first root x
+    beyond 0 (grow_bracket from (0, 1); found = 0: none)."""
+    cdef const f8* c = row.c
+    cdef Py_ssize_t n = row.n
+    cdef f8 best
+    cdef int roots
+    flag[0] = 0
+    if not found:
+        flag[0] = 2
+        return NAN
+    if row.sc == 1 or x >= 1.0:
+        return 1.0 / x - 1.0  # the only root, or a rate of 0 (none is closer to zero)
+    best = 1.0 / x - 1.0
+    roots = 1
+    if no_root_above_one(c, n):
+        return best
+    scan_roots(c, n, 1.0, x_max, &best, &roots)
+    if roots == 1 and root_beyond(c, n, x_max):  # none down to x_max: one beyond it?
+        x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
+        if found:
+            roots += 1
+            if fabs_(1.0 / x - 1.0) < fabs_(best):
+                best = 1.0 / x - 1.0
+    if roots > 1:
+        flag[0] = 1
+    return best
+
+
+cdef f8 irr_scanned(const IrrRow* row, f8 x_min, f8 x_max, i1* flag) noexcept nogil:
+    """irr_one with several sign changes in the flows and in their running sum: the roots on
+    the grid of [x_min, x_max], else beyond its ends."""
+    cdef const f8* c = row.c
+    cdef Py_ssize_t n = row.n
+    cdef f8 best = NAN, x, fx, d
+    cdef int roots = 0, found
+    flag[0] = 0
+    scan_roots(c, n, x_min, x_max, &best, &roots)
+    if roots == 0:  # none in the plausible range: rates beyond it, above then below
+        fx = npv_x(c, n, x_min, &d)
+        if fx == 0.0 or (fx < 0.0) != (c[0] < 0.0):
+            best = 1.0 / (x_min if fx == 0.0 else solve_bracket(c, n, 0.0, x_min, c[0])) - 1.0
+            roots = 1
+        x = grow_bracket(c, n, x_max, 2.0 * x_max, &found)
+        if found:
+            roots += 1
+            if roots == 1 or fabs_(1.0 / x - 1.0) < fabs_(best):
+                best = 1.0 / x - 1.0
     if roots == 0:
         flag[0] = 2
     elif roots > 1:
         flag[0] = 1
     return best
+
+
+cdef inline void scan_limits(f8 periods_per_year, f8* x_min, f8* x_max) noexcept nogil:
+    """The scanned x range: x_min at +1000 % a year, x_max at -99.9 % a year."""
+    x_min[0] = 1.0 / (1.0 + pow(IRR_SCAN_MAX_GROWTH, 1.0 / periods_per_year) - 1.0)
+    x_max[0] = 1.0 / pow(IRR_SCAN_MIN_GROWTH, 1.0 / periods_per_year)
+
+
+cdef enum:
+    IRR_LANES = 4  # rows irr_lanes solves at once
+
+
+cdef extern from *:
+    """
+    /* npv_x of 4 rows at once: row l's flow t at ct[4t + l] (0 past the row's end, which
+       leaves its sums exactly 0 until its own flows start), at the points x[0..3]: the same
+       Horner steps as npv_x for each row, on GCC/Clang vectors where they exist. */
+    static inline void eqh_npv4(const double* ct, Py_ssize_t n, const double* x, double* f,
+                                double* d) {
+    #if defined(__GNUC__)
+        typedef double v4 __attribute__((vector_size(32)));
+        typedef double v4u __attribute__((vector_size(32), aligned(8), may_alias));
+        v4 X = *(const v4u*)x, V = {0.0, 0.0, 0.0, 0.0}, D = V;
+        Py_ssize_t t;
+        for (t = n - 1; t >= 0; t--) {
+            D = D * X + V;
+            V = V * X + *(const v4u*)(ct + 4 * t);
+        }
+        *(v4u*)f = V;
+        *(v4u*)d = D;
+    #else
+        int l;
+        Py_ssize_t t;
+        for (l = 0; l < 4; l++) {
+            double v = 0.0, dd = 0.0;
+            for (t = n - 1; t >= 0; t--) {
+                dd = dd * x[l] + v;
+                v = v * x[l] + ct[4 * t + l];
+            }
+            f[l] = v;
+            d[l] = dd;
+        }
+    #endif
+    }
+    """
+    void npv4 "eqh_npv4"(const f8* ct, Py_ssize_t n, const f8* x, f8* f, f8* d) noexcept nogil
+
+
+cdef void irr_lanes(const f8* flows, Py_ssize_t L, Py_ssize_t N, f8 x_min, f8 x_max, f8* ct,
+                    f8* rate, i1* flag) noexcept nogil:
+    """irr_one for L <= IRR_LANES rows of ``flows`` (L, N) at once where they take its common
+    path (one sign change in the flows or their running sum, and the NPV changing sign on
+    (0, 1]): their first roots are found side by side, every Newton step evaluating all the
+    rows' NPVs in one pass (npv4; the chains' latencies overlap), each row's steps exactly
+    solve_bracket's (bracket_step). Other rows, and the rest of every row, run irr_one's own
+    code. ct: scratch of IRR_LANES x N."""
+    cdef IrrRow rows[IRR_LANES]
+    cdef Bracket br[IRR_LANES]
+    cdef int on[IRR_LANES]
+    cdef f8 x[IRR_LANES]
+    cdef f8 f0[IRR_LANES]
+    cdef f8 f1[IRR_LANES]
+    cdef f8 d[IRR_LANES]
+    cdef Py_ssize_t l, t, n = 0
+    cdef int live = 0
+    for l in range(IRR_LANES):
+        on[l] = 0
+        if l < L:
+            irr_prelude(flows + l * N, N, &rows[l])
+            on[l] = rows[l].sc >= 1 and (rows[l].sc == 1 or rows[l].scc == 1)
+        if on[l] and rows[l].n > n:
+            n = rows[l].n
+    for t in range(n):
+        for l in range(IRR_LANES):
+            ct[IRR_LANES * t + l] = rows[l].c[t] if on[l] and t < rows[l].n else 0.0
+    for l in range(IRR_LANES):
+        x[l] = 0.0
+    npv4(ct, n, x, f0, d)
+    for l in range(IRR_LANES):
+        x[l] = 1.0
+    npv4(ct, n, x, f1, d)
+    for l in range(IRR_LANES):  # grow_bracket from (0, 1): a sign change at once, or a root at 1
+        if not on[l]:
+            continue
+        if f1[l] == 0.0:
+            br[l].done = 1
+            br[l].root = 1.0
+        elif f1[l] == f1[l] and (f1[l] < 0.0) != (f0[l] < 0.0):
+            bracket_start(&br[l], 0.0, 1.0, f0[l])
+            live += 1
+        else:
+            on[l] = 0  # the bracket must grow: irr_one's own code
+    while live > 0:
+        for l in range(IRR_LANES):
+            x[l] = br[l].x if on[l] and not br[l].done else 1.0
+        npv4(ct, n, x, f0, d)
+        for l in range(IRR_LANES):
+            if on[l] and not br[l].done:
+                bracket_step(&br[l], f0[l], d[l])
+                live -= br[l].done
+    for l in range(L):
+        if on[l]:
+            rate[l] = irr_from_first_root(&rows[l], br[l].root, 1, x_max, &flag[l])
+        else:
+            rate[l] = irr_one(flows + l * N, N, x_min, x_max, &flag[l])
 
 
 def irr_batch(const f8[:, ::1] flows, f8 periods_per_year, f8[::1] rate, i1[::1] flag):
@@ -299,11 +490,23 @@ def irr_batch(const f8[:, ::1] flows, f8 periods_per_year, f8[::1] rate, i1[::1]
     IN flows (S, N): one cash flow per period, investor's sign; periods_per_year: 12 for
     monthly flows (sets the scan range when several roots are possible).
     OUT rate (S,): the IRR per period; flag (S,): 0 unique root, 1 several roots (the one
-    closest to zero is returned), 2 no root (rate NaN).
+    closest to zero is returned), 2 no root (rate NaN). Rows are solved IRR_LANES at a time
+    (irr_lanes), each to the same bits as alone.
     """
     cdef Py_ssize_t S = flows.shape[0], N = flows.shape[1], s
+    cdef f8 x_min, x_max
     if rate.shape[0] != S or flag.shape[0] != S:
         raise ValueError(f"irr_batch: rate and flag need {S} rows")
-    with nogil:
+    if S == 0 or N == 0:
         for s in range(S):
-            rate[s] = irr_one(&flows[s, 0], N, periods_per_year, &flag[s])
+            rate[s] = NAN
+            flag[s] = 2
+        return
+    cdef f8[::1] ct = np.zeros(IRR_LANES * N)
+    scan_limits(periods_per_year, &x_min, &x_max)
+    with nogil:
+        s = 0
+        while s < S:
+            irr_lanes(&flows[s, 0], S - s if S - s < IRR_LANES else IRR_LANES, N, x_min, x_max,
+                      &ct[0], &rate[s], &flag[s])
+            s += IRR_LANES

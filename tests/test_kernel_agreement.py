@@ -657,3 +657,61 @@ def test_irr_scan_range_follows_the_periods_per_year() -> None:
             rate, flag = np.empty(1), np.empty(1, dtype=np.int8)
             k.irr_batch(np.array([[-100.0, 260.0, -165.0]]), ppy, rate, flag)
             assert flag[0] == flag_wanted and rate[0] == pytest.approx(0.10, rel=1e-10)
+
+
+def mixed_flows(seed: int, rows: int = 240, N: int = 121) -> np.ndarray:
+    """Rows of every kind irr_batch meets, shuffled: fund-like (calls, then distributions;
+    winning, losing, after leading zeros), random signs, sparse, all negative, all zero, a
+    NaN inside, tiny scales and two-root patterns."""
+    g = rng(seed, 21)
+    out = np.zeros((rows, N))
+    for i in range(rows):
+        kind, k = i % 8, int(g.integers(1, 40))
+        c = out[i]
+        if kind in (0, 1, 2):  # fund-like: winning, losing, after leading zeros
+            z = int(g.integers(0, 60)) if kind == 2 else 0
+            c[z:z + k] = -g.uniform(1.0, 5.0, k)
+            c[z + k:] = g.uniform(0.0, 3.0 if kind == 0 else 0.05, N - z - k)
+        elif kind == 3:
+            c[:] = g.normal(0.0, 1.0, N)
+        elif kind == 4:
+            c[g.choice(N, 4, replace=False)] = g.normal(0.0, 1.0, 4)
+        elif kind == 5:
+            c[:] = -g.uniform(0.0, 1.0, N) if i % 16 < 8 else 0.0
+        elif kind == 6:
+            c[:k] = -1e-300
+            c[k:] = 1e-300 * g.uniform(0.0, 3.0, N - k)
+            if i % 3 == 0:
+                c[int(g.integers(0, N))] = np.nan
+        else:
+            c[:4] = [-1.0, 2.3, -1.32, 0.0]
+            c[4:] = g.normal(0.0, 1e-3, N - 4)
+    return out[g.permutation(rows)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_irr_rows_solved_together_equal_rows_solved_alone(seed: int) -> None:
+    """irr_batch solves rows a few at a time (irr_lanes): a row's rate and flag are the same
+    bits whichever rows share its pass -- alone, or in batches shifted by 1, 2 and 3 rows."""
+    flows = mixed_flows(seed)
+    S = flows.shape[0]
+
+    def batch(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rate, flag = np.empty(f.shape[0]), np.empty(f.shape[0], dtype=np.int8)
+        _core.irr_batch(np.ascontiguousarray(f), 12.0, rate, flag)
+        return rate, flag
+
+    rate, flag = batch(flows)
+    assert 0 < np.count_nonzero(flag == 0) and np.count_nonzero(flag == 2) > 0
+    for shift in (1, 2, 3):
+        r, f = batch(flows[shift:])
+        assert r.tobytes() == rate[shift:].tobytes() and np.array_equal(f, flag[shift:])
+    for i in range(S):
+        r, f = batch(flows[i:i + 1])
+        assert r.tobytes() == rate[i:i + 1].tobytes() and f[0] == flag[i], i
+    finite = np.isfinite(flows).all(axis=1)  # the twin is held to the kernel on real flows
+    ref_rate, ref_flag = np.empty(S), np.empty(S, dtype=np.int8)
+    reference.irr_batch(flows, 12.0, ref_rate, ref_flag)
+    np.testing.assert_array_equal(flag[finite], ref_flag[finite])
+    np.testing.assert_allclose(rate[finite], ref_rate[finite], rtol=1e-12, atol=0.0,
+                               equal_nan=True)

@@ -30,6 +30,11 @@ IRR_CONSTANTS = {
 }
 
 
+def _rate(x):
+    """The rate 1 / x - 1 of a root x, with C's division (x = +-0: +-inf, not an exception)."""
+    return math.copysign(math.inf, x) if x == 0.0 else 1.0 / x - 1.0
+
+
 def _npv_x(c, x):
     """NPV polynomial sum c[t] x^t and its derivative (Horner, high order first)."""
     v = d = 0.0
@@ -105,7 +110,7 @@ def _scan_roots(c, lo, hi, best, roots):
             elif (fe < 0.0) != (fa < 0.0):
                 found += [_solve_bracket(c, a, e, fa), _solve_bracket(c, e, b, fe)]
         a, fa, da = b, fb, db
-    for rate in (1.0 / x - 1.0 for x in found):
+    for rate in (_rate(x) for x in found):
         roots += 1
         best = rate if roots == 1 or abs(rate) < abs(best) else best
     return best, roots
@@ -149,26 +154,26 @@ def irr_one(c, periods_per_year=12.0):
         if x is None:
             return np.nan, 2
         if _sign_changes(arr) == 1 or x >= 1.0:
-            return 1.0 / x - 1.0, 0
-        best, roots = _scan_roots(c, 1.0, x_max, 1.0 / x - 1.0, 1)
+            return _rate(x), 0
+        best, roots = _scan_roots(c, 1.0, x_max, _rate(x), 1)
         if roots == 1 and _root_beyond(c, x_max):  # none down to x_max: one beyond it?
             x = _grow_bracket(c, x_max, 2.0 * x_max)
             if x is not None:
                 roots += 1
-                if abs(1.0 / x - 1.0) < abs(best):
-                    best = 1.0 / x - 1.0
+                if abs(_rate(x)) < abs(best):
+                    best = _rate(x)
     else:
         best, roots = _scan_roots(c, x_min, x_max, best, roots)
         if roots == 0:
             fx, _ = _npv_x(c, x_min)
             if fx == 0.0 or (fx < 0.0) != (c[0] < 0.0):
-                best = 1.0 / (x_min if fx == 0.0 else _solve_bracket(c, 0.0, x_min, c[0])) - 1.0
+                best = _rate(x_min if fx == 0.0 else _solve_bracket(c, 0.0, x_min, c[0]))
                 roots = 1
             x = _grow_bracket(c, x_max, 2.0 * x_max)
             if x is not None:
                 roots += 1
-                if roots == 1 or abs(1.0 / x - 1.0) < abs(best):
-                    best = 1.0 / x - 1.0
+                if roots == 1 or abs(_rate(x)) < abs(best):
+                    best = _rate(x)
     return best, (2 if roots == 0 else 1 if roots > 1 else 0)
 
 
