@@ -208,7 +208,7 @@ cdef void assign_row(const f8* size, const f8* u_suburb, const f8* alloc, Py_ssi
     """assign_zones for one scenario's pool (K loans; Z <= 8 zones); assign_row3 when the three
     zones all have an allocation (the common case)."""
     cdef Py_ssize_t k, z
-    cdef i4 best, sub
+    cdef i4 best
     cdef f8 total = 0.0, L, d, best_d
     cdef f8 dep[8]
     if Z == 3 and alloc[0] > 0.0 and alloc[1] > 0.0 and alloc[2] > 0.0:

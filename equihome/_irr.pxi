@@ -298,8 +298,9 @@ cdef void irr_prelude(const f8* c, Py_ssize_t n, IrrRow* row) noexcept nogil:
     row.scc = scc
 
 
-cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 x_min, f8 x_max, i1* flag) noexcept nogil:
-    """Per-period IRR of flows c[0..n-1]: the root closest to zero; NaN with flag 2 when none.
+cdef f8 irr_row(const IrrRow* row, f8 x_min, f8 x_max, i1* flag) noexcept nogil:
+    """Per-period IRR of a row of flows (after irr_prelude): the root closest to zero; NaN with
+    flag 2 when none.
 
     One sign change in the flows (Descartes) means one root in x = 1 / (1 + rate) > 0. One
     sign change in their running sum (Norstrom) means one root with a positive rate
@@ -310,22 +311,20 @@ cdef f8 irr_one(const f8* c, Py_ssize_t n, f8 x_min, f8 x_max, i1* flag) noexcep
     year: scan_limits), and only when that finds nothing, the rates beyond both ends. Flag 1
     when several roots were found.
     """
-    cdef IrrRow row
     cdef int found
     cdef f8 x
-    irr_prelude(c, n, &row)
     if row.sc == 0:
         flag[0] = 2
         return NAN
     if row.sc == 1 or row.scc == 1:
         x = grow_bracket(row.c, row.n, 0.0, 1.0, &found)
-        return irr_from_first_root(&row, x, found, x_max, flag)
-    return irr_scanned(&row, x_min, x_max, flag)
+        return irr_from_first_root(row, x, found, x_max, flag)
+    return irr_scanned(row, x_min, x_max, flag)
 
 
 cdef f8 irr_from_first_root(const IrrRow* row, f8 x, int found, f8 x_max,
                             i1* flag) noexcept nogil:
-    """irr_one with one sign change in the flows or their running sum, given the first root x
+    """irr_row with one sign change in the flows or their running sum, given the first root x
     beyond 0 (grow_bracket from (0, 1); found = 0: none)."""
     cdef const f8* c = row.c
     cdef Py_ssize_t n = row.n
@@ -354,7 +353,7 @@ cdef f8 irr_from_first_root(const IrrRow* row, f8 x, int found, f8 x_max,
 
 
 cdef f8 irr_scanned(const IrrRow* row, f8 x_min, f8 x_max, i1* flag) noexcept nogil:
-    """irr_one with several sign changes in the flows and in their running sum: the roots on
+    """irr_row with several sign changes in the flows and in their running sum: the roots on
     the grid of [x_min, x_max], else beyond its ends."""
     cdef const f8* c = row.c
     cdef Py_ssize_t n = row.n
@@ -427,11 +426,11 @@ cdef extern from *:
 
 cdef void irr_lanes(const f8* flows, Py_ssize_t L, Py_ssize_t N, f8 x_min, f8 x_max, f8* ct,
                     f8* rate, i1* flag) noexcept nogil:
-    """irr_one for L <= IRR_LANES rows of ``flows`` (L, N) at once where they take its common
+    """irr_row for L <= IRR_LANES rows of ``flows`` (L, N) at once where they take its common
     path (one sign change in the flows or their running sum, and the NPV changing sign on
     (0, 1]): their first roots are found side by side, every Newton step evaluating all the
     rows' NPVs in one pass (npv4; the chains' latencies overlap), each row's steps exactly
-    solve_bracket's (bracket_step). Other rows, and the rest of every row, run irr_one's own
+    solve_bracket's (bracket_step). Other rows, and the rest of every row, run irr_row's own
     code. ct: scratch of IRR_LANES x N."""
     cdef IrrRow rows[IRR_LANES]
     cdef Bracket br[IRR_LANES]
@@ -468,7 +467,7 @@ cdef void irr_lanes(const f8* flows, Py_ssize_t L, Py_ssize_t N, f8 x_min, f8 x_
             bracket_start(&br[l], 0.0, 1.0, f0[l])
             live += 1
         else:
-            on[l] = 0  # the bracket must grow: irr_one's own code
+            on[l] = 0  # the bracket must grow: irr_row's own code
     while live > 0:
         for l in range(IRR_LANES):
             x[l] = br[l].x if on[l] and not br[l].done else 1.0
@@ -481,7 +480,7 @@ cdef void irr_lanes(const f8* flows, Py_ssize_t L, Py_ssize_t N, f8 x_min, f8 x_
         if on[l]:
             rate[l] = irr_from_first_root(&rows[l], br[l].root, 1, x_max, &flag[l])
         else:
-            rate[l] = irr_one(flows + l * N, N, x_min, x_max, &flag[l])
+            rate[l] = irr_row(&rows[l], x_min, x_max, &flag[l])
 
 
 def irr_batch(const f8[:, ::1] flows, f8 periods_per_year, f8[::1] rate, i1[::1] flag):

@@ -292,7 +292,7 @@ cdef int ziggurat_tables() except -1:
     """Read numpy's ziggurat tables off its own sampler: ZIG_W[idx] is the normal it returns for
     rabs = 1; ZIG_K[idx] the least rabs it rejects (binary search, acceptance being rabs <
     ki[idx]; 2**52 if it rejects none; numpy's layer 1 rejects every word). test_streams holds
-    stream_normal to numpy bit for bit."""
+    stream_normals to numpy bit for bit."""
     cdef ZigProbe pr
     cdef bitgen_t bg
     cdef uint32_t key[2]
@@ -327,7 +327,7 @@ ziggurat_tables()
 
 
 def ziggurat_table():
-    """(W, K): copies of the ziggurat tables stream_normal read off numpy's sampler, (256,)
+    """(W, K): copies of the ziggurat tables stream_normals read off numpy's sampler, (256,)
     float64 and uint64; a word's normal takes the inline fast path when rabs < K[idx]."""
     return (np.array(<f8[:256]>ZIG_W), np.array(<uint64_t[:256]>ZIG_K))
 
@@ -341,17 +341,14 @@ cdef inline void stream_bitgen(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
     bg.next_raw = &stream_next64
 
 
-cdef uint64_t as_u64(str name, object value) except? 0:
-    """``value`` as an unsigned 64-bit word; ValueError naming ``name`` when out of range."""
-    if not hasattr(type(value), "__index__") or not 0 <= value < 2 ** 64:
-        raise ValueError(f"{name}: must be an integer in [0, 2**64), got {value!r}")
-    return <uint64_t>value.__index__()
-
-
-cdef uint64_t as_purpose(object value) except? 0:
-    """``value`` as a stream purpose (counter word 1's low byte); ValueError unless in [0, 256)."""
-    if not hasattr(type(value), "__index__") or not 0 <= value < 256:
-        raise ValueError(f"purpose: must be an integer in [0, 256), got {value!r}")
+cdef uint64_t as_u64(str name, object value, object limit=None,
+                     str bound="2**64") except? 0:
+    """``value`` as an unsigned word below ``limit`` (2**64 if None; written ``bound`` in the
+    message); ValueError naming ``name`` when out of range (streams.check_word is the twin)."""
+    if limit is None:
+        limit = 2 ** 64
+    if not hasattr(type(value), "__index__") or not 0 <= value < limit:
+        raise ValueError(f"{name}: must be an integer in [0, {bound}), got {value!r}")
     return <uint64_t>value.__index__()
 
 
@@ -442,11 +439,11 @@ def fill_normals(seed, purpose, scenario_start, f8[:, ::1] out):
     """Standard normals: row r of ``out`` (S, n) is scenario ``scenario_start + r``'s stream
     ``purpose`` under ``seed`` (numpy's ziggurat on Philox4x32-10; streams.fill_normals is
     the numpy twin, bit for bit). Runs without the GIL."""
-    fill_rows(as_u64("seed", seed), as_purpose(purpose),
+    fill_rows(as_u64("seed", seed), as_u64("purpose", purpose, 256, "256"),
               as_u64("scenario_start", scenario_start), out, 1)
 
 
 def fill_uniforms(seed, purpose, scenario_start, f8[:, ::1] out):
     """Uniforms in [0, 1) (53-bit): as :func:`fill_normals`, numpy's ``Generator.random``."""
-    fill_rows(as_u64("seed", seed), as_purpose(purpose),
+    fill_rows(as_u64("seed", seed), as_u64("purpose", purpose, 256, "256"),
               as_u64("scenario_start", scenario_start), out, 0)

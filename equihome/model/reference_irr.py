@@ -141,7 +141,7 @@ def _root_beyond(c, x):
 
 
 def irr_one(c, periods_per_year=12.0):
-    """Per-period IRR (the root closest to zero) and flag; see ``_core.irr_one``."""
+    """Per-period IRR (the root closest to zero) and flag; see ``_core.irr_row``."""
     c = [float(v) for v in np.trim_zeros(np.asarray(c, dtype=float), "f")]
     arr = np.asarray(c)
     if arr.size == 0 or _sign_changes(arr) == 0:

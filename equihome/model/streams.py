@@ -56,6 +56,7 @@ PHILOX_M = (0xD2511F53, 0xCD9E8D57)   # round multipliers of words 0 and 2 (Rand
 PHILOX_W = (0x9E3779B9, 0xBB67AE85)   # Weyl increments of the key words between rounds
 PHILOX_ROUNDS = 10
 REFILL_BLOCKS = 2048                  # blocks StreamBitGenerator encrypts at a time
+TWO_POW_M53 = 1.0 / 9007199254740992.0  # a word's top 53 bits to [0, 1), as numpy's next_double
 
 
 class Purpose(IntEnum):
@@ -200,7 +201,7 @@ class StreamBitGenerator:
         return w & MASK32
 
     def _next_double(self, _state: int | None = None) -> float:
-        return (self._next64() >> 11) * (1.0 / 9007199254740992.0)
+        return (self._next64() >> 11) * TWO_POW_M53
 
     def random_raw(self, n: int) -> np.ndarray:
         """The stream's next n 64-bit words (uint64)."""
@@ -235,4 +236,4 @@ def fill_uniforms(seed: int, purpose: int, scenario_start: int, out: np.ndarray)
     key = stream_key(seed)
     for r in range(out.shape[0]):
         words = raw_words(key, stream_counter(scenario_start + r, purpose), out.shape[1])
-        out[r] = (words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+        out[r] = (words >> np.uint64(11)).astype(np.float64) * TWO_POW_M53
