@@ -36,7 +36,7 @@ cdef extern from *:
     """
     const char* EQUIHOME_SIMD
 
-SIMD = EQUIHOME_SIMD.decode()  # "avx2" when setup.py built the core for AVX2, else "baseline"
+SIMD = EQUIHOME_SIMD.decode()  # what setup.py built the core for: "avx512", "avx2" or "baseline"
 
 # The ledger's rows and the exit kinds come from one source, equihome/model/layout.py.
 from equihome.model.layout import COL as _COL, ExitKind as _ExitKind, check_ledger_shapes
