@@ -170,7 +170,7 @@ cdef struct Fund:
 
 
 cdef enum:
-    PHILOX_BLOCKS = 16          # Philox4x32 blocks encrypted at once (AVX2: two sets of 8)
+    PHILOX_BLOCKS = 16          # Philox4x32 blocks encrypted at once (AVX2: four sets of 4)
     PHILOX_BUF = 32             # 64-bit words they give: PHILOX_BLOCKS x 2
 
 

@@ -5,9 +5,9 @@
 # Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC11; the
 # Random123 library): a 2-word key, a 4-word counter, 10 rounds, 32-bit words. Block j of a
 # stream encrypts the counter (j, w1, w2, w3) and gives two 64-bit words, x0 + 2**32 x1 then
-# x2 + 2**32 x3. PHILOX_BLOCKS blocks are encrypted at once (philox4x32_16: two sets of 8 in
-# AVX2 registers where the build has AVX2, one block at a time otherwise), which changes the
-# speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own C samplers
+# x2 + 2**32 x3. PHILOX_BLOCKS blocks are encrypted at once (philox4x32_16: four sets of 4 in
+# AVX2 registers, a 32-bit word to a 64-bit lane, where the build has AVX2; one block at a time
+# otherwise), which changes the speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own C samplers
 # (c_distributions: ziggurat normals, exponentials, 53-bit uniforms) turn its words into
 # numbers; the hot samplers, stream_normals and stream_uniforms, run numpy's ziggurat fast
 # path and 53-bit uniform inline and hand the rare rejected normal to numpy's own sampler on
@@ -54,56 +54,47 @@ cdef extern from *:
 
     #if defined(__AVX2__)
     #include <immintrin.h>
-    /* 8 lanes of x times m (32 x 32 -> 64 bits): the high and low halves */
-    static inline void eqh_mul8(__m256i x, __m256i m, __m256i* hi, __m256i* lo) {
-        __m256i even = _mm256_mul_epu32(x, m);
-        __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), m);
-        *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-        *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-    }
-    /* 8 blocks held word by word (x_i: word i of blocks 0..7) stored block by block */
-    static inline void eqh_store8(__m256i x0, __m256i x1, __m256i x2, __m256i x3, uint32_t* out) {
-        __m256i t0 = _mm256_unpacklo_epi32(x0, x1), t1 = _mm256_unpackhi_epi32(x0, x1);
-        __m256i t2 = _mm256_unpacklo_epi32(x2, x3), t3 = _mm256_unpackhi_epi32(x2, x3);
-        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-        _mm256_storeu_si256((__m256i*)out, _mm256_permute2x128_si256(u0, u1, 0x20));
-        _mm256_storeu_si256((__m256i*)(out + 8), _mm256_permute2x128_si256(u2, u3, 0x20));
-        _mm256_storeu_si256((__m256i*)(out + 16), _mm256_permute2x128_si256(u0, u1, 0x31));
-        _mm256_storeu_si256((__m256i*)(out + 24), _mm256_permute2x128_si256(u2, u3, 0x31));
-    }
     #endif
 
     /* Blocks ctr[0] + b (word 0 wrapping), b = 0..15, of the stream with words 1..3 of ctr,
-       as 64-bit words: block b's x0 + 2**32 x1 at out[2b], x2 + 2**32 x3 at out[2b + 1]. */
+       as 64-bit words: block b's x0 + 2**32 x1 at out[2b], x2 + 2**32 x3 at out[2b + 1].
+       With AVX2 each 32-bit word of a block sits in the low half of a 64-bit lane, four
+       blocks a register, four sets interleaved: _mm256_mul_epu32 reads only the low halves
+       and gives the whole 64-bit product, so a round is two multiplies, two shifts and two
+       three-way XORs a set (what lies in a lane's high half never reaches a low half). */
     static inline void eqh_philox4x32_16(const uint32_t* ctr, const uint32_t* key, uint64_t* out) {
     #if defined(__AVX2__)  /* x86: little-endian, so 4 words stored in order are those 2 */
-        __m256i a0 = _mm256_add_epi32(_mm256_set1_epi32((int)ctr[0]),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256i b0 = _mm256_add_epi32(a0, _mm256_set1_epi32(8));
-        __m256i a1 = _mm256_set1_epi32((int)ctr[1]), a2 = _mm256_set1_epi32((int)ctr[2]);
-        __m256i a3 = _mm256_set1_epi32((int)ctr[3]), b1 = a1, b2 = a2, b3 = a3;
-        __m256i m0 = _mm256_set1_epi32((int)EQH_PHILOX_M0);
-        __m256i m1 = _mm256_set1_epi32((int)EQH_PHILOX_M1);
+        const __m256i m0 = _mm256_set1_epi64x(EQH_PHILOX_M0), m1 = _mm256_set1_epi64x(EQH_PHILOX_M1);
+        const __m256i lo32 = _mm256_set1_epi64x(0xFFFFFFFFLL);
+        __m256i c0[4], c1[4], c2[4], c3[4];
         uint32_t k0 = key[0], k1 = key[1];
-        int r;
-        for (r = 0; r < 10; r++) {  /* the two sets' rounds interleaved */
-            __m256i K0 = _mm256_set1_epi32((int)k0), K1 = _mm256_set1_epi32((int)k1);
-            __m256i ah0, al0, ah1, al1, bh0, bl0, bh1, bl1;
-            eqh_mul8(a0, m0, &ah0, &al0);
-            eqh_mul8(a2, m1, &ah1, &al1);
-            eqh_mul8(b0, m0, &bh0, &bl0);
-            eqh_mul8(b2, m1, &bh1, &bl1);
-            a0 = _mm256_xor_si256(_mm256_xor_si256(ah1, a1), K0);
-            a2 = _mm256_xor_si256(_mm256_xor_si256(ah0, a3), K1);
-            b0 = _mm256_xor_si256(_mm256_xor_si256(bh1, b1), K0);
-            b2 = _mm256_xor_si256(_mm256_xor_si256(bh0, b3), K1);
-            a1 = al1; a3 = al0; b1 = bl1; b3 = bl0;
+        int r, g;
+        for (g = 0; g < 4; g++) {  /* set g: blocks 4g .. 4g + 3 */
+            c0[g] = _mm256_add_epi64(_mm256_set1_epi64x(ctr[0]),
+                                     _mm256_setr_epi64x(4 * g, 4 * g + 1, 4 * g + 2, 4 * g + 3));
+            c1[g] = _mm256_set1_epi64x(ctr[1]);
+            c2[g] = _mm256_set1_epi64x(ctr[2]);
+            c3[g] = _mm256_set1_epi64x(ctr[3]);
+        }
+        for (r = 0; r < 10; r++) {
+            __m256i K0 = _mm256_set1_epi64x(k0), K1 = _mm256_set1_epi64x(k1);
+            for (g = 0; g < 4; g++) {
+                __m256i p0 = _mm256_mul_epu32(c0[g], m0), p1 = _mm256_mul_epu32(c2[g], m1);
+                c0[g] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[g]), K0);
+                c2[g] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[g]), K1);
+                c1[g] = p1;
+                c3[g] = p0;
+            }
             k0 += EQH_PHILOX_W0;
             k1 += EQH_PHILOX_W1;
         }
-        eqh_store8(a0, a1, a2, a3, (uint32_t*)out);
-        eqh_store8(b0, b1, b2, b3, (uint32_t*)out + 32);
+        for (g = 0; g < 4; g++) {  /* words (x0 | x1 << 32, x2 | x3 << 32) of each block */
+            __m256i w01 = _mm256_or_si256(_mm256_and_si256(c0[g], lo32), _mm256_slli_epi64(c1[g], 32));
+            __m256i w23 = _mm256_or_si256(_mm256_and_si256(c2[g], lo32), _mm256_slli_epi64(c3[g], 32));
+            __m256i a = _mm256_unpacklo_epi64(w01, w23), b = _mm256_unpackhi_epi64(w01, w23);
+            _mm256_storeu_si256((__m256i*)(out + 8 * g), _mm256_permute2x128_si256(a, b, 0x20));
+            _mm256_storeu_si256((__m256i*)(out + 8 * g + 4), _mm256_permute2x128_si256(a, b, 0x31));
+        }
     #else
         uint32_t c[4], x[4];
         int b;
