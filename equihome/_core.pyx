@@ -17,7 +17,7 @@ import numpy as np
 from libc.math cimport ceil, exp, sqrt, pow, isnan, INFINITY, NAN
 from libc.stdint cimport UINT64_MAX, int64_t
 from numpy.random cimport bitgen_t
-from numpy.random.c_distributions cimport random_standard_exponential_fill, random_standard_normal
+from numpy.random.c_distributions cimport random_standard_exponential, random_standard_normal
 
 cdef inline f8 fmin(f8 a, f8 b) noexcept nogil:
     """Smaller of two finite numbers (inlined; libm's fmin is a call)."""

@@ -117,7 +117,7 @@ def draw_pools(seed, scenario_start, Py_ssize_t block, const f8[:, ::1] laws,
                 stream_init(&st, key, s0 + <uint64_t>r, P_LOAN_SUBURB, <uint64_t>b)
                 stream_uniforms(&st, block, &u_sub[o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_RACE, <uint64_t>b)
-                random_standard_exponential_fill(&bg, block, &e_exit[r, o])
+                stream_exponentials(&st, &bg, block, &e_exit[r, o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_CAUSE, <uint64_t>b)
                 stream_uniforms(&st, block, &u_cause[r, o])
                 stream_init(&st, key, s0 + <uint64_t>r, P_HOME_WALK, <uint64_t>b)
@@ -151,7 +151,7 @@ def draw_tape(seed, scenario_start, f8[:, ::1] e_exit, f8[:, ::1] u_cause, f8[:,
     with nogil:
         for r in range(S):
             stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_RACE, TAPE_BLOCK)
-            random_standard_exponential_fill(&bg, T, &e_exit[r, 0])
+            stream_exponentials(&st, &bg, T, &e_exit[r, 0])
             stream_init(&st, key, s0 + <uint64_t>r, P_EXIT_CAUSE, TAPE_BLOCK)
             stream_uniforms(&st, T, &u_cause[r, 0])
             stream_init(&st, key, s0 + <uint64_t>r, P_HOME_WALK, TAPE_BLOCK)

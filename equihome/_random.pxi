@@ -7,11 +7,12 @@
 # stream encrypts the counter (j, w1, w2, w3) and gives two 64-bit words, x0 + 2**32 x1 then
 # x2 + 2**32 x3. PHILOX_BLOCKS blocks are encrypted at once (philox4x32_16: four sets of 4 in
 # AVX2 registers, a 32-bit word to a 64-bit lane, where the build has AVX2; one block at a time
-# otherwise), which changes the speed, not the words. The stream is wrapped as numpy's bitgen_t, so numpy's own C samplers
-# (c_distributions: ziggurat normals, exponentials, 53-bit uniforms) turn its words into
-# numbers; the hot samplers, stream_normals and stream_uniforms, run numpy's ziggurat fast
-# path and 53-bit uniform inline and hand the rare rejected normal to numpy's own sampler on
-# the same word, so every number stays numpy's. equihome/model/streams.py is the numpy twin:
+# otherwise), which changes the speed, not the words. The stream is wrapped as numpy's
+# bitgen_t, so numpy's own C samplers (c_distributions: ziggurat normals, exponentials, 53-bit
+# uniforms) turn its words into numbers; the hot samplers, stream_normals,
+# stream_exponentials and stream_uniforms, run numpy's ziggurat fast paths and 53-bit uniform
+# inline and hand a rare rejected word to numpy's own sampler, which reads it again, so every
+# number stays numpy's. equihome/model/streams.py is the numpy twin:
 # the same words (Philox4x32 in numpy) under the same numpy samplers.
 #
 # Stream of (seed, scenario s, purpose p, pool block b), the scheme streams.py documents:
@@ -195,10 +196,17 @@ cdef double stream_next_double(void* p) noexcept nogil:
 # low 8 bits, then a sign bit, then rabs = the next 52 bits; x = rabs * ZIG_W[idx], negated
 # when the sign bit is set, is accepted when rabs < ZIG_K[idx] (about 99 % of words). The two
 # tables are numpy's own, read off its sampler once at import (ziggurat_tables).
+#
+# numpy's ziggurat for the standard exponential reads one word r as idx = bits 3..10 and
+# ri = r >> 11 (53 bits); x = ri * EXP_W[idx] is accepted when ri < EXP_K[idx] (about 98 %),
+# the tables read off its sampler the same way.
 cdef f8 ZIG_W[256]
 cdef uint64_t ZIG_K[256]
+cdef f8 EXP_W[256]
+cdef uint64_t EXP_K[256]
 cdef uint64_t RABS_END = 1 << 52   # rabs < 2**52
 cdef uint64_t RABS_MASK = RABS_END - 1
+cdef uint64_t RI_END = 1 << 53     # ri < 2**53
 cdef f8[2] SIGN = [1.0, -1.0]
 
 
@@ -229,6 +237,31 @@ cdef void stream_normals(PhiloxStream* st, bitgen_t* bg, Py_ssize_t n, f8* out) 
         else:
             st.buffer_pos = pos
             out[i] = random_standard_normal(bg)
+            pos = st.buffer_pos
+    st.buffer_pos = pos
+
+
+cdef void stream_exponentials(PhiloxStream* st, bitgen_t* bg, Py_ssize_t n,
+                             f8* out) noexcept nogil:
+    """out[0:n] = the stream's next n standard exponentials, numpy's
+    random_standard_exponential_fill bit for bit, as stream_normals does the normals: the
+    fast path inline, a rejected word left for numpy's own sampler."""
+    cdef Py_ssize_t i
+    cdef int pos = st.buffer_pos, idx
+    cdef uint64_t r, ri
+    for i in range(n):
+        if pos == PHILOX_BUF:
+            philox_refill(st)
+            pos = 0
+        r = st.buffer[pos]
+        idx = <int>((r >> 3) & 0xFF)
+        ri = r >> 11
+        if ri < EXP_K[idx]:
+            out[i] = <f8>ri * EXP_W[idx]
+            pos += 1
+        else:
+            st.buffer_pos = pos
+            out[i] = random_standard_exponential(bg)
             pos = st.buffer_pos
     st.buffer_pos = pos
 
@@ -271,25 +304,48 @@ cdef double probe_next_double(void* p) noexcept nogil:
     return unit_double(probe_next64(p))
 
 
-cdef bint probe_accepts(bitgen_t* bg, ZigProbe* pr, int idx, uint64_t rabs, f8* x) noexcept nogil:
-    """1 if numpy's normal sampler returns ``x`` from the single word (idx, sign +, rabs)."""
-    pr.first = <uint64_t>idx | (rabs << 9)
+cdef bint probe_accepts(bitgen_t* bg, ZigProbe* pr, bint normal, int idx, uint64_t v,
+                        f8* x) noexcept nogil:
+    """1 if numpy's normal (``normal``) or exponential sampler returns ``x`` from the single
+    word of layer idx and value v (the normal's rabs, sign +; the exponential's ri)."""
+    pr.first = (<uint64_t>idx | (v << 9)) if normal else ((<uint64_t>idx << 3) | (v << 11))
     pr.used = 0
-    x[0] = random_standard_normal(bg)
+    x[0] = random_standard_normal(bg) if normal else random_standard_exponential(bg)
     return pr.used == 1
 
 
+cdef void probe_table(bitgen_t* bg, ZigProbe* pr, bint normal, f8* W,
+                      uint64_t* K) noexcept nogil:
+    """Read one sampler's ziggurat tables: W[idx] is what it returns for the value 1; K[idx]
+    the least value it rejects (binary search, acceptance being value < K[idx]; the value's
+    end, 2**52 or 2**53, if it rejects none). A layer rejecting (almost) every word gets W 0
+    and K 1 or 0."""
+    cdef uint64_t lo, hi, mid, end = RABS_END if normal else RI_END
+    cdef f8 x
+    cdef int idx
+    for idx in range(256):
+        if not probe_accepts(bg, pr, normal, idx, 1, &x):
+            W[idx] = 0.0  # only ever times a value of 0
+            K[idx] = 1 if probe_accepts(bg, pr, normal, idx, 0, &x) else 0
+            continue
+        W[idx] = x
+        lo, hi = 1, end
+        while hi - lo > 1:  # accepted at lo, rejected at hi (or hi = the end, past every value)
+            mid = lo + (hi - lo) // 2
+            if probe_accepts(bg, pr, normal, idx, mid, &x):
+                lo = mid
+            else:
+                hi = mid
+        K[idx] = hi
+
+
 cdef int ziggurat_tables() except -1:
-    """Read numpy's ziggurat tables off its own sampler: ZIG_W[idx] is the normal it returns for
-    rabs = 1; ZIG_K[idx] the least rabs it rejects (binary search, acceptance being rabs <
-    ki[idx]; 2**52 if it rejects none; numpy's layer 1 rejects every word). test_streams holds
-    stream_normals to numpy bit for bit."""
+    """Read numpy's ziggurat tables off its own samplers: ZIG_W, ZIG_K of the normal (numpy's
+    layer 1 rejects every word), EXP_W, EXP_K of the exponential. test_streams holds
+    stream_normals and stream_exponentials to numpy bit for bit."""
     cdef ZigProbe pr
     cdef bitgen_t bg
     cdef uint32_t key[2]
-    cdef uint64_t lo, hi, mid
-    cdef f8 x
-    cdef int idx
     stream_key(20261204, key)  # any stream: its words only feed the rejection paths probed
     stream_init(&pr.tail, key, 0, 0, 0)
     bg.state = <void*>&pr
@@ -297,30 +353,23 @@ cdef int ziggurat_tables() except -1:
     bg.next_uint32 = &probe_next32
     bg.next_double = &probe_next_double
     bg.next_raw = &probe_next64
-    for idx in range(256):
-        if not probe_accepts(&bg, &pr, idx, 1, &x):  # a layer that rejects (almost) every word
-            ZIG_W[idx] = 0.0  # only ever times rabs = 0
-            ZIG_K[idx] = 1 if probe_accepts(&bg, &pr, idx, 0, &x) else 0
-            continue
-        ZIG_W[idx] = x
-        lo, hi = 1, RABS_END
-        while hi - lo > 1:  # accepted at lo, rejected at hi (or hi = 2**52, past every rabs)
-            mid = lo + (hi - lo) // 2
-            if probe_accepts(&bg, &pr, idx, mid, &x):
-                lo = mid
-            else:
-                hi = mid
-        ZIG_K[idx] = hi
+    probe_table(&bg, &pr, 1, ZIG_W, ZIG_K)
+    probe_table(&bg, &pr, 0, EXP_W, EXP_K)
     return 0
 
 
 ziggurat_tables()
 
 
-def ziggurat_table():
-    """(W, K): copies of the ziggurat tables stream_normals read off numpy's sampler, (256,)
-    float64 and uint64; a word's normal takes the inline fast path when rabs < K[idx]."""
-    return (np.array(<f8[:256]>ZIG_W), np.array(<uint64_t[:256]>ZIG_K))
+def ziggurat_table(str kind="normal"):
+    """(W, K): copies of the ziggurat tables read off numpy's sampler of ``kind`` ("normal" or
+    "exponential"), (256,) float64 and uint64; a word takes the inline fast path when its
+    value (the normal's rabs, the exponential's ri) is below K[idx]."""
+    if kind == "normal":
+        return (np.array(<f8[:256]>ZIG_W), np.array(<uint64_t[:256]>ZIG_K))
+    if kind == "exponential":
+        return (np.array(<f8[:256]>EXP_W), np.array(<uint64_t[:256]>EXP_K))
+    raise ValueError(f"kind: must be 'normal' or 'exponential', got {kind!r}")
 
 
 cdef inline void stream_bitgen(PhiloxStream* st, bitgen_t* bg) noexcept nogil:
@@ -403,16 +452,35 @@ cdef int check_rows(uint64_t scenario_start, Py_ssize_t S) except -1:
     return 0
 
 
+cdef enum:
+    FILL_UNIFORMS = 0
+    FILL_NORMALS = 1
+    FILL_EXPONENTIALS = 2
+
+
 cdef int fill_rows(uint64_t seed, uint64_t purpose, uint64_t scenario_start, f8[:, ::1] out,
-                   int normal) except -1:
-    """Row r of ``out`` = the first out.shape[1] standard normals (normal=1) or uniforms
-    in [0, 1) (normal=0) of the stream (seed, scenario_start + r, purpose)."""
+                   int kind) except -1:
+    """Row r of ``out`` = the first out.shape[1] uniforms in [0, 1), standard normals or
+    standard exponentials (``kind``, FILL_*) of the stream (seed, scenario_start + r, purpose)."""
     cdef uint32_t key[2]
     cdef PhiloxStream st
     cdef bitgen_t bg
     cdef Py_ssize_t r, S = out.shape[0], n = out.shape[1]
     if S == 0 or n == 0:
         return 0
+    check_rows(scenario_start, S)
+    stream_key(seed, key)
+    stream_bitgen(&st, &bg)
+    with nogil:
+        for r in range(S):
+            stream_init(&st, key, scenario_start + <uint64_t>r, purpose, 0)
+            if kind == FILL_NORMALS:
+                stream_normals(&st, &bg, n, &out[r, 0])
+            elif kind == FILL_EXPONENTIALS:
+                stream_exponentials(&st, &bg, n, &out[r, 0])
+            else:
+                stream_uniforms(&st, n, &out[r, 0])
+    return 0
     check_rows(scenario_start, S)
     stream_key(seed, key)
     stream_bitgen(&st, &bg)
@@ -431,10 +499,17 @@ def fill_normals(seed, purpose, scenario_start, f8[:, ::1] out):
     ``purpose`` under ``seed`` (numpy's ziggurat on Philox4x32-10; streams.fill_normals is
     the numpy twin, bit for bit). Runs without the GIL."""
     fill_rows(as_u64("seed", seed), as_u64("purpose", purpose, 256, "256"),
-              as_u64("scenario_start", scenario_start), out, 1)
+              as_u64("scenario_start", scenario_start), out, FILL_NORMALS)
 
 
 def fill_uniforms(seed, purpose, scenario_start, f8[:, ::1] out):
     """Uniforms in [0, 1) (53-bit): as :func:`fill_normals`, numpy's ``Generator.random``."""
     fill_rows(as_u64("seed", seed), as_u64("purpose", purpose, 256, "256"),
-              as_u64("scenario_start", scenario_start), out, 0)
+              as_u64("scenario_start", scenario_start), out, FILL_UNIFORMS)
+
+
+def fill_exponentials(seed, purpose, scenario_start, f8[:, ::1] out):
+    """Standard exponentials: as :func:`fill_normals`, numpy's ``standard_exponential`` (the
+    loan pools' exit-race draws)."""
+    fill_rows(as_u64("seed", seed), as_u64("purpose", purpose, 256, "256"),
+              as_u64("scenario_start", scenario_start), out, FILL_EXPONENTIALS)

@@ -156,14 +156,18 @@ def test_the_last_scenario_index_is_the_limit():
 # --------------------------------------------------------------------------- Cython vs numpy
 
 
-@pytest.mark.parametrize("kind", ["normals", "uniforms"])
+SAMPLER = {"normals": "standard_normal", "uniforms": "random",
+           "exponentials": "standard_exponential"}
+
+
+@pytest.mark.parametrize("kind", list(SAMPLER))
 @pytest.mark.parametrize("seed, scenario, purpose", STREAMS[:-1])
 def test_fill_equals_the_numpy_twin_bit_for_bit(kind, seed, scenario, purpose):
     for n in LENGTHS:
         core = core_fill(kind, seed, purpose, scenario, (3, n))
         twin = twin_fill(kind, seed, purpose, scenario, (3, n))
         assert np.array_equal(core, twin), f"{kind} n={n}"
-    method = "standard_normal" if kind == "normals" else "random"
+    method = SAMPLER[kind]
     first = getattr(streams.generator(seed, scenario, purpose), method)(LENGTHS[-1])
     assert np.array_equal(core[0], first)
 
@@ -197,6 +201,27 @@ def test_the_inline_ziggurat_hands_every_rejected_word_to_numpy_at_any_buffer_po
                           [:first])
 
 
+def test_the_inline_exponential_ziggurat_hands_every_rejected_word_to_numpy():
+    """stream_exponentials, as stream_normals: numpy's fast path inline (ri = word >> 11 <
+    K[idx], idx = bits 3..10), a rejected word left for numpy's sampler, at each of the 32
+    buffer positions over 200,000 draws; every draw is numpy's."""
+    W, K = _core.ziggurat_table("exponential")
+    n = 200_000
+    words = core_raw(streams.stream_key(12), streams.stream_counter(6, 2), n)
+    idx, ri = ((words >> U64(3)) & U64(0xFF)).astype(int), words >> U64(11)
+    rejected = ri >= K[idx]
+    assert 0.015 < rejected.mean() < 0.03  # numpy's layers 0 and 1 reject 11 % and all
+    assert set(np.flatnonzero(rejected) % BUFFER) == set(range(BUFFER))
+    assert np.array_equal(core_fill("exponentials", 12, 2, 6, (1, n))[0],
+                          streams.generator(12, 6, 2).standard_exponential(n))
+    first = int(np.argmax(rejected))
+    assert first > 0
+    assert np.array_equal(core_fill("exponentials", 12, 2, 6, (1, first))[0],
+                          (ri.astype(float) * W[idx])[:first])
+    with pytest.raises(ValueError, match="kind: must be 'normal' or 'exponential', got 'gamma'"):
+        _core.ziggurat_table("gamma")
+
+
 def test_uniforms_are_the_top_53_bits_of_the_raw_words():
     key, ctr = streams.stream_key(9), streams.stream_counter(3, 2)
     u = core_fill("uniforms", 9, 2, 3, (1, 10))[0]
@@ -213,7 +238,7 @@ def test_the_twin_reads_row_r_from_scenario_start_plus_r():
 # --------------------------------------------------------------------------- independence of chunking
 
 
-@pytest.mark.parametrize("kind", ["normals", "uniforms"])
+@pytest.mark.parametrize("kind", list(SAMPLER))
 def test_any_scenario_regenerated_alone_equals_its_row_in_a_batch(kind):
     batch = core_fill(kind, 42, 1, 0, (50, 37))
     for s in (0, 1, 17, 49):
@@ -288,6 +313,15 @@ def test_uniforms_have_the_moments_and_ks_of_uniform_0_1():
     # Var((U - 1/2)^2) = 1/80 - 1/144 = 1/180
     assert_within(u.var(ddof=1), 1.0 / 12.0, math.sqrt(1.0 / 180.0 / u.size), "variance")
     assert ks_distance(u, lambda v: v) * math.sqrt(u.size) < KS_CRIT
+
+
+def test_exponentials_have_the_moments_and_ks_of_exp_1():
+    e = core_fill("exponentials", 20240601, Purpose.EXIT_RACE, 0, (1000, N_STAT // 1000)).ravel()
+    assert e.min() >= 0.0
+    assert_within(e.mean(), 1.0, 1.0 / math.sqrt(e.size), "mean")
+    # Var((E - 1)^2) = E[(E-1)^4] - 1 = 9 - 1 = 8
+    assert_within(e.var(ddof=1), 1.0, math.sqrt(8.0 / e.size), "variance")
+    assert ks_distance(e, lambda v: -np.expm1(-v)) * math.sqrt(e.size) < KS_CRIT
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -229,6 +229,13 @@ def fill_normals(seed: int, purpose: int, scenario_start: int, out: np.ndarray) 
         generator(seed, scenario_start + r, purpose).standard_normal(out=out[r])
 
 
+def fill_exponentials(seed: int, purpose: int, scenario_start: int, out: np.ndarray) -> None:
+    """Standard exponentials: as :func:`fill_normals`, numpy's ``standard_exponential``; twin
+    of ``equihome._core.fill_exponentials``."""
+    for r in range(out.shape[0]):
+        generator(seed, scenario_start + r, purpose).standard_exponential(out=out[r])
+
+
 def fill_uniforms(seed: int, purpose: int, scenario_start: int, out: np.ndarray) -> None:
     """Uniforms in [0, 1): as :func:`fill_normals`, numpy's ``Generator.random`` (each word's
     top 53 bits x 2**-53, taken here straight from the words); twin of
