@@ -128,6 +128,10 @@ def connect(server: ServerProcess, key: str | None = KEY_A, path: str = "/ws", *
     """A ``websockets`` client connection to the server (use with ``async with``)."""
     kwargs.setdefault("open_timeout", 10)
     kwargs.setdefault("max_size", 2**24)
+    # websockets stops reading once max_queue messages wait unread (16 by default); a test that
+    # leaves its `async with` with more pending then never reads the server's close frame and
+    # waits out close_timeout (10 s): a run it meant to catch mid-way finishes meanwhile
+    kwargs.setdefault("max_queue", 4096)
     return websockets.connect(server.ws_url(key, path), **kwargs)
 
 
