@@ -188,7 +188,8 @@ def test_irr_that_does_not_exist_is_null_not_zero():
     assert json.loads(r.to_json())["metrics"]["irr"] is None
 
 
-def test_cancel_stops_the_run_with_an_error_event():
+@pytest.mark.parametrize("threads", [1, 2])  # 1: the chunks run on the caller's thread
+def test_cancel_stops_the_run_with_an_error_event(threads):
     token = equihome.CancelToken()
     events: list[dict] = []
 
@@ -199,12 +200,13 @@ def test_cancel_stops_the_run_with_an_error_event():
 
     with pytest.raises(equihome.SimulationCancelled):
         equihome.simulate("100m", num_simulations=5000, seed=3, chunk_size=32, on_event=listener,
-                          cancel=token)
+                          cancel=token, threads=threads)
     assert events[-1]["type"] == "error" and events[-1]["error"] == "cancelled"
     assert not any(e["type"] == "result" for e in events)
 
 
-def test_cancel_from_another_thread_is_quick():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cancel_from_another_thread_is_quick(threads):
     token = equihome.CancelToken()
     events: list[dict] = []
     running = threading.Event()
@@ -218,7 +220,7 @@ def test_cancel_from_another_thread_is_quick():
     canceller.start()
     with pytest.raises(equihome.SimulationCancelled):
         equihome.simulate("100m", num_simulations=100_000, seed=3, cancel=token,
-                          on_event=listener)
+                          on_event=listener, threads=threads)
     canceller.join()
     # the run stops at the next stage boundary: a few chunks at most after the cancel,
     # far from the 100,000 scenarios (a bound on work done, not on noisy wall time)
@@ -236,7 +238,8 @@ def test_invalid_config_raises_before_any_event():
     assert events == []
 
 
-def test_stage_failure_reports_module_and_cause(monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_stage_failure_reports_module_and_cause(monkeypatch, threads):
     from equihome.model import waterfall_engine
 
     def boom(*a, **k):
@@ -245,10 +248,12 @@ def test_stage_failure_reports_module_and_cause(monkeypatch):
     monkeypatch.setattr(waterfall_engine, "run", boom)
     events: list[dict] = []
     with pytest.raises(equihome.SimulationError) as info:
-        equihome.simulate("100m", num_simulations=64, seed=1, on_event=events.append)
+        equihome.simulate("100m", num_simulations=64, seed=1, on_event=events.append,
+                          threads=threads, chunk_size=16)
     assert info.value.module == "waterfall_engine"
     assert events[-1]["type"] == "error" and events[-1]["module"] == "waterfall_engine"
     assert "synthetic failure" in events[-1]["error"]
+    assert sum(e["type"] == "error" for e in events) == 1  # one error, though 4 chunks fail
 
 
 def test_reference_and_cython_engines_agree():

@@ -17,7 +17,8 @@ Backend = Callable[[Any, Any], None]          # (plan, tracker) -> None
 BackendFactory = Callable[..., Backend]       # (client=..., task_size=...) -> Backend
 
 _FACTORIES: dict[str, BackendFactory] = {}
-_LAZY = {"dask": "equihome.run.distributed"}      # name -> module that registers it on import
+_LAZY = {"dask": "equihome.run.distributed",     # name -> module that registers it on import
+         "local": "equihome.run.local"}
 
 
 def register(name: str, factory: BackendFactory) -> None:

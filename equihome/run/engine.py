@@ -17,12 +17,10 @@ adds) are delivered to ``on_event`` from the thread that called :func:`simulate`
 from __future__ import annotations
 
 import os
-import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -424,8 +422,9 @@ def plain_events(emit: Callable[[dict], None]) -> Callable[[dict], None]:
 class RunTracker:
     """The bookkeeping every backend shares: events, progress, running statistics, the result.
 
-    A backend (:func:`run_local`, ``equihome.run.distributed.run_dask``) calls :meth:`split`, then,
-    from the caller's thread, :meth:`stage_started`/:meth:`stage_done` and :meth:`chunk_done`
+    A backend (``equihome.run.local.run_local``, ``equihome.run.distributed.run_dask``)
+    calls :meth:`split`, then, from the caller's thread, :meth:`stage_started`/
+    :meth:`stage_done` and :meth:`chunk_done`
     (a run_chunk summary) -- or :meth:`chunk_finished` for a chunk run elsewhere -- and
     :meth:`fail`; it returns once every chunk is in or the run failed. :meth:`finish` ends it.
     """
@@ -583,52 +582,6 @@ def run_plan(plan: Plan, on_event: Listener | None = None, cancel: CancelToken |
     tracker = RunTracker(plan, on_event or (lambda event: None), cancel or CancelToken())
     execute(plan, tracker)
     return tracker.finish()
-
-
-def run_local(plan: Plan, tracker: RunTracker) -> None:
-    """The local backend: chunks of ``plan.chunk_size`` on ``plan.threads`` threads, whose
-    stage and chunk reports reach the tracker through a queue, on the caller's thread."""
-    bounds = tracker.split(plan.chunk_size)
-    cancel = tracker.cancel
-    events: queue.Queue = queue.Queue()
-
-    def report(kind: str, name: str, seconds: float) -> None:
-        events.put((kind, name, seconds))
-
-    def work(a: int, b: int) -> None:
-        try:
-            events.put(("chunk", run_chunk(plan, a, b, report, cancel), 0.0))
-        except BaseException as exc:  # handed to the orchestrating thread
-            events.put(("fail", exc, 0.0))
-
-    with ThreadPoolExecutor(max_workers=plan.threads) as pool:
-        futures = [pool.submit(work, a, b) for a, b in bounds]
-        delivered, expected = 0, len(futures)
-        while delivered < expected:
-            kind, obj, seconds = events.get()
-            if kind == "start":
-                tracker.stage_started(obj)
-            elif kind == "done":
-                tracker.stage_done(obj, seconds)
-            elif kind == "chunk":
-                delivered += 1
-                tracker.chunk_done(obj)
-            else:  # "fail"
-                delivered += 1
-                tracker.fail(obj)
-                for f in futures:
-                    f.cancel()
-                expected = sum(1 for f in futures if not f.cancelled())
-
-
-def _local_backend(client: Any = None, task_size: int | None = None) -> Backend:
-    """The local thread-pool backend (it takes no cluster options)."""
-    if client is not None or task_size is not None:
-        raise ValueError("client, task_size: only used with backend='dask'")
-    return run_local
-
-
-backends.register("local", _local_backend)
 
 
 def _fail(emit: Callable[[dict], None], failure: BaseException, module: str) -> None:
