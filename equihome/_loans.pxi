@@ -265,7 +265,8 @@ cdef int months_general(const LedgerParams* p, const Tables* t, const Pool* pool
 
 
 cdef enum:
-    WALK_BLOCK = 16  # months months_plain computes at once (a loop the compiler vectorises)
+    WALK_BLOCK = 24  # months months_plain computes at once (a loop the compiler vectorises; of
+                     # 8, 16, 20, 24, 28 and 32, 24 measured fastest, 1.5 ms a run below 16)
 
 
 cdef inline void plain_block(const f8* lev, Py_ssize_t J, int tau1, int n, f8 L, f8 V0, f8 inv0,
