@@ -407,6 +407,36 @@ def test_describe_all_gives_describe_for_each_metric():
     assert got["empty"]["count"] == 0 and got["single"]["std"] == 0.0
 
 
+def test_percentiles_are_numpys_to_the_bit():
+    """metrics.percentiles (sort once, numpy's linear rule) against np.percentile(axis=1) on
+    600 random matrices: 1 to 1,500 values a row, ties, magnitudes 1e-300 to 1e300, +-inf
+    and NaN, one repeated value, percentiles from 0 to 100 (the ends included); the same
+    bits, NaN where numpy gives NaN."""
+    from equihome.model.metrics import percentiles
+
+    g = np.random.default_rng(11)
+    choices = [0.0, 0.5, 1.0, 5.0, 10.0, 25.0, 33.3, 50.0, 66.7, 75.0, 90.0, 95.0, 99.5, 100.0]
+    for trial in range(600):
+        k, n, kind = int(g.integers(1, 6)), int(g.integers(1, 1500)), trial % 5
+        x = g.normal(size=(k, n))
+        if kind == 1:
+            x = g.integers(-3, 4, size=(k, n)).astype(float)
+        elif kind == 2:
+            x = x * 10.0 ** g.integers(-300, 300, size=(k, n))
+        elif kind == 3:
+            for v in (np.nan, np.inf, -np.inf):
+                x[g.random((k, n)) < 0.01] = v
+        elif kind == 4:
+            x = np.full((k, n), x[0, 0])
+        pct = tuple(sorted(g.choice(choices, size=int(g.integers(1, 6)), replace=False)))
+        with np.errstate(invalid="ignore"):
+            want = np.percentile(x, pct, axis=1)
+        got = percentiles(x, pct)
+        assert got.shape == want.shape
+        assert np.array_equal(got, want, equal_nan=True), (trial, n, pct)
+        assert np.array_equal(np.signbit(got), np.signbit(want)), (trial, n, pct)
+
+
 def test_irr_of_a_root_near_zero_is_found_not_crawled_to():
     """Flows -1e-300 then +1 five months later: x = 1 / (1 + r) solves x^5 = 1e-300, so
     x = 1e-60 and r = 1e60 - 1 a month (a year: past the largest double, +inf). Newton

@@ -164,6 +164,8 @@ def test_int_pow_is_exact_at_the_ends_and_within_n_ulps() -> None:
     assert ulps(got, want).max() > 8  # the bound is near what binary powering does
     assert (int_pow(x, 0) == 1.0).all() and (int_pow(x, 1) == x).all()
     assert int_pow(1.0025, 12) == int_pow(np.array([1.0025]), np.array([12]))[0]
+    for k in (0, 1, 2, 12, 13, 360):  # one exponent for all (its own path): the same bits
+        assert np.array_equal(int_pow(x, k), int_pow(x, np.full(x.size, k)))
 
 
 def test_log_values_within_two_ulps_and_its_special_values() -> None:

@@ -75,6 +75,15 @@ def int_pow(x, n):
     """x ** n for integers n >= 0 (arrays elementwise) by the kernel's binary powering, within
     n ulps of the exact power; see ``_exp.pxi``'s int_pow."""
     x = np.asarray(x, dtype=float)
+    if np.ndim(n) == 0:  # one exponent: the same multiplies, decided in Python
+        k, r, b = int(n), np.ones(x.shape), x
+        while k > 0:
+            if k & 1:
+                r = r * b
+            k >>= 1
+            if k > 0:
+                b = b * b
+        return r
     n = np.asarray(n, dtype=np.int64)
     r = np.ones(np.broadcast(x, n).shape)
     b = np.broadcast_to(x, r.shape).copy()

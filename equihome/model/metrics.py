@@ -179,6 +179,28 @@ def tranche_returns(debt_flows: np.ndarray, kernels) -> np.ndarray:
 STAT_PERCENTILES = (5, 25, 50, 75, 95)
 
 
+def percentiles(rows: np.ndarray, pct: tuple[float, ...]) -> np.ndarray:
+    """(len(pct), k): ``np.percentile(rows, pct, axis=1)`` of a (k, n) float matrix, n >= 1,
+    to the bit: each row sorted once (numpy's vectorised sort), then numpy's own "linear"
+    rule on the sorted values -- virtual index v = (n - 1) q, q = pct / 100, between
+    sorted[floor v] and the next (both the last past it), numpy's lerp, NaN for a row with
+    a NaN -- instead of a partition for every percentile (a third of the time)."""
+    s = np.sort(rows, axis=1)
+    n = s.shape[1]
+    v = (n - 1) * np.true_divide(np.asarray(pct, dtype=float), 100)
+    below = np.floor(v)
+    past = v >= n - 1
+    lo = np.where(past, n - 1, below).astype(np.intp)
+    hi = np.where(past, n - 1, below + 1).astype(np.intp)
+    t = (v - np.where(past, -1.0, below))[:, None]  # numpy's gamma (its index -1 past the end)
+    a, b = s[:, lo].T, s[:, hi].T
+    with np.errstate(invalid="ignore"):  # inf - inf, as numpy's own lerp meets it
+        diff = b - a
+        out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    out[:, np.isnan(s[:, -1])] = np.nan  # sorted last: a NaN anywhere in the row
+    return out
+
+
 def describe(x: np.ndarray) -> dict[str, float | None]:
     """Distribution statistics of the finite values of x (None where undefined)."""
     v = x[np.isfinite(x)]
@@ -203,7 +225,7 @@ def describe_all(values: dict[str, np.ndarray]) -> dict[str, dict[str, float | N
 def _stats(rows: np.ndarray) -> list[dict[str, float | None]]:
     """STATS of each row of a (k, n) matrix of finite values, n >= 1."""
     n = rows.shape[1]
-    p = np.percentile(rows, STAT_PERCENTILES, axis=1)
+    p = percentiles(rows, STAT_PERCENTILES)
     std = rows.std(axis=1, ddof=1) if n > 1 else np.zeros(rows.shape[0])
     mean, lo, hi = rows.mean(axis=1), rows.min(axis=1), rows.max(axis=1)
     return [{"mean": float(mean[i]), "std": float(std[i]), "se": float(std[i]) / np.sqrt(n),
@@ -226,7 +248,7 @@ def histogram(x: np.ndarray) -> dict[str, Any]:
     missing = int(x.size - v.size)
     if v.size == 0:
         return {"edges": [], "counts": [], "below": 0, "above": 0, "missing": missing}
-    lo, hi = (float(q) for q in np.percentile(v, HIST_RANGE))
+    lo, hi = (float(q) for q in percentiles(v[None, :], HIST_RANGE)[:, 0])
     if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):  # one value (or nearly): bins around it
         pad = max(abs(lo) * 0.01, 1e-4)
         lo, hi = lo - pad, hi + pad
@@ -257,14 +279,14 @@ def risk(lp_loss: np.ndarray, lp_irr: np.ndarray, hurdle: float) -> dict[str, fl
     at or above it within HURDLE_TOLERANCE (no IRR: not cleared).
     """
     out: dict[str, float | None] = {}
-    for q in (95, 99):
-        var = float(np.percentile(lp_loss, q))
+    for q, var in zip((95, 99), percentiles(lp_loss[None, :], (95, 99))[:, 0].tolist(),
+                      strict=True):
         out[f"var_{q}"] = var
         out[f"cvar_{q}"] = max(tail_mean(lp_loss, q / 100.0), var)
     cleared = np.nan_to_num(lp_irr, nan=-np.inf) >= hurdle - HURDLE_TOLERANCE
     out["hurdle_clear_probability"] = float(np.mean(cleared))
     finite = lp_irr[np.isfinite(lp_irr)]
-    out["irr_p5"] = float(np.percentile(finite, 5)) if finite.size else None
+    out["irr_p5"] = float(percentiles(finite[None, :], (5,))[0, 0]) if finite.size else None
     return out
 
 
@@ -273,14 +295,14 @@ FAN_QUANTILES = (5, 50, 95)
 
 def fan(yearly: np.ndarray) -> dict[str, list]:
     """P5/P50/P95 by year of a (S, T+1) series, over the scenarios with a value (None where
-    no scenario has one). Years where every scenario has a value take numpy's vectorised
-    percentile; the others nanpercentile (column by column, the same numbers)."""
+    no scenario has one). Years where every scenario has a value take :func:`percentiles`;
+    the others nanpercentile (column by column, the same numbers)."""
     finite = np.isfinite(yearly)
     whole, some = finite.all(axis=0), finite.any(axis=0) & ~finite.all(axis=0)
     cols = np.full((len(FAN_QUANTILES), yearly.shape[1]), np.nan)
     with np.errstate(all="ignore"):
         if whole.any():
-            cols[:, whole] = np.percentile(yearly[:, whole], FAN_QUANTILES, axis=0)
+            cols[:, whole] = percentiles(yearly[:, whole].T, FAN_QUANTILES)
         if some.any():
             cols[:, some] = np.nanpercentile(yearly[:, some], FAN_QUANTILES, axis=0)
     return {f"p{q}": col.tolist() for q, col in zip(FAN_QUANTILES, cols, strict=True)}
