@@ -138,8 +138,9 @@ cdef struct Book:
     i1* reinvested              # (K,) 1 if funded mostly by recycled principal
     f8* proceeds                # (K,) $ received at the receipt month
     i1* cap_bound               # (K,) 1 if the return cap bound the claim at exit
-    f8* lever                   # (N_LEVER, M+1) by layout.LEVER_ROWS
+    f8* lever                   # (N_LEVER, M+1) by layout.LEVER_ROWS; NULL without a facility
     f8* opening                 # the scenario's NAV at E before E's flows, $ (0 at E = 0)
+    Py_ssize_t made             # loans made: pool loans 0 .. made - 1 (set at the end)
 
 
 cdef struct Fund:

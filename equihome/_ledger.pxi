@@ -85,7 +85,8 @@ def run_ledger(LedgerParams p, inp, out):
     debt_flows (S, NT, M+1) from each lender's side (draws negative); per-loan months,
     exit kind, reinvested flag and proceeds ($, at the receipt month; -1 months for loans
     never made); pool_exhausted[s] = 1 if the pool ran out while budget remained; lever
-    (S, len(LEVER_ROWS), M+1) the facilities (_leverage.pxi), zero without them.
+    (S, len(LEVER_ROWS), M+1) the facilities (_leverage.pxi); without one, read-only zeros
+    the kernel leaves alone (LedgerRun.empty(levered=False)).
 
     Each month, in this order (one function each): receive, lever_charge (facility
     interest), charge, covenant (sweep), sub_repay_due (the line's draws called back),
@@ -125,10 +126,13 @@ def run_ledger(LedgerParams p, inp, out):
     cdef i1[:, ::1] exit_type = out.exit_type, reinvested = out.reinvested
     cdef f8[:, ::1] proceeds = out.proceeds
     cdef i1[::1] pool_exhausted = out.pool_exhausted
-    cdef f8[:, :, ::1] lever = out.lever
+    cdef bint levered = p.nav_on or p.sub_on
+    cdef f8[:, :, ::1] lever  # only with a facility (without one: read-only zeros, not written)
     cdef Py_ssize_t S = size.shape[0], K = size.shape[1], J = levels.shape[2]
-    cdef Py_ssize_t N = p.months + 1, NT = tranche_size.shape[0], s
-    check_ledger_shapes(p.months, p.n_tiers, inp, out, p.start, p.n_tape)
+    cdef Py_ssize_t N = p.months + 1, NT = tranche_size.shape[0], s, k
+    check_ledger_shapes(p.months, p.n_tiers, inp, out, p.start, p.n_tape, levered)
+    if levered:
+        lever = out.lever
     cdef f8[:, ::1] scratch = np.zeros((S, 6 * N + NT + 1))
     cdef f8[::1] rate_cum = np.zeros(N + 1)
     cdef f8[::1] expense_cum = np.zeros(N + 1)
@@ -182,14 +186,8 @@ def run_ledger(LedgerParams p, inp, out):
         for s in range(S):
             ledger[s, :, :] = 0.0
             debt_flows[s, :, :] = 0.0
-            lever[s, :, :] = 0.0
-            orig_month[s, :] = -1
-            exit_month[s, :] = -1
-            receipt_month[s, :] = -1
-            exit_type[s, :] = EXIT_NONE
-            reinvested[s, :] = 0
-            proceeds[s, :] = 0.0
-            cap_bound[s, :] = 0
+            if levered:
+                lever[s, :, :] = 0.0
             pool.size = &size[s, 0]
             pool.ltv = &ltv[s, 0]
             pool.zone = &zone[s, 0]
@@ -207,9 +205,18 @@ def run_ledger(LedgerParams p, inp, out):
             o.reinvested = &reinvested[s, 0]
             o.proceeds = &proceeds[s, 0]
             o.cap_bound = &cap_bound[s, 0]
-            o.lever = &lever[s, 0, 0]
+            o.lever = &lever[s, 0, 0] if levered else NULL
             o.opening = &opening[s]
             pool_exhausted[s] = ledger_one(&p, &t, &pool, &o, &scratch[s, 0])
+            k = o.made  # loans 0 .. k-1 were made (book_loan wrote them); the rest never were
+            orig_month[s, k:] = -1
+            exit_month[s, k:] = -1
+            receipt_month[s, k:] = -1
+            exit_type[s, k:] = EXIT_NONE
+            reinvested[s, k:] = 0
+            reinvested[s, :p.n_tape] = 0  # seasoned loans: never recycled principal
+            proceeds[s, k:] = 0.0
+            cap_bound[s, k:] = 0
 
 
 cdef i1 ledger_one(const LedgerParams* p, const Tables* t, const Pool* pool, Book* o,
@@ -256,6 +263,7 @@ cdef i1 ledger_one(const LedgerParams* p, const Tables* t, const Pool* pool, Boo
         originate(p, t, pool, &f, o, N)
         distribute(p, t, &f, o, N)
         mark(p, t, &f, o, N)
+    o.made = f.k
     return f.exhausted
 
 

@@ -99,7 +99,8 @@ def default_hazards(window: dict | None, scenarios: int = 120) -> tuple[np.ndarr
     params, tables = exit_simulator.static_inputs(cfg)
     pool = loan_generator.generate(cfg, 9, 0, scenarios, 1, k)
     paths = price_path_simulator.simulate(cfg, 9, 0, scenarios, k)
-    out = exit_simulator.LedgerRun.empty(*pool.size.shape, 0, cfg.months + 1)
+    out = exit_simulator.LedgerRun.empty(*pool.size.shape, 0, cfg.months + 1,
+                                         levered=False)
     k.run_ledger(params, exit_simulator.LedgerInputs.build(tables, pool, paths.levels), out)
     made = out.orig_month >= 0
     o, e, kind = out.orig_month[made], out.exit_month[made], out.exit_type[made]

@@ -53,7 +53,7 @@ def one_loan(contract: dict, levels: np.ndarray, exit_month: int = 24, k=_core, 
         size=np.array([[100_000.0]]), ltv=np.array([[0.5]]), zone=np.zeros((1, 1), np.intc),
         suburb=np.zeros((1, 1), np.intc), e_exit=np.array([[exit_month * 0.6 / 12 - 1e-9]]),
         u_cause=np.array([[0.5]]), z_home=np.zeros((1, 1, 2)))
-    out = exit_simulator.LedgerRun.empty(1, 1, 0, N)
+    out = exit_simulator.LedgerRun.empty(1, 1, 0, N, levered=False)
     k.run_ledger(p, exit_simulator.LedgerInputs.build(tables, pool, levels.reshape(1, N, 1)), out)
     return {"exit": int(out.exit_month[0, 0]), "receipt": int(out.receipt_month[0, 0]),
             "kind": int(out.exit_type[0, 0]), "proceeds": float(out.proceeds[0, 0]),

@@ -183,7 +183,7 @@ def one_loan(kind_hazards: dict, levels: np.ndarray, fund_term: int = 10, loan_t
         suburb=np.zeros((1, 1), np.intc), e_exit=e, u_cause=np.array([[0.5]]),
         z_home=np.zeros((1, 1, 2)))
     levels = np.ascontiguousarray(levels[:N]).reshape(1, N, 1)
-    out = exit_simulator.LedgerRun.empty(1, 1, 0, N)
+    out = exit_simulator.LedgerRun.empty(1, 1, 0, N, levered=False)
     k.run_ledger(p, exit_simulator.LedgerInputs.build(tables, pool, levels), out)
     return {"exit": int(out.exit_month[0, 0]), "receipt": int(out.receipt_month[0, 0]),
             "kind": int(out.exit_type[0, 0]), "proceeds": float(out.proceeds[0, 0]),

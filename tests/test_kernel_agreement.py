@@ -16,7 +16,7 @@ import pytest
 
 from equihome import _core
 from equihome.io.config import FundConfig, load_config
-from equihome.model import exit_simulator, loan_generator, price_path_simulator, reference
+from equihome.model import exit_simulator, leverage, loan_generator, price_path_simulator, reference
 from equihome.model.layout import COL, LEDGER_COLUMNS, LEV, LEVER_ROWS, ExitKind
 from equihome.model.waterfall_engine import pref_growth
 
@@ -301,9 +301,11 @@ def engine_inputs(overrides: dict, seed: int, n_scen: int = LEDGER_SCENARIOS):
 
 def poisoned_ledger_run(cfg: FundConfig, S: int, K: int) -> exit_simulator.LedgerRun:
     """run_ledger's outputs, shaped and typed by the production builder, every cell poisoned."""
-    out = exit_simulator.LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1)
+    out = exit_simulator.LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1,
+                                         levered=leverage.active(cfg))
     for a in vars(out).values():
-        a[...] = POISON_F if a.dtype.kind == "f" else POISON_I
+        if a.flags.writeable:  # without a facility its rows are read-only zeros
+            a[...] = POISON_F if a.dtype.kind == "f" else POISON_I
     return out
 
 

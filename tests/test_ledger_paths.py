@@ -19,6 +19,7 @@ from test_invariants import fund_configs
 
 from equihome import _core
 from equihome.io.config import load_config
+from equihome.model import leverage
 from equihome.model.exit_simulator import LedgerInputs, LedgerRun
 from equihome.model.layout import ExitKind
 from equihome.run import engine
@@ -34,7 +35,8 @@ def both_walks(cfg, seed: int, n: int = 4) -> tuple[LedgerRun, LedgerRun]:
     runs = []
     for scaled in (0, 1):
         S, K = stt.pool.size.shape
-        out = LedgerRun.empty(S, K, len(plan.cfg.tranches), plan.cfg.months + 1)
+        out = LedgerRun.empty(S, K, len(plan.cfg.tranches), plan.cfg.months + 1,
+                              levered=leverage.active(plan.cfg))
         _core.run_ledger(dict(params, hazard_scaled=scaled),
                          LedgerInputs.build(tables, stt.pool, stt.paths.levels), out)
         runs.append(out)

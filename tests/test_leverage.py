@@ -18,7 +18,8 @@ import pytest
 
 import equihome
 from equihome.io.config import ConfigError, load_config
-from equihome.model.layout import COL, LEV
+from equihome.model import exit_simulator, loan_generator, price_path_simulator
+from equihome.model.layout import COL, LEV, LEVER_ROWS
 from equihome.run import engine
 
 KERNELS = ["cython", "reference"]
@@ -303,3 +304,25 @@ def test_compare_shows_the_facilities_only_when_a_fund_borrows():
     peak = line.data["leverage"]["statistics"]["subscription_line_peak"]["p50"]
     assert table.rows["Subscription line peak median"] == [None, peak]
     assert not any("facility" in k.lower() for k in equihome.compare([plain], ["p"]).rows)
+
+
+@pytest.mark.parametrize("kernels", ["cython", "reference"])
+def test_a_fund_without_facilities_gets_read_only_zero_rows(kernels):
+    """Without a facility the lever rows are read-only zeros, never allocated nor written (the
+    kernels zero and fill them only with one); handed those rows, a levered fund's run refuses
+    to write them instead of writing somewhere else."""
+    plain = engine.compute_chunk(engine.make_plan(BASE, num_simulations=3, seed=1,
+                                                  kernels=kernels), 0, 3).run
+    assert not plain.lever.flags.writeable and not plain.lever.any()
+    assert plain.lever.shape == (3, len(LEVER_ROWS), plain.ledger.shape[2])
+    plan = engine.make_plan(NAV_FUND, num_simulations=1, seed=1, kernels=kernels)
+    levered = engine.compute_chunk(plan, 0, 1).run
+    assert levered.lever.flags.writeable and levered.lever.any()
+    params, tables = plan.static
+    pool = loan_generator.generate(plan.cfg, 1, 0, 1, 1, plan.kernels)
+    paths = price_path_simulator.simulate(plan.cfg, 1, 0, 1, plan.kernels)
+    out = exit_simulator.LedgerRun.empty(1, pool.size.shape[1], 0, plan.cfg.months + 1,
+                                         levered=False)
+    with pytest.raises(ValueError, match=r"lever is read-only \(LedgerRun.empty\(levered=False"):
+        plan.kernels.run_ledger(dict(params), exit_simulator.LedgerInputs.build(
+            tables, pool, paths.levels), out)

@@ -42,6 +42,10 @@ TAPE = ("tape_orig", "tape_ratio", "tape_rate", "tape_share", "tape_maturity", "
 TAPE_INTS = ("tape_orig", "tape_maturity", "tape_default", "tape_ctype")
 
 
+NO_FACILITY = np.zeros(1)
+NO_FACILITY.setflags(write=False)  # a fund without facilities: its lever rows, all zero
+
+
 @dataclass
 class LedgerRun:
     """OUT of the ledger kernel for a chunk: ledger (S, C, M+1) by layout.LEDGER_COLUMNS,
@@ -58,18 +62,23 @@ class LedgerRun:
     pool_exhausted: np.ndarray
     cap_bound: np.ndarray       # (S, K) int8: 1 if the return cap set the claim at exit
     lever: np.ndarray           # (S, len(LEVER_ROWS), M+1) the facilities, layout.LEVER_ROWS
+                                # (read-only zeros for a fund without one: nothing to write)
     opening: np.ndarray         # (S,) NAV at as_of before its flows, $ (portfolio; else 0)
 
     @classmethod
-    def empty(cls, S: int, K: int, NT: int, N: int) -> LedgerRun:
-        """Uninitialised outputs for S scenarios, pools of K loans, NT tranches, N months."""
+    def empty(cls, S: int, K: int, NT: int, N: int, *, levered: bool) -> LedgerRun:
+        """Uninitialised outputs for S scenarios, pools of K loans, NT tranches, N months;
+        ``levered``: the fund has a facility (leverage.active), else ``lever`` is read-only
+        zeros, never allocated (a kernel given a facility then refuses to write it)."""
+        shape = (S, len(LEVER_ROWS), N)
         return cls(
             ledger=np.empty((S, len(LEDGER_COLUMNS), N)), debt_flows=np.empty((S, NT, N)),
             orig_month=np.empty((S, K), dtype=np.intc), exit_month=np.empty((S, K), dtype=np.intc),
             receipt_month=np.empty((S, K), dtype=np.intc),
             exit_type=np.empty((S, K), dtype=np.int8), reinvested=np.empty((S, K), dtype=np.int8),
             proceeds=np.empty((S, K)), pool_exhausted=np.empty(S, dtype=np.int8),
-            cap_bound=np.empty((S, K), dtype=np.int8), lever=np.empty((S, len(LEVER_ROWS), N)),
+            cap_bound=np.empty((S, K), dtype=np.int8),
+            lever=np.empty(shape) if levered else np.broadcast_to(NO_FACILITY, shape),
             opening=np.empty(S))
 
 
@@ -220,7 +229,8 @@ def simulate(cfg: FundConfig, pool: LoanPool, paths: PricePaths,
     fund's past into its equity columns (portfolio.open_ledger)."""
     params, tables = static
     S, K = pool.size.shape
-    out = LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1)
+    out = LedgerRun.empty(S, K, len(cfg.tranches), cfg.months + 1,
+                          levered=leverage.active(cfg))
     kernels.run_ledger(params, LedgerInputs.build(tables, pool, paths.levels), out)
     if book is not None:
         open_ledger(book, out.ledger, out.opening)

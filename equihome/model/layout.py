@@ -68,8 +68,9 @@ def base_share(method: int, ltv, fixed_share: float, first_tier_share: float):
 
 
 def check_ledger_shapes(months: int, n_tiers: int, inp, out, start: int = 0,
-                        n_tape: int = 0) -> None:
-    """Raise ValueError unless every ledger-kernel array has the shape the kernel assumes.
+                        n_tape: int = 0, levered: bool = False) -> None:
+    """Raise ValueError unless every ledger-kernel array has the shape the kernel assumes
+    (and, for a fund with a facility, ``levered``, lever rows it can write).
 
     ``inp``/``out``: an exit_simulator.LedgerInputs and LedgerRun. Called by both kernel
     sets before any work (the Cython kernel then runs on raw pointers without the GIL).
@@ -94,6 +95,9 @@ def check_ledger_shapes(months: int, n_tiers: int, inp, out, start: int = 0,
         if tuple(np.shape(got)) != shape:
             raise ValueError(f"run_ledger: {name} has shape {tuple(np.shape(got))}, "
                              f"expected {shape}")
+    if levered and not out.lever.flags.writeable:
+        raise ValueError("run_ledger: lever is read-only (LedgerRun.empty(levered=False)), "
+                         "but the fund has a facility whose rows it must write")
     check_tape(months, start, n_tape, inp)
     if S * K and (np.max(inp.suburb) >= J or np.max(inp.zone) >= len(ZONES)
                   or min(np.min(inp.suburb), np.min(inp.zone)) < 0):

@@ -217,7 +217,8 @@ def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
 
 def run_ledger(p, inp, out):
     """Month-by-month fund ledger per scenario; see ``_core.run_ledger``."""
-    check_ledger_shapes(p["months"], p["n_tiers"], inp, out, p["start"], p["n_tape"])
+    check_ledger_shapes(p["months"], p["n_tiers"], inp, out, p["start"], p["n_tape"],
+                        bool(p["nav_on"] or p["sub_on"]))
     N = p["months"] + 1
     tab = SimpleNamespace(**{name: np.asarray(getattr(inp, name)) for name in TABLES})
     tab.rate_cum, tab.expense_cum = np.zeros((2, N + 1))
@@ -231,7 +232,9 @@ def run_ledger(p, inp, out):
         o = SimpleNamespace(ledger=out.ledger[s], debt=out.debt_flows[s], lever=out.lever[s],
                             opening=out.opening[s:s + 1],
                             **{name: getattr(out, name)[s] for name in LOANS})
-        o.ledger[:] = o.debt[:] = o.lever[:] = 0.0
+        o.ledger[:] = o.debt[:] = 0.0
+        if p["nav_on"] or p["sub_on"]:  # else read-only zeros (LedgerRun.empty)
+            o.lever[:] = 0.0
         for name in LOANS:
             getattr(o, name)[:] = LOAN_START.get(name, -1)  # months: -1, never made
         out.pool_exhausted[s] = ledger_one(p, tab, pool, o)
