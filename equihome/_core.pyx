@@ -375,7 +375,7 @@ def loan_stats(const f8[:, ::1] size, const f8[:, ::1] ltv, const f8[:, ::1] str
     never made counts as 0 in every maximum and is left out of every sum.
 
     IN size (S, K) $; ltv, stress (S, K): LTV and claim/value after the stress fall; senior
-    (K,): senior balance / value at origination; cltv_div: 1 - start_value_haircut; zone,
+    (K,): senior balance / value at origination; cltv_div: 1 - start_value_haircut (> 0); zone,
     group (S, K) int32 (group: the concentration group, < G); orig (S, K) int32 months;
     exit_type (S, K) int8. OUT peaks (S, 5): largest LTV, stress LTV, advance ($), combined
     LTV (senior + ltv) / cltv_div, and $ advanced on loans force-liquidated; zone_max,
@@ -389,6 +389,8 @@ def loan_stats(const f8[:, ::1] size, const f8[:, ::1] ltv, const f8[:, ::1] str
     if peaks.shape[0] != S or peaks.shape[1] != 5 or zone_sum.shape[1] != Z or senior.shape[0] != K:
         raise ValueError(f"loan_stats: peaks must be ({S}, 5), zone_max and zone_sum (S, Z) "
                          f"and senior ({K},)")
+    if not cltv_div > 0.0:
+        raise ValueError(f"loan_stats: cltv_div must be positive, got {cltv_div}")
     with nogil:
         for s in range(S):
             top_ltv = top_stress = top_size = top_cltv = -INFINITY
@@ -402,7 +404,7 @@ def loan_stats(const f8[:, ::1] size, const f8[:, ::1] ltv, const f8[:, ::1] str
                 top_size = fmax(L, top_size)
                 top_ltv = fmax(ltv[s, k] if made else 0.0, top_ltv)
                 top_stress = fmax(stress[s, k] if made else 0.0, top_stress)
-                top_cltv = fmax((senior[k] + ltv[s, k]) / cltv_div if made else 0.0, top_cltv)
+                top_cltv = fmax(senior[k] + ltv[s, k] if made else 0.0, top_cltv)
                 if not made:
                     continue
                 z = zone[s, k]
@@ -414,7 +416,7 @@ def loan_stats(const f8[:, ::1] size, const f8[:, ::1] ltv, const f8[:, ::1] str
             peaks[s, 0] = top_ltv
             peaks[s, 1] = top_stress
             peaks[s, 2] = top_size
-            peaks[s, 3] = top_cltv
+            peaks[s, 3] = top_cltv / cltv_div  # the largest quotient: division by c > 0 keeps order
             peaks[s, 4] = liquidated
 
 

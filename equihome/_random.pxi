@@ -64,7 +64,7 @@ cdef extern from *:
        and gives the whole 64-bit product, so a round is two multiplies, two shifts and two
        three-way XORs a set (what lies in a lane's high half never reaches a low half). */
     static inline void eqh_philox4x32_16(const uint32_t* ctr, const uint32_t* key, uint64_t* out) {
-    #if defined(__AVX2__)  /* x86: little-endian, so 4 words stored in order are those 2 */
+    #if defined(__AVX2__)
         const __m256i m0 = _mm256_set1_epi64x(EQH_PHILOX_M0), m1 = _mm256_set1_epi64x(EQH_PHILOX_M1);
         const __m256i lo32 = _mm256_set1_epi64x(0xFFFFFFFFLL);
         __m256i c0[4], c1[4], c2[4], c3[4];

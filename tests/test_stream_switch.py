@@ -231,6 +231,8 @@ def test_loan_stats_cython_equals_reference_and_the_hand_count():
         assert zmax[0].tolist() == [300_000.0, 200_000.0, 0.0]
         assert zsum[0].tolist() == [400_000.0, 200_000.0, 0.0]
         assert gsum[0].tolist() == [100_000.0, 0.0, 500_000.0]
+    with pytest.raises(ValueError, match="loan_stats: cltv_div must be positive, got 0.0"):
+        _core.loan_stats(*args[:4], 0.0, *args[5:], peaks, zmax, zsum, gsum)
 
 
 @pytest.mark.parametrize("overrides", [

@@ -423,10 +423,10 @@ class RunTracker:
     """The bookkeeping every backend shares: events, progress, running statistics, the result.
 
     A backend (``equihome.run.local.run_local``, ``equihome.run.distributed.run_dask``)
-    calls :meth:`split`, then, from the caller's thread, :meth:`stage_started`/
-    :meth:`stage_done` and :meth:`chunk_done`
-    (a run_chunk summary) -- or :meth:`chunk_finished` for a chunk run elsewhere -- and
-    :meth:`fail`; it returns once every chunk is in or the run failed. :meth:`finish` ends it.
+    calls :meth:`split`, then, from the caller's thread, :meth:`stage_started`,
+    :meth:`stage_done` and :meth:`chunk_done` (a run_chunk summary) -- or
+    :meth:`chunk_finished` for a chunk run elsewhere -- and :meth:`fail`; it returns once
+    every chunk is in or the run failed. :meth:`finish` ends it.
     """
 
     def __init__(self, plan: Plan, emit: Callable[[dict], None], cancel: CancelToken):
