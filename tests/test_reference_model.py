@@ -485,14 +485,17 @@ def test_deterministic_funds_agree_to_rounding(case):
 
 
 def real_roots(flows: list[float]) -> list[float]:
-    """Monthly rates r > -1 zeroing the NPV, from numpy's polynomial roots (x = 1/(1+r))."""
+    """Monthly rates r > -1 zeroing the NPV, from numpy's polynomial roots (x = 1/(1+r)). A
+    real root of multiplicity m comes back to about eps^(1/m), perhaps as a complex pair (a
+    double root: imaginary parts of 1.6e-8), so an imaginary part below 1e-5 counts as real."""
     xs = np.roots(fund_model.trim(flows)[::-1])
-    return sorted(1.0 / x.real - 1.0 for x in xs if abs(x.imag) < 1e-9 and x.real > 0.0)
+    return sorted(1.0 / x.real - 1.0 for x in xs if abs(x.imag) < 1e-5 and x.real > 0.0)
 
 
 @settings(max_examples=200, **SETTINGS)
 @given(flows=st.lists(st.integers(-100, 100).map(float), min_size=2, max_size=8))
 @example(flows=[51.0, -51.0, -51.0, 51.0])  # a double root at rate 0: numpy puts it 5e-9 off
+@example(flows=[-1.0, 2.0, -1.0, -1.0, 2.0, -1.0])  # ... or 1.6e-8 off the real axis
 def test_model_irr_is_the_real_root_closest_to_zero(flows):
     """The model's IRR against numpy's polynomial roots on short integer flows: NaN when there
     is no root; else the root closest to zero (when roots are at least 0.005 apart in x, the
