@@ -326,3 +326,20 @@ def test_a_fund_without_facilities_gets_read_only_zero_rows(kernels):
     with pytest.raises(ValueError, match=r"lever is read-only \(LedgerRun.empty\(levered=False"):
         plan.kernels.run_ledger(dict(params), exit_simulator.LedgerInputs.build(
             tables, pool, paths.levels), out)
+
+
+def test_interest_coverage_sums_each_window_itself():
+    """A year of $10,000 interest, then a window whose only interest is $1e-280: its coverage
+    (12 months of -$1 after fees over 1e-280) is the minimum, -1.2e281. Windows taken as a
+    difference of running sums lost that interest behind the first year's (and gave -0.0012);
+    windows with no interest due count for nothing."""
+    from equihome.model.leverage import interest_coverage
+
+    N = 30
+    ledger, lever = np.zeros((1, len(COL), N)), np.zeros((1, len(LEVER_ROWS), N))
+    ledger[0, COL["expenses"]] = 1.0
+    lever[0, LEV["nav_interest"], :12] = 1e4
+    lever[0, LEV["nav_interest"], 25] = 1e-280
+    assert interest_coverage(ledger, lever)[0] == -12.0 / 1e-280
+    lever[0, LEV["nav_interest"], 25] = 0.0
+    assert interest_coverage(ledger, lever)[0] == -12.0 / 1e4

@@ -544,3 +544,17 @@ def test_graceful_restart_serves_stored_results(srv):
         records[seedless]["config"], default_seed=results[seedless]["seed"]).data)
     assert ids(list_page(srv)) == [seedless, seeded]
     assert_serving(srv)
+
+
+def test_a_key_beginning_with_a_dash_is_a_key(tmp_path):
+    """secrets.token_urlsafe begins a key with "-" one time in 64: the launcher passes it as
+    --api-key=KEY (as a separate argument argparse took it for an option and the server did
+    not start)."""
+    key = "-dash-first-key-0123456789"
+    srv = ServerProcess(db=tmp_path / "dash.db", keys=(key,)).start()
+    try:
+        status, page = srv.request("GET", "/simulations", key=key)
+        assert status == 200 and page["items"] == []
+        assert srv.request("GET", "/simulations", key=KEY_A)[0] == 401
+    finally:
+        srv.stop()

@@ -87,9 +87,14 @@ def interest_coverage(ledger: np.ndarray, lever: np.ndarray) -> np.ndarray:
 
 
 def _window_sums(x: np.ndarray, w: int) -> np.ndarray:
-    """(S, N - w + 1) sums of x over each window of w consecutive months."""
-    c = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x, axis=1)], axis=1)
-    return c[:, w:] - c[:, :-w]
+    """(S, N - w + 1) sums of x over each window of w consecutive months, each added month by
+    month from its first (not as a difference of running sums, which loses a window of tiny
+    interest behind large earlier months, or invents one from their rounding)."""
+    n = x.shape[1] - w + 1
+    out = x[:, :n].copy()
+    for i in range(1, w):
+        out += x[:, i:i + n]
+    return out
 
 
 def scenario_metrics(ledger: np.ndarray, lever: np.ndarray, lp_irr: np.ndarray,

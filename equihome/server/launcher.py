@@ -77,7 +77,7 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "equihome.cli", "serve", "--host", self.host,
                "--port", str(self.port), "--db", str(self.db), "--workers", str(self.workers)]
         for k in self.keys:
-            cmd += ["--api-key", k]
+            cmd.append(f"--api-key={k}")  # one argument: a key may begin with "-"
         cmd += list(self.extra)
         path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -96,8 +96,8 @@ function startOnce(db: string, options: ServerOptions, timeout: number): Promise
   const args = ['-m', 'equihome.cli', 'serve', '--host', '127.0.0.1', '--port', String(options.port ?? 0),
     '--db', db];
   if (options.apiKey === null) args.push('--no-auth');
-  else args.push('--api-key', options.apiKey);
-  for (const key of options.extraKeys ?? []) args.push('--api-key', key);
+  else args.push(`--api-key=${options.apiKey}`);  // one argument: a key may begin with '-'
+  for (const key of options.extraKeys ?? []) args.push(`--api-key=${key}`);
   const child = spawn(python(), args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   live.add(child);
