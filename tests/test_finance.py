@@ -435,6 +435,8 @@ def test_percentiles_are_numpys_to_the_bit():
         assert got.shape == want.shape
         assert np.array_equal(got, want, equal_nan=True), (trial, n, pct)
         assert np.array_equal(np.signbit(got), np.signbit(want)), (trial, n, pct)
+        one = percentiles(x[0], pct)  # one row: (len(pct),), as np.percentile of it
+        assert one.shape == (len(pct),) and np.array_equal(one, want[:, 0], equal_nan=True)
 
 
 def test_irr_of_a_root_near_zero_is_found_not_crawled_to():

@@ -180,25 +180,26 @@ STAT_PERCENTILES = (5, 25, 50, 75, 95)
 
 
 def percentiles(rows: np.ndarray, pct: tuple[float, ...]) -> np.ndarray:
-    """(len(pct), k): ``np.percentile(rows, pct, axis=1)`` of a (k, n) float matrix, n >= 1,
-    to the bit: each row sorted once (numpy's vectorised sort), then numpy's own "linear"
-    rule on the sorted values -- virtual index v = (n - 1) q, q = pct / 100, between
-    sorted[floor v] and the next (both the last past it), numpy's lerp, NaN for a row with
-    a NaN -- instead of a partition for every percentile (a third of the time)."""
-    s = np.sort(rows, axis=1)
-    n = s.shape[1]
+    """(len(pct), k): ``np.percentile(rows, pct, axis=-1)`` of a (k, n) float matrix, n >= 1
+    (of one row (n,): (len(pct),)), to the bit: each row sorted once (numpy's vectorised
+    sort), then numpy's own "linear" rule on the sorted values -- virtual index v = (n - 1) q,
+    q = pct / 100, between sorted[floor v] and the next (both the last past it), numpy's
+    lerp, NaN for a row with a NaN -- instead of a partition for every percentile (a third
+    of the time)."""
+    s = np.sort(rows, axis=-1)
+    n = s.shape[-1]
     v = (n - 1) * np.true_divide(np.asarray(pct, dtype=float), 100)
     below = np.floor(v)
     past = v >= n - 1
     lo = np.where(past, n - 1, below).astype(np.intp)
     hi = np.where(past, n - 1, below + 1).astype(np.intp)
-    t = (v - np.where(past, -1.0, below))[:, None]  # numpy's gamma (its index -1 past the end)
-    a, b = s[:, lo].T, s[:, hi].T
+    t = v - np.where(past, -1.0, below)  # numpy's gamma (its index -1 past the end)
+    t = t.reshape(t.shape + (1,) * (s.ndim - 1))
+    a, b = np.moveaxis(s[..., lo], -1, 0), np.moveaxis(s[..., hi], -1, 0)
     with np.errstate(invalid="ignore"):  # inf - inf, as numpy's own lerp meets it
         diff = b - a
         out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
-    out[:, np.isnan(s[:, -1])] = np.nan  # sorted last: a NaN anywhere in the row
-    return out
+    return np.where(np.isnan(s[..., -1]), np.nan, out)  # sorted last: a NaN in the row
 
 
 def describe(x: np.ndarray) -> dict[str, float | None]:
@@ -248,7 +249,7 @@ def histogram(x: np.ndarray) -> dict[str, Any]:
     missing = int(x.size - v.size)
     if v.size == 0:
         return {"edges": [], "counts": [], "below": 0, "above": 0, "missing": missing}
-    lo, hi = (float(q) for q in percentiles(v[None, :], HIST_RANGE)[:, 0])
+    lo, hi = (float(q) for q in percentiles(v, HIST_RANGE))
     if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):  # one value (or nearly): bins around it
         pad = max(abs(lo) * 0.01, 1e-4)
         lo, hi = lo - pad, hi + pad
@@ -279,14 +280,13 @@ def risk(lp_loss: np.ndarray, lp_irr: np.ndarray, hurdle: float) -> dict[str, fl
     at or above it within HURDLE_TOLERANCE (no IRR: not cleared).
     """
     out: dict[str, float | None] = {}
-    for q, var in zip((95, 99), percentiles(lp_loss[None, :], (95, 99))[:, 0].tolist(),
-                      strict=True):
+    for q, var in zip((95, 99), percentiles(lp_loss, (95, 99)).tolist(), strict=True):
         out[f"var_{q}"] = var
         out[f"cvar_{q}"] = max(tail_mean(lp_loss, q / 100.0), var)
     cleared = np.nan_to_num(lp_irr, nan=-np.inf) >= hurdle - HURDLE_TOLERANCE
     out["hurdle_clear_probability"] = float(np.mean(cleared))
     finite = lp_irr[np.isfinite(lp_irr)]
-    out["irr_p5"] = float(percentiles(finite[None, :], (5,))[0, 0]) if finite.size else None
+    out["irr_p5"] = float(percentiles(finite, (5,))[0]) if finite.size else None
     return out
 
 

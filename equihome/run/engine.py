@@ -375,7 +375,7 @@ class Accumulator:
         out: dict[str, int | float] = {"completed_scenarios": self.finished,
                                        "total_scenarios": int(self.done.size)}
         if irr.size:
-            p5, p50, p95 = metrics.percentiles(irr[None, :], (5, 50, 95))[:, 0].tolist()
+            p5, p50, p95 = metrics.percentiles(irr, (5, 50, 95)).tolist()
             out.update(irr_p50=p50, irr_p5=p5, irr_p95=p95)
         if np.isfinite(tvpi).any():
             out["equity_multiple_p50"] = float(np.nanmedian(tvpi))
