@@ -217,8 +217,8 @@ def calendar(fee_rate, expense, dist_mask, rate_cum, expense_cum, next_dist):
 
 def run_ledger(p, inp, out):
     """Month-by-month fund ledger per scenario; see ``_core.run_ledger``."""
-    check_ledger_shapes(p["months"], p["n_tiers"], inp, out, p["start"], p["n_tape"],
-                        bool(p["nav_on"] or p["sub_on"]))
+    levered = bool(p["nav_on"] or p["sub_on"])  # else lever is read-only zeros (LedgerRun.empty)
+    check_ledger_shapes(p["months"], p["n_tiers"], inp, out, p["start"], p["n_tape"], levered)
     N = p["months"] + 1
     tab = SimpleNamespace(**{name: np.asarray(getattr(inp, name)) for name in TABLES})
     tab.rate_cum, tab.expense_cum = np.zeros((2, N + 1))
@@ -233,7 +233,7 @@ def run_ledger(p, inp, out):
                             opening=out.opening[s:s + 1],
                             **{name: getattr(out, name)[s] for name in LOANS})
         o.ledger[:] = o.debt[:] = 0.0
-        if p["nav_on"] or p["sub_on"]:  # else read-only zeros (LedgerRun.empty)
+        if levered:
             o.lever[:] = 0.0
         for name in LOANS:
             getattr(o, name)[:] = LOAN_START.get(name, -1)  # months: -1, never made
